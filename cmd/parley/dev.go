@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"parley/internal/config"
+	"parley/internal/postgres"
+	"parley/internal/sandbox"
+)
+
+// devCmd serves Parley for local development: a private Postgres in
+// ./.data/postgres (unless DATABASE_URL is set), a secret key generated into
+// ./.data/secret_key on first start, the sandbox on, text logs.
+func devCmd(ctx context.Context, args []string) error {
+	const dataDir = ".data"
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dataDir, err)
+	}
+	env := map[string]string{
+		"PARLEY_SANDBOX":    "true",
+		"PARLEY_LOG_FORMAT": "text",
+		"PARLEY_BASE_URL":   "http://localhost:8080",
+		"PARLEY_ADDR":       "localhost:8080",
+		"PARLEY_MEDIA_DIR":  filepath.Join(dataDir, "media"),
+	}
+	if os.Getenv("DATABASE_URL") == "" {
+		fmt.Println("Starting Postgres in ./.data/postgres …")
+		c, err := postgres.StartCluster(ctx, filepath.Join(dataDir, "postgres"), postgres.ClusterOptions{Durable: true, Database: "parley"})
+		if err != nil {
+			return err
+		}
+		defer c.Stop()
+		env["DATABASE_URL"] = c.URL("parley")
+	}
+	secret, err := devSecret(filepath.Join(dataDir, "secret_key"))
+	if err != nil {
+		return err
+	}
+	env["PARLEY_SECRET_KEY"] = secret
+	getenv := func(k string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return env[k]
+	}
+	cfg, err := config.Load(getenv, args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	slog.SetDefault(log)
+	return serve(ctx, cfg, log, func(addr string) {
+		fmt.Printf("\n  Parley is running: %s\n", cfg.BaseURL)
+		fmt.Printf("  Demo login:  %s  /  %s\n", sandbox.DemoEmail, sandbox.DemoPassword)
+		fmt.Printf("  Sign up a new company: %s/signup\n", cfg.BaseURL)
+		fmt.Printf("  Customer phone (sandbox): %s/sandbox/phone\n\n", cfg.BaseURL)
+	})
+}
+
+// devSecret reads the development secret key, creating it on first start.
+func devSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(key)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return s, nil
+}

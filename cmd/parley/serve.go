@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"parley/internal/app"
+	"parley/internal/config"
+	"parley/internal/postgres"
+)
+
+func serveCmd(ctx context.Context, getenv func(string) string, args []string) error {
+	cfg, err := config.Load(getenv, args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	slog.SetDefault(log)
+	return serve(ctx, cfg, log, nil)
+}
+
+// serve migrates, builds the app, and serves until ctx ends; then it stops
+// accepting, drains HTTP and stops the job client, each with a deadline.
+// started, if set, is called with the listening address.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started func(addr string)) error {
+	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL, log); err != nil {
+		return err
+	}
+	a, err := app.New(ctx, app.Params{Config: cfg, Log: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (PARLEY_ADDR): %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("parley serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "sandbox", cfg.Sandbox)
+	if started != nil {
+		started(ln.Addr().String())
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining HTTP, then stopping jobs")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error("http shutdown", "err", err)
+	}
+	if err := a.Stop(shutdownCtx); err != nil {
+		log.Error("job client stop", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrateCmd(ctx context.Context, args []string) error {
+	url := os.Getenv("DATABASE_URL")
+	if len(args) > 0 {
+		url = args[0]
+	}
+	if url == "" {
+		return &config.Error{Var: "DATABASE_URL", Msg: "is required"}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := postgres.MigrateURL(ctx, url, log); err != nil {
+		return err
+	}
+	log.Info("database is up to date")
+	return nil
+}
+
+func postgresCmd(ctx context.Context, args []string) error {
+	if len(args) != 2 || (args[0] != "start" && args[0] != "stop") {
+		return errors.New("usage: parley postgres start|stop DIR")
+	}
+	if args[0] == "stop" {
+		return postgres.StopCluster(args[1])
+	}
+	c, err := postgres.StartCluster(ctx, args[1], postgres.ClusterOptions{Database: "parley"})
+	if err != nil {
+		return err
+	}
+	fmt.Println(c.URL("parley"))
+	return nil
+}

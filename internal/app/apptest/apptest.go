@@ -1,0 +1,245 @@
+// Package apptest starts the whole of Parley in-process for tests: a fresh
+// migrated database, the real job client, the real router on a real port,
+// and a headless Chromium driving it.
+package apptest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"parley/internal/app"
+	"parley/internal/clock"
+	"parley/internal/config"
+	"parley/internal/postgres"
+	"parley/internal/postgres/pgtest"
+)
+
+// Env is a running Parley for one test.
+type Env struct {
+	URL   string
+	App   *app.App
+	DBURL string
+	Clock clock.Clock
+}
+
+// Options tune Start.
+type Options struct {
+	Clock   clock.Clock
+	Sandbox bool
+	// DBURL reuses an existing migrated database (two replicas on one
+	// database); empty makes a fresh one.
+	DBURL string
+}
+
+// Start runs Parley on a random loopback port until the test ends.
+func Start(t testing.TB, opts Options) *Env {
+	t.Helper()
+	ctx := context.Background()
+	if opts.DBURL == "" {
+		opts.DBURL = pgtest.URL(t)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	var handler atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.Load().(http.Handler).ServeHTTP(w, r)
+	}))
+	base := "http://" + srv.Listener.Addr().String()
+	cfg := config.Config{
+		DatabaseURL: opts.DBURL,
+		Addr:        srv.Listener.Addr().String(),
+		BaseURL:     base,
+		SecretKey:   []byte("0123456789abcdef0123456789abcdef"),
+		LogFormat:   "text",
+		Sandbox:     opts.Sandbox,
+		MediaDir:    t.TempDir(),
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, app.Params{Config: cfg, Log: log, Clock: opts.Clock, TestOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler.Store(a.Handler)
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Stop(stopCtx)
+		a.Close()
+	})
+	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Client is an HTTP client with its own cookies that does not follow
+// redirects, so tests see where the server sends them.
+func (e *Env) Client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar:           jar,
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Post posts a form and returns the status, the Location and the body.
+func (e *Env) Post(t testing.TB, c *http.Client, path string, form url.Values) (int, string, string) {
+	t.Helper()
+	resp, err := c.PostForm(e.URL+path, form)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+// Get fetches a page and returns the status and body.
+func (e *Env) Get(t testing.TB, c *http.Client, path string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(e.URL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// SignUp creates a tenant through the sign-up form and returns a client
+// signed in as its admin.
+func (e *Env) SignUp(t testing.TB, company, email string) *http.Client {
+	t.Helper()
+	c := e.Client()
+	status, loc, body := e.Post(t, c, "/signup", url.Values{
+		"company": {company}, "name": {"Admin of " + company}, "email": {email}, "password": {"long enough password"},
+	})
+	if status != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("sign up %s: %d %s\n%s", email, status, loc, body)
+	}
+	return c
+}
+
+// Browser returns a chromedp context on a fresh headless Chromium, closed
+// when the test ends. A missing browser fails the test: nothing is skipped.
+func Browser(t testing.TB) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Fatal("no Chromium found: browser tests need it (make test installs Debian's chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	// Start the browser now, without a deadline (a deadline on the first
+	// run would kill the browser when it passes).
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
+
+// Step runs browser actions with a deadline, failing the test with what
+// was being done.
+func Step(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		shot := screenshot(ctx)
+		t.Fatalf("browser: %s: %v%s", what, err, shot)
+	}
+}
+
+// TextOf returns the visible text of the first element matching css.
+func TextOf(t testing.TB, ctx context.Context, css string) string {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatalf("browser: read %s: %v%s", css, err, screenshot(ctx))
+	}
+	return s
+}
+
+// screenshot saves the page when PARLEY_TEST_SCREENSHOTS names a directory,
+// to see what the agent saw when a browser test failed.
+func screenshot(ctx context.Context) string {
+	dir := os.Getenv("PARLEY_TEST_SCREENSHOTS")
+	if dir == "" {
+		return ""
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	b, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return ""
+	}
+	f, err := os.CreateTemp(dir, "fail-*.png")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	_, _ = f.Write(b)
+	return " (screenshot: " + f.Name() + ")"
+}
+
+// FreePort returns a free loopback port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,90 @@
+// Package auth signs agents in and out: sessions kept in Postgres (so any
+// replica serves any agent), and the lookup of the signed-in agent on every
+// request, which is also what ends a deactivated agent's sessions at once.
+package auth
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/clock"
+	"parley/internal/postgres"
+	"parley/internal/tenant"
+)
+
+const (
+	keyTenant = "tenant_id"
+	keyAgent  = "agent_id"
+)
+
+// Sessions manages agents' sign-in sessions.
+type Sessions struct {
+	*scs.SessionManager
+	db    *postgres.DB
+	clock clock.Clock
+}
+
+// NewSessions stores sessions in the sessions table. Cookies are HttpOnly,
+// SameSite=Lax, and Secure when secure is true (an https base URL).
+func NewSessions(db *postgres.DB, c clock.Clock, secure bool) *Sessions {
+	m := scs.New()
+	// The periodic purge job deletes expired rows; no goroutine per replica.
+	m.Store = pgxstore.NewWithCleanupInterval(db.Pool, 0)
+	m.Lifetime = 14 * 24 * time.Hour
+	m.IdleTimeout = 3 * 24 * time.Hour
+	m.Cookie.Name = "parley_session"
+	m.Cookie.HttpOnly = true
+	m.Cookie.SameSite = http.SameSiteLaxMode
+	m.Cookie.Secure = secure
+	m.Cookie.Persist = true
+	return &Sessions{SessionManager: m, db: db, clock: c}
+}
+
+// SignIn starts a session for agent, with a fresh token (no fixation).
+func (s *Sessions) SignIn(ctx context.Context, a tenant.Agent) error {
+	if err := s.RenewToken(ctx); err != nil {
+		return fmt.Errorf("renew session token: %w", err)
+	}
+	s.Put(ctx, keyTenant, a.TenantID.String())
+	s.Put(ctx, keyAgent, a.ID)
+	return nil
+}
+
+// SignOut ends the session.
+func (s *Sessions) SignOut(ctx context.Context) error {
+	if err := s.Destroy(ctx); err != nil {
+		return fmt.Errorf("destroy session: %w", err)
+	}
+	return nil
+}
+
+// Current returns who the session belongs to, if anyone.
+func (s *Sessions) Current(ctx context.Context) (uuid.UUID, int64, bool) {
+	tid, err := uuid.Parse(s.GetString(ctx, keyTenant))
+	id := s.GetInt64(ctx, keyAgent)
+	if err != nil || id == 0 {
+		return uuid.Nil, 0, false
+	}
+	return tid, id, true
+}
+
+// PurgeExpired deletes expired sessions; the periodic purge job calls it.
+func (s *Sessions) PurgeExpired(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE expiry < $1`, s.clock.Now())
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge expired sessions: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,138 @@
+// Package config reads Parley's settings from the environment (and flags that
+// override it) into one Config, and validates them with errors that name the
+// variable at fault.
+package config
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Config is everything the server needs to start.
+type Config struct {
+	DatabaseURL string // DATABASE_URL
+	Addr        string // PARLEY_ADDR
+	BaseURL     string // PARLEY_BASE_URL: the public URL; webhook URLs are built from it
+	SecretKey   []byte // PARLEY_SECRET_KEY: 32 bytes (hex or base64) for AES-256-GCM
+	LogLevel    slog.Level
+	LogFormat   string // "json" or "text"
+	Sandbox     bool   // PARLEY_SANDBOX: simulated providers and customer phones
+	MediaDir    string // PARLEY_MEDIA_DIR: where attachments are stored
+	// TrustProxyHeaders makes the server honour X-Forwarded-For for client
+	// addresses (rate limits, logs). Off unless the operator says a proxy is in front.
+	TrustProxyHeaders bool
+}
+
+// Error is a configuration problem: one line that names the variable.
+type Error struct {
+	Var string
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Msg }
+
+// Load reads the environment through getenv, then lets flags in args
+// override it. It returns the first problem found.
+func Load(getenv func(string) string, args []string) (Config, error) {
+	c := Config{
+		DatabaseURL: getenv("DATABASE_URL"),
+		Addr:        or(getenv("PARLEY_ADDR"), ":8080"),
+		BaseURL:     getenv("PARLEY_BASE_URL"),
+		LogFormat:   or(getenv("PARLEY_LOG_FORMAT"), "json"),
+		MediaDir:    or(getenv("PARLEY_MEDIA_DIR"), "./.data/media"),
+	}
+	secret := getenv("PARLEY_SECRET_KEY")
+	level := or(getenv("PARLEY_LOG_LEVEL"), "info")
+	sandbox := getenv("PARLEY_SANDBOX")
+	trust := getenv("PARLEY_TRUST_PROXY_HEADERS")
+
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "Postgres URL (DATABASE_URL)")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (PARLEY_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public base URL (PARLEY_BASE_URL)")
+	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (PARLEY_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (PARLEY_LOG_FORMAT)")
+	fs.StringVar(&c.MediaDir, "media-dir", c.MediaDir, "attachment directory (PARLEY_MEDIA_DIR)")
+	sandboxFlag := fs.Bool("sandbox", false, "serve simulated providers and customer phones (PARLEY_SANDBOX)")
+	if err := fs.Parse(args); err != nil {
+		return c, &Error{Var: "flags", Msg: err.Error()}
+	}
+
+	var err error
+	if c.Sandbox, err = parseBool("PARLEY_SANDBOX", sandbox); err != nil {
+		return c, err
+	}
+	c.Sandbox = c.Sandbox || *sandboxFlag
+	if c.TrustProxyHeaders, err = parseBool("PARLEY_TRUST_PROXY_HEADERS", trust); err != nil {
+		return c, err
+	}
+	if c.DatabaseURL == "" {
+		return c, &Error{"DATABASE_URL", "is required (e.g. postgres://parley@localhost:5432/parley)"}
+	}
+	if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
+		return c, &Error{"DATABASE_URL", "must be a postgres:// URL"}
+	}
+	if c.BaseURL == "" {
+		return c, &Error{"PARLEY_BASE_URL", "is required: the public URL agents and providers reach (e.g. https://help.example.com)"}
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, &Error{"PARLEY_BASE_URL", fmt.Sprintf("%q is not an http(s) URL with a host", c.BaseURL)}
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.SecretKey, err = ParseSecretKey(secret); err != nil {
+		return c, &Error{"PARLEY_SECRET_KEY", err.Error()}
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return c, &Error{"PARLEY_LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", level)}
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return c, &Error{"PARLEY_LOG_FORMAT", fmt.Sprintf("%q is not json or text", c.LogFormat)}
+	}
+	return c, nil
+}
+
+// SecureCookies says whether cookies get the Secure flag: only when the
+// public URL is https, so plain-http development still signs in.
+func (c Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// ParseSecretKey accepts 32 bytes written as 64 hex digits or as base64.
+func ParseSecretKey(s string) ([]byte, error) {
+	if s == "" {
+		return nil, errors.New("is required: 32 random bytes as 64 hex digits (openssl rand -hex 32)")
+	}
+	if b, err := hex.DecodeString(s); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	return nil, errors.New("must be 32 bytes as 64 hex digits or base64 (openssl rand -hex 32)")
+}
+
+func parseBool(name, v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, &Error{name, fmt.Sprintf("%q is not true or false", v)}
+	}
+	return b, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,117 @@
+package httpserver
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"parley/internal/problem"
+	"parley/internal/tenant"
+	"parley/web"
+)
+
+func (s *Server) signUpPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, web.SignUp(s.page(r, "Sign up", ""), web.Form{}))
+}
+
+func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	a, err := s.Tenants.SignUp(r.Context(), tenant.SignUpForm{
+		Company:  r.PostFormValue("company"),
+		Name:     r.PostFormValue("name"),
+		Email:    r.PostFormValue("email"),
+		Password: r.PostFormValue("password"),
+	})
+	if problem.Is(err, problem.Invalid) {
+		s.render(w, r, http.StatusUnprocessableEntity, web.SignUp(s.page(r, "Sign up", ""), formOf(r, err, "company", "name", "email")))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Sessions.SignIn(r.Context(), a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/")
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, web.Login(s.page(r, "Log in", ""), web.Form{}))
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	a, err := s.Tenants.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
+	if p, ok := problem.As(err); ok {
+		s.render(w, r, statusOf(p.Kind), web.Login(s.page(r, "Log in", ""), formOf(r, err, "email")))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Sessions.SignIn(r.Context(), a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/")
+}
+
+func (s *Server) tooManyLogins(w http.ResponseWriter, r *http.Request) {
+	f := formOf(r, problem.New(problem.Invalid, "Too many sign-in attempts. Wait a minute and try again."), "email")
+	s.render(w, r, http.StatusTooManyRequests, web.Login(s.page(r, "Log in", ""), f))
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.Sessions.SignOut(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/login")
+}
+
+func (s *Server) invitationPage(w http.ResponseWriter, r *http.Request) {
+	token := chi.URLParam(r, "token")
+	inv, err := s.Tenants.LookUpInvitation(r.Context(), token)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, web.AcceptInvitation(s.page(r, "Join "+inv.Tenant.Name, ""), token, inv.Tenant.Name, inv.Agent.Name, web.Form{}))
+}
+
+func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	token := chi.URLParam(r, "token")
+	a, err := s.Tenants.AcceptInvitation(r.Context(), token, r.PostFormValue("password"))
+	if problem.Is(err, problem.Invalid) {
+		inv, lerr := s.Tenants.LookUpInvitation(r.Context(), token)
+		if lerr != nil {
+			s.fail(w, r, lerr)
+			return
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, web.AcceptInvitation(s.page(r, "Join", ""), token, inv.Tenant.Name, inv.Agent.Name, formOf(r, err)))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Sessions.SignIn(r.Context(), a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/")
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	redirect(w, r, "/chats")
+}

@@ -1,0 +1,344 @@
+package httpserver_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"parley/internal/app/apptest"
+	"parley/internal/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestSignUpLogOutLogIn(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	c := env.SignUp(t, "Acme", "ada@acme.test")
+	status, body := env.Get(t, c, "/settings/agents")
+	if status != http.StatusOK || !strings.Contains(body, "ada@acme.test") || !strings.Contains(body, "Acme") {
+		t.Fatalf("settings after sign-up: %d\n%s", status, body)
+	}
+	if status, loc, _ := env.Post(t, c, "/logout", nil); status != http.StatusSeeOther || loc != "/login" {
+		t.Fatalf("logout: %d %s", status, loc)
+	}
+	if status, _ := env.Get(t, c, "/chats"); status != http.StatusSeeOther {
+		t.Fatalf("after logout /chats = %d, want a redirect to login", status)
+	}
+	status, _, body = env.Post(t, c, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"wrong password!"}})
+	if status != http.StatusUnauthorized || !strings.Contains(body, "The email or password is wrong.") || !strings.Contains(body, `value="ada@acme.test"`) {
+		t.Fatalf("wrong password: %d\n%s", status, body)
+	}
+	if status, loc, _ := env.Post(t, c, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"long enough password"}}); status != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("login: %d %s", status, loc)
+	}
+}
+
+func TestFormErrorsShowNextToFieldsAndKeepInput(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	env.SignUp(t, "Acme", "ada@acme.test")
+	c := env.Client()
+	cases := []struct {
+		form url.Values
+		want string
+	}{
+		{url.Values{"company": {"Beta Ltd"}, "name": {"Bea"}, "email": {"bea@beta.test"}, "password": {"short"}}, "Use at least 10 characters."},
+		{url.Values{"company": {"Beta Ltd"}, "name": {"Bea"}, "email": {"ADA@acme.test"}, "password": {"long enough password"}}, "This email is already registered."},
+		{url.Values{"company": {"Beta Ltd"}, "name": {"Bea"}, "email": {"bea@"}, "password": {"long enough password"}}, "Enter an email address like name@example.com."},
+		{url.Values{"name": {"Bea"}}, "Company name is required."},
+	}
+	for _, tc := range cases {
+		status, _, body := env.Post(t, c, "/signup", tc.form)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, tc.want) {
+			t.Errorf("sign-up %v: %d, want 422 with %q", tc.form, status, tc.want)
+		}
+		if !strings.Contains(body, fmt.Sprintf(`value="%s"`, tc.form.Get("name"))) {
+			t.Errorf("sign-up %v: the name the person typed was not kept", tc.form)
+		}
+		if strings.Contains(body, "long enough password") {
+			t.Errorf("a password was echoed back into the page")
+		}
+	}
+	if status, _, _ := env.Post(t, c, "/login", url.Values{"email": {"bea@beta.test"}, "password": {"long enough password"}}); status != http.StatusUnauthorized {
+		t.Fatalf("a refused sign-up created an account (login %d)", status)
+	}
+}
+
+func TestBodyOverOneMegabyteIsRefused(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	c := env.Client()
+	big := strings.Repeat("x", 2<<20)
+	status, _, body := env.Post(t, c, "/signup", url.Values{"company": {big}, "name": {"B"}, "email": {"b@b.test"}, "password": {"long enough password"}})
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "larger than the 1 MB") {
+		t.Fatalf("2 MB form: %d\n%.300s", status, body)
+	}
+	// Without a Content-Length the cap applies while reading.
+	req, _ := http.NewRequest(http.MethodPost, env.URL+"/signup", strings.NewReader("company="+big))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.ContentLength = -1
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked 2 MB form: %d", resp.StatusCode)
+	}
+}
+
+func TestCrossOriginPostIsRefused(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	c := env.SignUp(t, "Acme", "ada@acme.test")
+	req, _ := http.NewRequest(http.MethodPost, env.URL+"/settings/groups", strings.NewReader("name=Evil"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin POST: %d, want 403", resp.StatusCode)
+	}
+	if _, body := env.Get(t, c, "/settings/groups"); strings.Contains(body, "Evil") {
+		t.Fatal("the cross-origin POST created a group")
+	}
+}
+
+func TestAgentCannotOpenSettings(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	admin := env.SignUp(t, "Acme", "ada@acme.test")
+	env.Post(t, admin, "/settings/agents", url.Values{"name": {"Bob"}, "email": {"bob@acme.test"}, "role": {"agent"}, "password": {"bobs password"}})
+	bob := env.Client()
+	if status, _, _ := env.Post(t, bob, "/login", url.Values{"email": {"bob@acme.test"}, "password": {"bobs password"}}); status != http.StatusSeeOther {
+		t.Fatalf("agent login: %d", status)
+	}
+	for _, path := range []string{"/settings", "/settings/agents", "/settings/groups"} {
+		status, body := env.Get(t, bob, path)
+		if status != http.StatusForbidden || !strings.Contains(body, "Admins only") {
+			t.Errorf("agent GET %s: %d", path, status)
+		}
+	}
+	if status, _, _ := env.Post(t, bob, "/settings/groups", url.Values{"name": {"Mine"}}); status != http.StatusForbidden {
+		t.Errorf("agent POST settings: %d", status)
+	}
+	if _, body := env.Get(t, bob, "/chats"); strings.Contains(body, `href="/settings"`) {
+		t.Error("an agent's navigation offers Settings")
+	}
+}
+
+func TestDeactivatedAgentIsSignedOutAtOnce(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	admin := env.SignUp(t, "Acme", "ada@acme.test")
+	env.Post(t, admin, "/settings/agents", url.Values{"name": {"Bob"}, "email": {"bob@acme.test"}, "role": {"agent"}, "password": {"bobs password"}})
+	bob := env.Client()
+	env.Post(t, bob, "/login", url.Values{"email": {"bob@acme.test"}, "password": {"bobs password"}})
+	if status, _ := env.Get(t, bob, "/chats"); status != http.StatusOK {
+		t.Fatalf("bob signed in: %d", status)
+	}
+	_, body := env.Get(t, admin, "/settings/agents")
+	id := regexp.MustCompile(`/settings/agents/(\d+)/active`).FindStringSubmatch(body)
+	if id == nil {
+		t.Fatal("no deactivate button on the agents page")
+	}
+	if status, _, _ := env.Post(t, admin, "/settings/agents/"+id[1]+"/active", url.Values{"active": {"false"}}); status != http.StatusSeeOther {
+		t.Fatalf("deactivate: %d", status)
+	}
+	resp, err := bob.Get(env.URL + "/chats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("deactivated agent's next request: %d %s, want a redirect to login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestInvitationLink(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	admin := env.SignUp(t, "Acme", "ada@acme.test")
+	status, _, body := env.Post(t, admin, "/settings/agents", url.Values{"name": {"Cara"}, "email": {"cara@acme.test"}, "role": {"agent"}, "invite": {"true"}})
+	link := regexp.MustCompile(`value="(` + regexp.QuoteMeta(env.URL) + `/invite/[^"]+)"`).FindStringSubmatch(body)
+	if status != http.StatusOK || link == nil {
+		t.Fatalf("invite: %d, no link shown", status)
+	}
+	path := strings.TrimPrefix(link[1], env.URL)
+	cara := env.Client()
+	if status, body := env.Get(t, cara, path); status != http.StatusOK || !strings.Contains(body, "Join Acme") {
+		t.Fatalf("invitation page: %d", status)
+	}
+	if status, loc, _ := env.Post(t, cara, path, url.Values{"password": {"caras password"}}); status != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("accept: %d %s", status, loc)
+	}
+	if status, _ := env.Get(t, env.Client(), path); status != http.StatusNotFound {
+		t.Fatalf("used invitation: %d, want 404", status)
+	}
+}
+
+func TestLoginIsRateLimitedPerEmail(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	env.SignUp(t, "Acme", "ada@acme.test")
+	c := env.Client()
+	var last int
+	var body string
+	for range 11 {
+		last, _, body = env.Post(t, c, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"guess guess guess"}})
+	}
+	if last != http.StatusTooManyRequests || !strings.Contains(body, "Too many sign-in attempts") {
+		t.Fatalf("11th attempt: %d", last)
+	}
+	// Even the right password waits: the limit is on the email.
+	if status, _, _ := env.Post(t, c, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"long enough password"}}); status != http.StatusTooManyRequests {
+		t.Fatalf("right password during the limit: %d", status)
+	}
+}
+
+// TestOtherTenantsIDsAreNotFound walks every route that takes an id and
+// asks for another tenant's: each must answer 404 and change nothing. A new
+// route with an id must be added to the table.
+func TestOtherTenantsIDsAreNotFound(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	a := env.SignUp(t, "Acme", "ada@acme.test")
+	b := env.SignUp(t, "Beta", "bea@beta.test")
+	env.Post(t, b, "/settings/agents", url.Values{"name": {"Bob"}, "email": {"bob@beta.test"}, "role": {"agent"}, "password": {"bobs password"}})
+	_, body := env.Get(t, b, "/settings/agents")
+	bAgent := regexp.MustCompile(`/settings/agents/(\d+)/active`).FindStringSubmatch(body)[1]
+	_, body = env.Get(t, b, "/settings/groups")
+	bGroup := regexp.MustCompile(`/settings/groups/(\d+)`).FindStringSubmatch(body)[1]
+
+	routes := map[string]struct {
+		path string
+		form url.Values
+	}{
+		"POST /settings/agents/{id}/active": {"/settings/agents/" + bAgent + "/active", url.Values{"active": {"false"}}},
+		"POST /settings/groups/{id}":        {"/settings/groups/" + bGroup, url.Values{"name": {"Taken over"}}},
+		"GET /invite/{token}":               {"/invite/not-a-token", nil},
+		"POST /invite/{token}":              {"/invite/not-a-token", url.Values{"password": {"long enough password"}}},
+	}
+	walkParamRoutes(t, env, func(method, pattern string) {
+		r, ok := routes[method+" "+pattern]
+		if !ok {
+			t.Errorf("route %s %s takes a parameter: add it to this test", method, pattern)
+			return
+		}
+		var status int
+		if method == http.MethodGet {
+			status, _ = env.Get(t, a, r.path)
+		} else {
+			status, _, _ = env.Post(t, a, r.path, r.form)
+		}
+		if status != http.StatusNotFound {
+			t.Errorf("%s %s with another tenant's id: %d, want 404", method, r.path, status)
+		}
+	})
+	if status, _ := env.Get(t, a, "/settings/groups/abc"); status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+		t.Errorf("non-numeric id: %d", status)
+	}
+	// Nothing changed on B's side.
+	_, body = env.Get(t, b, "/settings/agents")
+	if strings.Contains(body, "Deactivated") {
+		t.Error("tenant A deactivated tenant B's agent")
+	}
+	_, body = env.Get(t, b, "/settings/groups")
+	if strings.Contains(body, "Taken over") {
+		t.Error("tenant A renamed tenant B's group")
+	}
+}
+
+func walkParamRoutes(t *testing.T, env *apptest.Env, fn func(method, pattern string)) {
+	routes, ok := env.App.Handler.(chi.Routes)
+	if !ok {
+		t.Fatal("the handler is not a chi router")
+	}
+	err := chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.Contains(route, "{") && !strings.HasPrefix(route, "/sandbox/") && !strings.HasPrefix(route, "/webhooks/") {
+			fn(method, strings.TrimSuffix(route, "/"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHealthReadyAndMetrics(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	c := env.Client()
+	if status, body := env.Get(t, c, "/healthz"); status != http.StatusOK || body != "ok\n" {
+		t.Fatalf("healthz: %d %q", status, body)
+	}
+	if status, body := env.Get(t, c, "/readyz"); status != http.StatusOK {
+		t.Fatalf("readyz: %d %q", status, body)
+	}
+	env.Get(t, c, "/login")
+	// The purge job runs on start; its outcome shows in the River series.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := env.Get(t, c, "/metrics")
+		if strings.Contains(body, `http_request_duration_seconds_count{method="GET",route="/login",status="200"}`) &&
+			strings.Contains(body, `river_jobs_total{kind="purge_expired",outcome="ok"}`) &&
+			strings.Contains(body, "pgxpool_max_connections") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack HTTP, River or pool series:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestPeriodicPurgeDeletesExpiredSessions(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	ctx := context.Background()
+	_, err := env.App.DB.Pool.Exec(ctx, `INSERT INTO sessions (token, data, expiry) VALUES ('old', '\x00', now() - interval '1 day'), ('fresh', '\x00', now() + interval '1 day')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Insert a purge as the periodic schedule would, and wait for it.
+	if _, err := env.App.Jobs.Insert(ctx, purgeArgs{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var tokens []string
+		rows, err := env.App.DB.Pool.Query(ctx, `SELECT token FROM sessions WHERE token IN ('old', 'fresh') ORDER BY token`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			_ = rows.Scan(&s)
+			tokens = append(tokens, s)
+		}
+		rows.Close()
+		if len(tokens) == 1 && tokens[0] == "fresh" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions after purge: %v, want only the fresh one", tokens)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type purgeArgs struct{}
+
+func (purgeArgs) Kind() string { return "purge_expired" }

@@ -1,0 +1,218 @@
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/httprate"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"parley/internal/problem"
+	"parley/internal/tenant"
+)
+
+type ctxKey int
+
+const (
+	ctxSigned ctxKey = iota
+	ctxRequestLog
+)
+
+// requestLog collects attributes that handlers learn (tenant, agent) for the
+// one log line written when the request ends.
+type requestLog struct {
+	mu    sync.Mutex
+	attrs []slog.Attr
+}
+
+func (l *requestLog) add(a ...slog.Attr) {
+	l.mu.Lock()
+	l.attrs = append(l.attrs, a...)
+	l.mu.Unlock()
+}
+
+func logAttrs(ctx context.Context, a ...slog.Attr) {
+	if l, ok := ctx.Value(ctxRequestLog).(*requestLog); ok {
+		l.add(a...)
+	}
+}
+
+type httpMetrics struct {
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
+	m := &httpMetrics{duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "http_request_duration_seconds",
+		Help:    "HTTP request durations by route pattern, method and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route", "method", "status"})}
+	if err := reg.Register(m.duration); err != nil {
+		return nil, fmt.Errorf("register http metrics: %w", err)
+	}
+	return m, nil
+}
+
+// logRequests writes one structured line per request, with its request id,
+// tenant and agent, and records its duration by route pattern.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rl := &requestLog{}
+		ctx := context.WithValue(r.Context(), ctxRequestLog, rl)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r.WithContext(ctx))
+
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		route := "unmatched"
+		if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		d := time.Since(start)
+		s.httpMetrics.duration.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(d.Seconds())
+		if route == "/healthz" || route == "/readyz" || route == "/metrics" || strings.HasPrefix(route, "/static/") {
+			return
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", middleware.GetReqID(ctx)),
+			slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
+			slog.Int("status", status), slog.Duration("duration", d), slog.Int("bytes", ww.BytesWritten()),
+		}
+		rl.mu.Lock()
+		attrs = append(attrs, rl.attrs...)
+		rl.mu.Unlock()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		s.Log.LogAttrs(ctx, level, "http request", attrs...)
+	})
+}
+
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.ErrorContext(r.Context(), "panic", "request_id", middleware.GetReqID(r.Context()), "panic", v, "stack", string(debug.Stack()))
+				s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "We could not complete this request. It has been logged; please try again.")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders: a CSP without inline scripts, no framing, no sniffing.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func cacheStatic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps request bodies; reading past the cap fails and the handler
+// answers 413 (see formError).
+func (s *Server) limitBody(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				s.tooLarge(w, r, n)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// requireAgent lets signed-in, active agents through and sends everyone
+// else to the login page. The agent is loaded on every request, so a
+// deactivated agent's sessions stop working at once.
+func (s *Server) requireAgent(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		tid, agentID, ok := s.Sessions.Current(ctx)
+		if !ok {
+			redirect(w, r, "/login")
+			return
+		}
+		sg, err := s.Tenants.SignedIn(ctx, tid, agentID)
+		if problem.Is(err, problem.NotFound) {
+			_ = s.Sessions.SignOut(ctx)
+			redirect(w, r, "/login")
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		logAttrs(ctx, slog.String("tenant_id", tid.String()), slog.Int64("agent_id", agentID))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxSigned, sg)))
+	})
+}
+
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !signed(r).Agent.IsAdmin() {
+			s.errorPage(w, r, http.StatusForbidden, "Admins only", "Settings are managed by your company's admins. Ask one of them if you need a change.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// signed is the signed-in agent and tenant of a request behind requireAgent.
+func signed(r *http.Request) tenant.Signed {
+	sg, _ := r.Context().Value(ctxSigned).(tenant.Signed)
+	return sg
+}
+
+// redirect sends the browser to url; htmx requests get HX-Redirect so the
+// whole page moves rather than a fragment.
+func redirect(w http.ResponseWriter, r *http.Request, url string) {
+	if r.Header.Get("HX-Request") == "true" {
+		w.Header().Set("HX-Redirect", url)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, url, http.StatusSeeOther)
+}
+
+func ipKey(r *http.Request) (string, error) {
+	return "ip:" + httprate.CanonicalizeIP(middleware.GetClientIP(r.Context())), nil
+}
+
+func emailKey(r *http.Request) (string, error) {
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	if email == "" {
+		return "", errors.New("no email")
+	}
+	return "email:" + email, nil
+}

@@ -1,0 +1,129 @@
+// Package jobs builds Parley's River client: the queues, every worker and
+// every periodic job, registered here in one place. Workers are thin: each
+// calls a domain service, and each is idempotent, so running a job twice
+// changes nothing the second time.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"parley/internal/postgres"
+)
+
+// Client is River's client over pgx transactions.
+type Client = river.Client[pgx.Tx]
+
+// Services are the domain services the workers call.
+type Services struct {
+	Sessions    Purger // expired sessions
+	Invitations Purger // expired invitations
+}
+
+// Options tune the client; zero values are production defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Metrics receives river_jobs_total and river_job_duration_seconds;
+	// nil registers nothing.
+	Metrics prometheus.Registerer
+	// PurgeInterval is how often expired sessions and invitations go.
+	PurgeInterval time.Duration
+	// Insecure for tests: no leader-election delay, fast polling.
+	TestOnly bool
+}
+
+// New builds the River client with every worker and periodic job. Start it
+// with Start; it works jobs inserted by any replica.
+func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.PurgeInterval == 0 {
+		opts.PurgeInterval = time.Hour
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, Log: opts.Logger})
+
+	cfg := &river.Config{
+		Logger: opts.Logger,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 20},
+		},
+		Workers: workers,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(opts.PurgeInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "purge_expired", RunOnStart: true}),
+		},
+		TestOnly: opts.TestOnly,
+	}
+	if opts.TestOnly {
+		cfg.FetchCooldown = 20 * time.Millisecond
+		cfg.FetchPollInterval = 50 * time.Millisecond
+	}
+	if opts.Metrics != nil {
+		m, err := newMetrics(opts.Metrics)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Middleware = []rivertype.Middleware{m}
+	}
+	client, err := river.NewClient(riverpgxv5.New(db.Pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return client, nil
+}
+
+// metrics counts worked jobs by kind and outcome.
+type metrics struct {
+	river.MiddlewareDefaults
+	total    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "river_jobs_total", Help: "River jobs worked, by kind and outcome (ok, error, cancel, snooze).",
+		}, []string{"kind", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "river_job_duration_seconds", Help: "Time spent working River jobs, by kind.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"kind"}),
+	}
+	for _, c := range []prometheus.Collector{m.total, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register river metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	start := time.Now()
+	err := doInner(ctx)
+	m.duration.WithLabelValues(job.Kind).Observe(time.Since(start).Seconds())
+	outcome := "ok"
+	var cancel *river.JobCancelError
+	var snooze *river.JobSnoozeError
+	switch {
+	case errors.As(err, &cancel):
+		outcome = "cancel"
+	case errors.As(err, &snooze):
+		outcome = "snooze"
+	case err != nil:
+		outcome = "error"
+	}
+	m.total.WithLabelValues(job.Kind, outcome).Inc()
+	return err
+}

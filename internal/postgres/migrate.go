@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for goose and River's migrator
+	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"parley/migrations"
+)
+
+// Migrate brings the database to the current schema: ours (goose, embedded
+// SQL files) and then River's (its own migrator), in one call used by
+// `parley migrate`, `parley serve` and the test harness.
+func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range results {
+		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	migrator, err := rivermigrate.New(riverdatabasesql.New(db), nil)
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return fmt.Errorf("apply river migrations: %w", err)
+	}
+	for _, v := range res.Versions {
+		log.Info("river migration applied", "version", v.Version)
+	}
+	// River's tables are created by this role after our default-privilege
+	// grants, but grant explicitly so an existing River schema works too.
+	if _, err := db.ExecContext(ctx, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+AppRole+`;
+		GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO `+AppRole); err != nil {
+		return fmt.Errorf("grant river tables: %w", err)
+	}
+	return nil
+}
+
+// MigrateURL opens url with database/sql and migrates it.
+func MigrateURL(ctx context.Context, url string, log *slog.Logger) error {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	return Migrate(ctx, db, log)
+}
+
+// MigrationsHash identifies the schema the embedded migrations produce; the
+// test harness keys its template database by it.
+func MigrationsHash() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(migrations.FS, path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:16], err
+}
+
+// SchemaCurrent reports whether every embedded migration and River's
+// migrations have been applied; /readyz uses it.
+func (db *DB) SchemaCurrent(ctx context.Context) error {
+	var applied int64
+	err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&applied)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	latest, err := latestVersion()
+	if err != nil {
+		return err
+	}
+	if applied < latest {
+		return fmt.Errorf("schema at version %d, binary needs %d: run parley migrate", applied, latest)
+	}
+	return nil
+}
+
+// latestVersion is the highest version among the embedded migration files
+// (goose names them NNNNN_name.sql).
+func latestVersion() (int64, error) {
+	entries, err := fs.ReadDir(migrations.FS, ".")
+	if err != nil {
+		return 0, fmt.Errorf("read migrations: %w", err)
+	}
+	var latest int64
+	for _, e := range entries {
+		var v int64
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest, nil
+}

@@ -1,0 +1,89 @@
+// Package postgres owns Parley's connection to Postgres: the pool, the
+// migrations (goose for our schema, River's migrator for the queue, one entry
+// point), and the one helper that runs work inside a tenant-scoped
+// transaction.
+//
+// Row-level security binds the role parley_app. Every pooled connection
+// switches to it as soon as it is opened, so even when DATABASE_URL names a
+// superuser (development, tests, CI) the application's queries are checked by
+// the policies. Work that must cross tenants (finding the tenant of a webhook,
+// signing in, sweeps) goes through a few SECURITY DEFINER functions declared
+// in the migrations, never by switching the checks off.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// AppRole is the role RLS policies bind; created by the first migration.
+const AppRole = "parley_app"
+
+// DB is the application's pool of parley_app connections.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+// Open connects to url and makes every connection act as AppRole.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+AppRole)
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return &DB{Pool: pool}, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// InTenant runs fn in a transaction whose queries see only tenantID's rows.
+// It commits when fn returns nil and rolls back otherwise. It is the only way
+// domain code reaches tenant data.
+func (db *DB) InTenant(ctx context.Context, tenantID uuid.UUID, fn func(pgx.Tx) error) error {
+	if tenantID == uuid.Nil {
+		return errors.New("tenant transaction without a tenant")
+	}
+	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		// is_local=true: the setting ends with the transaction, so nothing
+		// leaks to the next borrower of this connection.
+		if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", tenantID.String()); err != nil {
+			return fmt.Errorf("scope transaction to tenant: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// InSystem runs fn in a transaction with no tenant: it sees no tenant rows and
+// can only call the SECURITY DEFINER functions that cross tenants on purpose
+// and the tables that belong to no tenant (sessions, River's).
+func (db *DB) InSystem(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db.Pool, fn)
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation,
+// optionally of the named constraint.
+func IsUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return false
+	}
+	return constraint == "" || pgErr.ConstraintName == constraint
+}
