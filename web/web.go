@@ -5,7 +5,9 @@ package web
 
 import (
 	"embed"
+	"fmt"
 	"strings"
+	"time"
 
 	"parley/internal/tenant"
 )
@@ -24,6 +26,9 @@ type Page struct {
 	// ChatCount is the green indicator's number at render time; live
 	// updates replace it.
 	ChatCount int
+	// Events is the server-sent-events stream this page listens to
+	// ("/events", or "/events?case=12" on a chat).
+	Events string
 }
 
 // Form carries a form's values and its problems back into the page.
@@ -59,4 +64,54 @@ func initials(name string) string {
 		}
 	}
 	return strings.ToUpper(b.String())
+}
+
+// clock is a message time: the hour today, else the date too.
+func clock(now, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if y1, m1, d1 := now.Date(); true {
+		if y2, m2, d2 := t.Date(); y1 == y2 && m1 == m2 && d1 == d2 {
+			return t.Format("15:04")
+		}
+	}
+	return t.Format("2 Jan 15:04")
+}
+
+// ago says how long ago t was, in the largest sensible unit.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+// left says how much of the 24-hour window remains.
+func left(now, end time.Time) string {
+	d := end.Sub(now)
+	if d <= 0 {
+		return "templates only"
+	}
+	if d < time.Hour {
+		return fmt.Sprintf("%d min left", int(d.Minutes())+1)
+	}
+	return fmt.Sprintf("%d h %d min left", int(d.Hours()), int(d.Minutes())%60)
+}
+
+func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func itoa(n int64) string { return fmt.Sprint(n) }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

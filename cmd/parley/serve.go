@@ -47,11 +47,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
 	if err := a.Start(ctx); err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	log.Info("parley serving", "addr", ln.Addr().String(), "base_url", cfg.BaseURL, "sandbox", cfg.Sandbox)
 	if started != nil {
 		started(ln.Addr().String())

@@ -1,6 +1,6 @@
 // Package app wires Parley together: the pool, the domain services, the job
-// client and the HTTP handler. cmd/parley serves it; tests build the same
-// thing in-process against their own database.
+// client, the realtime hub and the HTTP handler. cmd/parley serves it; tests
+// build the same thing in-process against their own database.
 package app
 
 import (
@@ -8,20 +8,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"net/http"
-
 	"parley/internal/auth"
 	"parley/internal/clock"
 	"parley/internal/config"
+	"parley/internal/conversation"
+	"parley/internal/credential"
 	"parley/internal/httpserver"
+	"parley/internal/integration"
 	"parley/internal/jobs"
+	"parley/internal/media"
 	"parley/internal/postgres"
+	"parley/internal/realtime"
 	"parley/internal/sandbox"
 	"parley/internal/tenant"
 )
@@ -36,13 +40,20 @@ type Params struct {
 
 // App is a running Parley.
 type App struct {
-	Handler  http.Handler
-	DB       *postgres.DB
-	Jobs     *jobs.Client
-	Tenants  *tenant.Service
-	Sessions *auth.Sessions
-	Metrics  *prometheus.Registry
-	started  atomic.Bool
+	Handler       http.Handler
+	DB            *postgres.DB
+	Jobs          *jobs.Client
+	Tenants       *tenant.Service
+	Sessions      *auth.Sessions
+	Integrations  *integration.Service
+	Conversations *conversation.Service
+	Hub           *realtime.Hub
+	Sandbox       *sandbox.Sandbox // nil unless PARLEY_SANDBOX
+	Metrics       *prometheus.Registry
+
+	log     *slog.Logger
+	started atomic.Bool
+	stopHub context.CancelFunc
 }
 
 // New connects to the (already migrated) database and builds everything.
@@ -54,34 +65,7 @@ func New(ctx context.Context, p Params) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{DB: db, Metrics: prometheus.NewRegistry()}
-	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		postgres.NewPoolCollector(db.Pool))
-
-	a.Tenants = tenant.NewService(db, p.Clock)
-	a.Sessions = auth.NewSessions(db, p.Clock, p.Config.SecureCookies())
-	a.Jobs, err = jobs.New(db, jobs.Services{Sessions: a.Sessions, Invitations: a.Tenants}, jobs.Options{
-		Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly,
-	})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if p.Config.Sandbox {
-		if _, err := sandbox.SeedDemo(ctx, a.Tenants); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
-	a.Handler, err = httpserver.New(httpserver.Deps{
-		Config: p.Config, Log: p.Log, DB: db, Sessions: a.Sessions, Tenants: a.Tenants, Metrics: a.Metrics,
-		Ready: func() error {
-			if !a.started.Load() {
-				return errors.New("job client not started")
-			}
-			return nil
-		},
-	})
+	a, err := build(db, p)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -89,10 +73,73 @@ func New(ctx context.Context, p Params) (*App, error) {
 	return a, nil
 }
 
-// Start starts the job client.
+func build(db *postgres.DB, p Params) (*App, error) {
+	cfg := p.Config
+	a := &App{DB: db, Metrics: prometheus.NewRegistry(), log: p.Log}
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		postgres.NewPoolCollector(db.Pool))
+
+	sealer, err := credential.NewSealer(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	store, err := media.NewDir(cfg.MediaDir)
+	if err != nil {
+		return nil, err
+	}
+	inserter, err := jobs.NewInserter(db)
+	if err != nil {
+		return nil, err
+	}
+	var transport http.RoundTripper
+	if cfg.Sandbox {
+		a.Sandbox = sandbox.New(cfg.BaseURL, p.Log, p.Clock.Now)
+		transport = a.Sandbox.Transport()
+	}
+	a.Tenants = tenant.NewService(db, p.Clock)
+	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
+	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
+	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, p.Clock, p.Log, cfg.BaseURL)
+	a.Hub = realtime.NewHub(cfg.DatabaseURL, p.Log)
+	a.Jobs, err = jobs.New(db, jobs.Services{
+		Sessions: a.Sessions, Invitations: a.Tenants, Conversations: a.Conversations, Integrations: a.Integrations,
+	}, jobs.Options{Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly})
+	if err != nil {
+		return nil, err
+	}
+	deps := httpserver.Deps{
+		Config: cfg, Log: p.Log, DB: db, Sessions: a.Sessions, Tenants: a.Tenants, Metrics: a.Metrics,
+		Integrations: a.Integrations, Conversations: a.Conversations, Hub: a.Hub, Clock: p.Clock,
+		Ready: func() error {
+			if !a.started.Load() {
+				return errors.New("job client not started")
+			}
+			return nil
+		},
+	}
+	if a.Sandbox != nil {
+		deps.Sandbox = a.Sandbox
+	}
+	if a.Handler, err = httpserver.New(deps); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Start starts the realtime listener and the job client and, in sandbox
+// mode, seeds the demo tenant. Call it once the HTTP server listens: the
+// sandbox connects its integration over HTTP like in production.
 func (a *App) Start(ctx context.Context) error {
+	hubCtx, cancel := context.WithCancel(context.Background())
+	a.stopHub = cancel
+	go a.Hub.Run(hubCtx)
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start job client: %w", err)
+	}
+	if a.Sandbox != nil {
+		if err := a.Sandbox.SeedDemo(ctx, a.Tenants, a.Integrations); err != nil {
+			return err
+		}
 	}
 	a.started.Store(true)
 	return nil
@@ -101,6 +148,9 @@ func (a *App) Start(ctx context.Context) error {
 // Stop lets running jobs finish until ctx's deadline, then cancels them.
 func (a *App) Stop(ctx context.Context) error {
 	a.started.Store(false)
+	if a.stopHub != nil {
+		a.stopHub()
+	}
 	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := a.Jobs.Stop(stopCtx); err != nil {

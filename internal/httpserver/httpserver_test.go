@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"parley/internal/app/apptest"
 	"parley/internal/postgres/pgtest"
+	"parley/internal/sandbox"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -213,23 +215,45 @@ func TestLoginIsRateLimitedPerEmail(t *testing.T) {
 // route with an id must be added to the table.
 func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 	t.Parallel()
-	env := apptest.Start(t, apptest.Options{})
+	// Tenant B is the sandbox's demo tenant, with an integration, a chat,
+	// a failed message and a file; tenant A signs up.
+	b := startDemo(t)
+	env := b.env
 	a := env.SignUp(t, "Acme", "ada@acme.test")
-	b := env.SignUp(t, "Beta", "bea@beta.test")
-	env.Post(t, b, "/settings/agents", url.Values{"name": {"Bob"}, "email": {"bob@beta.test"}, "role": {"agent"}, "password": {"bobs password"}})
-	_, body := env.Get(t, b, "/settings/agents")
+	env.Post(t, b.client, "/settings/agents", url.Values{"name": {"Bob"}, "email": {"bob@beta.test"}, "role": {"agent"}, "password": {"bobs password"}})
+	_, body := env.Get(t, b.client, "/settings/agents")
 	bAgent := regexp.MustCompile(`/settings/agents/(\d+)/active`).FindStringSubmatch(body)[1]
-	_, body = env.Get(t, b, "/settings/groups")
+	_, body = env.Get(t, b.client, "/settings/groups")
 	bGroup := regexp.MustCompile(`/settings/groups/(\d+)`).FindStringSubmatch(body)[1]
+	b.customerWrites(t, "+15557654321", "", sandbox.MediaFile{ContentType: "image/png", Filename: "p.png", Data: []byte("\x89PNG\r\n\x1a\nxx")})
+	chat := b.liveChats(t)[0]
+	eventually(t, "the file", func() bool { return b.count(t, `SELECT count(*) FROM attachments WHERE state = 'stored'`) == 1 })
+	var fileID, msgID int64
+	for _, m := range b.messages(t, chat.ID) {
+		msgID = m.ID
+		for _, at := range m.Attachments {
+			fileID = at.ID
+		}
+	}
+	bChat, bMsg, bFile, bIg := strconv.FormatInt(chat.ID, 10), strconv.FormatInt(msgID, 10), strconv.FormatInt(fileID, 10), strconv.FormatInt(b.ig.ID, 10)
 
 	routes := map[string]struct {
 		path string
 		form url.Values
 	}{
-		"POST /settings/agents/{id}/active": {"/settings/agents/" + bAgent + "/active", url.Values{"active": {"false"}}},
-		"POST /settings/groups/{id}":        {"/settings/groups/" + bGroup, url.Values{"name": {"Taken over"}}},
-		"GET /invite/{token}":               {"/invite/not-a-token", nil},
-		"POST /invite/{token}":              {"/invite/not-a-token", url.Values{"password": {"long enough password"}}},
+		"POST /settings/agents/{id}/active":        {"/settings/agents/" + bAgent + "/active", url.Values{"active": {"false"}}},
+		"POST /settings/groups/{id}":               {"/settings/groups/" + bGroup, url.Values{"name": {"Taken over"}}},
+		"GET /invite/{token}":                      {"/invite/not-a-token", nil},
+		"POST /invite/{token}":                     {"/invite/not-a-token", url.Values{"password": {"long enough password"}}},
+		"GET /chats/{id}":                          {"/chats/" + bChat, nil},
+		"POST /chats/{id}/reply":                   {"/chats/" + bChat + "/reply", url.Values{"body": {"hijack"}}},
+		"POST /chats/{id}/messages/{msg}/delete":   {"/chats/" + bChat + "/messages/" + bMsg + "/delete", nil},
+		"GET /files/{id}":                          {"/files/" + bFile, nil},
+		"GET /media/public/{token}/*":              {"/media/public/not-a-token/x.png", nil},
+		"GET /settings/integrations/{id}":          {"/settings/integrations/" + bIg, nil},
+		"POST /settings/integrations/{id}":         {"/settings/integrations/" + bIg, url.Values{"sender": {"+15550002222"}, "default_group": {bGroup}}},
+		"POST /settings/integrations/{id}/enabled": {"/settings/integrations/" + bIg + "/enabled", url.Values{"enabled": {"false"}}},
+		"POST /settings/integrations/{id}/delete":  {"/settings/integrations/" + bIg + "/delete", nil},
 	}
 	walkParamRoutes(t, env, func(method, pattern string) {
 		r, ok := routes[method+" "+pattern]
@@ -251,13 +275,19 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		t.Errorf("non-numeric id: %d", status)
 	}
 	// Nothing changed on B's side.
-	_, body = env.Get(t, b, "/settings/agents")
+	_, body = env.Get(t, b.client, "/settings/agents")
 	if strings.Contains(body, "Deactivated") {
 		t.Error("tenant A deactivated tenant B's agent")
 	}
-	_, body = env.Get(t, b, "/settings/groups")
+	_, body = env.Get(t, b.client, "/settings/groups")
 	if strings.Contains(body, "Taken over") {
 		t.Error("tenant A renamed tenant B's group")
+	}
+	if ig, err := env.App.Integrations.Get(context.Background(), b.admin.TenantID, b.ig.ID); err != nil || !ig.Enabled || ig.Sender != b.ig.Sender {
+		t.Errorf("tenant B's integration after A's attempts: %+v %v", ig, err)
+	}
+	if n := len(b.messages(t, chat.ID)); n != 2 {
+		t.Errorf("tenant B's chat has %d entries, want its 2", n)
 	}
 }
 

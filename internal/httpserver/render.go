@@ -29,10 +29,13 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 
 // page is the shell data for a page of the signed-in agent (if any).
 func (s *Server) page(r *http.Request, title, nav string) web.Page {
-	p := web.Page{Title: title, Nav: nav}
+	p := web.Page{Title: title, Nav: nav, Events: "/events"}
 	if sg := signed(r); sg.Agent.ID != 0 {
 		p.Agent = &sg.Agent
 		p.Tenant = sg.Tenant.Name
+		// The indicator's first number; a failure only shows 0 until the
+		// first live update.
+		p.ChatCount, _ = s.Conversations.WaitingCount(r.Context(), sg.Tenant.ID, sg.Agent.ID)
 	}
 	return p
 }

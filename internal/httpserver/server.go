@@ -16,8 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"parley/internal/auth"
+	"parley/internal/clock"
 	"parley/internal/config"
+	"parley/internal/conversation"
+	"parley/internal/integration"
 	"parley/internal/postgres"
+	"parley/internal/realtime"
 	"parley/internal/tenant"
 	"parley/web"
 )
@@ -33,6 +37,14 @@ type Deps struct {
 	Sessions *auth.Sessions
 	Tenants  *tenant.Service
 	Metrics  *prometheus.Registry
+
+	Integrations  *integration.Service
+	Conversations *conversation.Service
+	Hub           *realtime.Hub
+	Clock         clock.Clock
+	// Sandbox, when set, mounts the simulated providers and the customer
+	// phone under /sandbox/.
+	Sandbox http.Handler
 	// Ready reports whether background parts (River) are up; nil = yes.
 	Ready func() error
 }
@@ -64,35 +76,61 @@ func New(d Deps) (http.Handler, error) {
 	static, _ := fs.Sub(web.Static, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
 
-	// Browser routes: cross-origin POSTs refused, bodies capped, sessions loaded.
-	r.Group(func(r chi.Router) {
-		r.Use(http.NewCrossOriginProtection().Handler, s.limitBody(MaxFormBytes), d.Sessions.LoadAndSave)
+	// Providers: the token in the URL finds the integration; signatures
+	// are checked per provider.
+	r.With(s.limitBody(MaxFormBytes)).Post("/webhooks/twilio/{token}", s.twilioWebhook)
+	r.Get("/media/public/{token}/*", s.publicMedia)
+	if d.Sandbox != nil {
+		r.Mount("/sandbox", d.Sandbox)
+	}
 
-		r.Get("/signup", s.signUpPage)
-		r.Post("/signup", s.signUp)
-		r.Get("/login", s.loginPage)
-		r.With(
-			httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins)),
-			httprate.LimitBy(10, time.Minute, emailKey, httprate.WithLimitHandler(s.tooManyLogins)),
-		).Post("/login", s.login)
-		r.Post("/logout", s.logout)
-		r.Get("/invite/{token}", s.invitationPage)
-		r.Post("/invite/{token}", s.acceptInvitation)
+	// Browser routes: cross-origin POSTs refused, sessions loaded.
+	r.Group(func(r chi.Router) {
+		r.Use(http.NewCrossOriginProtection().Handler, d.Sessions.LoadAndSave)
+		// The reply route takes a file and checks its own limit, so that
+		// the composer can say what was too large.
+		r.With(s.requireAgent).Post("/chats/{id}/reply", s.reply)
 
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireAgent)
-			r.Get("/", s.home)
-			r.Get("/chats", s.chatsPage)
+			r.Use(s.limitBody(MaxFormBytes))
 
-			r.Route("/settings", func(r chi.Router) {
-				r.Use(s.requireAdmin)
-				r.Get("/", s.settingsHome)
-				r.Get("/agents", s.agentsPage)
-				r.Post("/agents", s.createAgent)
-				r.Post("/agents/{id}/active", s.setAgentActive)
-				r.Get("/groups", s.groupsPage)
-				r.Post("/groups", s.createGroup)
-				r.Post("/groups/{id}", s.updateGroup)
+			r.Get("/signup", s.signUpPage)
+			r.Post("/signup", s.signUp)
+			r.Get("/login", s.loginPage)
+			r.With(
+				httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins)),
+				httprate.LimitBy(10, time.Minute, emailKey, httprate.WithLimitHandler(s.tooManyLogins)),
+			).Post("/login", s.login)
+			r.Post("/logout", s.logout)
+			r.Get("/invite/{token}", s.invitationPage)
+			r.Post("/invite/{token}", s.acceptInvitation)
+
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireAgent)
+				r.Get("/", s.home)
+				r.Get("/events", s.events)
+				r.Get("/chats", s.chatsPage)
+				r.Get("/chats/{id}", s.chatPage)
+				r.Post("/chats/{id}/messages/{msg}/delete", s.deleteMessage)
+				r.Get("/files/{id}", s.file)
+
+				r.Route("/settings", func(r chi.Router) {
+					r.Use(s.requireAdmin)
+					r.Get("/", s.settingsHome)
+					r.Get("/agents", s.agentsPage)
+					r.Post("/agents", s.createAgent)
+					r.Post("/agents/{id}/active", s.setAgentActive)
+					r.Get("/groups", s.groupsPage)
+					r.Post("/groups", s.createGroup)
+					r.Post("/groups/{id}", s.updateGroup)
+					r.Get("/integrations", s.integrationsPage)
+					r.Get("/integrations/new/twilio", s.twilioFormPage)
+					r.Post("/integrations/new/twilio", s.connectTwilio)
+					r.Get("/integrations/{id}", s.integrationPage)
+					r.Post("/integrations/{id}", s.updateIntegration)
+					r.Post("/integrations/{id}/enabled", s.setIntegrationEnabled)
+					r.Post("/integrations/{id}/delete", s.deleteIntegration)
+				})
 			})
 		})
 	})

@@ -17,14 +17,28 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"parley/internal/conversation"
+	"parley/internal/integration"
 	"parley/internal/postgres"
 )
+
+// NewInserter is an insert-only River client for domain services: they
+// insert jobs in their own transactions; the worker client works them.
+func NewInserter(db *postgres.DB) (*Client, error) {
+	c, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("river inserter: %w", err)
+	}
+	return c, nil
+}
 
 // Client is River's client over pgx transactions.
 type Client = river.Client[pgx.Tx]
 
 // Services are the domain services the workers call.
 type Services struct {
+	Conversations *conversation.Service
+	Integrations  *integration.Service
 	Sessions    Purger // expired sessions
 	Invitations Purger // expired invitations
 }
@@ -52,6 +66,9 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, Log: opts.Logger})
+	river.AddWorker(workers, &SendWorker{Conversations: svc.Conversations})
+	river.AddWorker(workers, &FetchMediaWorker{Conversations: svc.Conversations})
+	river.AddWorker(workers, &StatusWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
 
 	cfg := &river.Config{
 		Logger: opts.Logger,
@@ -69,6 +86,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	if opts.TestOnly {
 		cfg.FetchCooldown = 20 * time.Millisecond
 		cfg.FetchPollInterval = 50 * time.Millisecond
+		cfg.RetryPolicy = quickRetries{}
 	}
 	if opts.Metrics != nil {
 		m, err := newMetrics(opts.Metrics)
@@ -127,3 +145,9 @@ func (m *metrics) Work(ctx context.Context, job *rivertype.JobRow, doInner func(
 	m.total.WithLabelValues(job.Kind, outcome).Inc()
 	return err
 }
+
+// quickRetries retries after 200 ms, so tests of retries need no waiting
+// for River's production backoff (attempt⁴ seconds).
+type quickRetries struct{}
+
+func (quickRetries) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(200 * time.Millisecond) }

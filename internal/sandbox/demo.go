@@ -2,33 +2,132 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
 
+	"parley/internal/integration"
 	"parley/internal/problem"
 	"parley/internal/tenant"
+	"parley/web"
 )
 
-// The demo tenant's admin, printed by `make run` and served by /sandbox/info.
+// The demo tenant's admin and its sandbox Twilio account, printed by
+// `make run` and served by /sandbox/info. Sandbox values only.
 const (
 	DemoCompany  = "Demo Company"
 	DemoName     = "Dana Demo"
 	DemoEmail    = "demo@parley.test"
 	DemoPassword = "parley-demo-password"
+
+	DemoTwilioAccountSID = "AC00000000000000000000000000000001"
+	DemoTwilioAuthToken  = "sandboxauthtoken0000000000000001"
+	DemoTwilioSender     = "+15550001111"
 )
 
-// SeedDemo makes sure the demo tenant and its admin exist; it is safe to run
-// at every start.
-func SeedDemo(ctx context.Context, tenants *tenant.Service) (tenant.Agent, error) {
-	a, err := tenants.Authenticate(ctx, DemoEmail, DemoPassword)
-	if err == nil {
-		return a, nil
+// Sandbox is the simulated world of `make run` and of end-to-end tests: the
+// provider simulators, mounted under /sandbox/, and the customer phone page.
+type Sandbox struct {
+	Twilio  *Twilio
+	baseURL string
+	log     *slog.Logger
+	mux     *http.ServeMux
+	demo    []demoIntegration
+}
+
+type demoIntegration struct {
+	Provider   string `json:"provider"`
+	WebhookURL string `json:"webhook_url"`
+	AccountSID string `json:"account_sid,omitempty"`
+	AuthToken  string `json:"auth_token,omitempty"`
+	Sender     string `json:"sender"`
+}
+
+// New builds the sandbox for a Parley served at baseURL; now is the
+// simulators' clock (Parley's own, so tests move both).
+func New(baseURL string, log *slog.Logger, now func() time.Time) *Sandbox {
+	s := &Sandbox{baseURL: baseURL, log: log, mux: http.NewServeMux()}
+	s.Twilio = NewTwilio(TwilioOptions{PublicURL: baseURL + "/sandbox/twilio", StatusDelay: DefaultStatusDelay, Logger: log, Now: now})
+	s.mux.Handle("/sandbox/twilio/", http.StripPrefix("/sandbox/twilio", s.Twilio.Handler()))
+	s.mux.HandleFunc("GET /sandbox/info", s.info)
+	s.mux.HandleFunc("GET /sandbox/phone", s.phone)
+	return s
+}
+
+// ServeHTTP serves everything under /sandbox/.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Transport sends provider API calls to the simulators instead of the
+// providers' hosts; the adapters are otherwise unchanged.
+func (s *Sandbox) Transport() http.RoundTripper {
+	return TwilioTransport(s.baseURL+"/sandbox/twilio", nil)
+}
+
+// SeedDemo makes sure the demo tenant, its admin and its sandbox Twilio
+// integration exist, and registers the integration with the simulator.
+// It is safe to run at every start; the server must already be listening,
+// since connecting checks the credentials over HTTP like in production.
+func (s *Sandbox) SeedDemo(ctx context.Context, tenants *tenant.Service, integrations *integration.Service) error {
+	admin, err := tenants.Authenticate(ctx, DemoEmail, DemoPassword)
+	if problem.Is(err, problem.Unauthorized) {
+		admin, err = tenants.SignUp(ctx, tenant.SignUpForm{Company: DemoCompany, Name: DemoName, Email: DemoEmail, Password: DemoPassword})
 	}
-	if !problem.Is(err, problem.Unauthorized) {
-		return a, fmt.Errorf("look up demo admin: %w", err)
-	}
-	a, err = tenants.SignUp(ctx, tenant.SignUpForm{Company: DemoCompany, Name: DemoName, Email: DemoEmail, Password: DemoPassword})
 	if err != nil {
-		return a, fmt.Errorf("seed demo tenant: %w", err)
+		return fmt.Errorf("seed demo tenant: %w", err)
 	}
-	return a, nil
+	s.Twilio.AddAccount(DemoTwilioAccountSID, DemoTwilioAuthToken, "Parley sandbox")
+	s.Twilio.SeedDemoTemplates(DemoTwilioAccountSID)
+	list, err := integrations.List(ctx, admin.TenantID)
+	if err != nil {
+		return err
+	}
+	var ig *integration.Integration
+	for i := range list {
+		if list[i].Provider == integration.Twilio && list[i].Account == DemoTwilioAccountSID {
+			ig = &list[i]
+		}
+	}
+	if ig == nil {
+		groups, err := tenants.Groups(ctx, admin.TenantID)
+		if err != nil || len(groups) == 0 {
+			return fmt.Errorf("seed demo integration: no group: %w", err)
+		}
+		created, err := integrations.ConnectTwilio(ctx, admin.TenantID, integration.TwilioForm{
+			AccountSID: DemoTwilioAccountSID, AuthToken: DemoTwilioAuthToken, Sender: DemoTwilioSender, DefaultGroupID: groups[0].ID,
+		})
+		if err != nil {
+			return fmt.Errorf("seed demo integration: %w", err)
+		}
+		ig = &created
+	}
+	hook := integrations.WebhookURL(*ig)
+	s.Twilio.AddSender(DemoTwilioAccountSID, ig.Sender, hook)
+	s.demo = []demoIntegration{{Provider: "twilio", WebhookURL: hook, AccountSID: DemoTwilioAccountSID, AuthToken: DemoTwilioAuthToken, Sender: ig.Sender}}
+	return nil
+}
+
+// info answers the demo login and the sandbox integrations, for scripts
+// and the phone page.
+func (s *Sandbox) info(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"login":        map[string]string{"email": DemoEmail, "password": DemoPassword},
+		"integrations": s.demo,
+	})
+}
+
+func (s *Sandbox) phone(w http.ResponseWriter, r *http.Request) {
+	var list []web.PhoneIntegration
+	for _, d := range s.demo {
+		list = append(list, web.PhoneIntegration{
+			Provider: d.Provider, Sender: d.Sender, API: "/sandbox/" + d.Provider,
+			Label: DemoCompany + " — WhatsApp via Twilio (" + d.Sender + ")",
+		})
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := web.PhonePage(list).Render(r.Context(), w); err != nil {
+		s.log.Error("render phone page", "err", err)
+	}
 }

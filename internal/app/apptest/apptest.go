@@ -78,10 +78,10 @@ func Start(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	handler.Store(a.Handler)
+	srv.Start()
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv.Start()
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()

@@ -1,0 +1,124 @@
+// Package channel is the provider-neutral contract between Parley and the
+// WhatsApp providers: what an incoming webhook means (client messages,
+// delivery statuses), what an outgoing send carries, and the one place that
+// turns providers' error codes into words an agent understands. The Twilio
+// and 1msg adapters implement it; the conversation domain uses only this.
+package channel
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Limits from WhatsApp and the providers.
+const (
+	MaxInboundFileBytes  = 25 << 20 // clients may send files up to 25 MB
+	MaxOutboundFileBytes = 16 << 20 // agents may send files up to 16 MB (Twilio's limit)
+)
+
+// Provider is one connected provider account.
+type Provider interface {
+	// Verify checks the credentials with the provider.
+	Verify(ctx context.Context) error
+	// Send delivers one outgoing message. A *SendError says why it failed
+	// and whether trying again may help.
+	Send(ctx context.Context, m Outgoing) (SendResult, error)
+	// FetchMedia downloads an inbound file, at most max bytes; a larger
+	// file returns ErrTooLarge with the size when known.
+	FetchMedia(ctx context.Context, url string, max int64) (Media, error)
+}
+
+// Media is a downloaded file.
+type Media struct {
+	ContentType string
+	Data        []byte
+}
+
+// TooLargeError says a file exceeds a limit.
+type TooLargeError struct{ Size int64 }
+
+func (e *TooLargeError) Error() string { return "file too large" }
+
+// Inbound is a message a client wrote (or, for echoes, one sent from the
+// business's own phone).
+type Inbound struct {
+	ProviderMessageID string
+	From              string // the client's number, E.164
+	ProfileName       string
+	Body              string
+	Media             []MediaRef
+	Location          *Location
+	ButtonPayload     string
+	At                time.Time
+}
+
+// MediaRef is a file the provider holds for us to fetch.
+type MediaRef struct {
+	URL         string
+	ContentType string
+}
+
+// Location is a shared map point.
+type Location struct {
+	Latitude, Longitude string
+	Address, Label      string
+}
+
+// Status is a delivery status report for a message we sent.
+type Status struct {
+	ProviderMessageID string
+	Status            string // sent, delivered, read, failed
+	ErrorCode         string
+	ErrorText         string // the provider's own words, when it gives them
+}
+
+// Delivery statuses of outgoing messages, in the order they move.
+const (
+	StatusQueued    = "queued"
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusRead      = "read"
+	StatusFailed    = "failed"
+)
+
+// Outgoing is one message to a client.
+type Outgoing struct {
+	To             string // E.164
+	Body           string
+	MediaURL       string // a URL the provider can fetch
+	MediaType      string
+	Filename       string
+	TemplateID     string            // Twilio ContentSid / 1msg template name
+	Variables      map[string]string // template variables by name ("1", "2" …)
+	StatusCallback string
+}
+
+// SendResult is the provider's answer to a send it accepted.
+type SendResult struct {
+	ProviderMessageID string
+	Status            string
+}
+
+// SendError is a send the provider refused or that could not reach it.
+type SendError struct {
+	Code      string // the provider's code, if any
+	Message   string // plain words for the agent (see Explain)
+	Retryable bool   // network errors, 5xx, 429
+	Err       error
+}
+
+func (e *SendError) Error() string {
+	if e.Code != "" {
+		return e.Code + ": " + e.Message
+	}
+	return e.Message
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// ErrWindowClosed is refused before any provider is called.
+var ErrWindowClosed = errors.New(WindowClosedMessage)
+
+// WindowClosedMessage is what agents read when the 24-hour window is closed.
+const WindowClosedMessage = "The 24-hour window is closed: only an approved template can be sent"

@@ -1,0 +1,197 @@
+// Package conversation is the heart of Parley: chats and cases (one row,
+// live or ended), their messages, internal notes and system events, the
+// 24-hour WhatsApp window, and receiving and sending through any channel
+// integration. Provider adapters hand it provider-neutral events (package
+// channel); the web layer and the job workers call its services.
+package conversation
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"parley/internal/clock"
+	"parley/internal/integration"
+	"parley/internal/media"
+	"parley/internal/postgres"
+)
+
+// Window is how long after a client's last message free-form replies are
+// allowed on WhatsApp.
+const Window = 24 * time.Hour
+
+// Case states.
+const (
+	StateLive  = "live"
+	StateEnded = "ended"
+)
+
+// Case is a chat while live and a case once ended.
+type Case struct {
+	TenantID            uuid.UUID
+	ID                  int64
+	Number              int64
+	ClientID            int64
+	ClientName          string
+	ClientWhatsApp      *string
+	IntegrationID       *int64
+	Channel             string
+	GroupID             int64
+	GroupName           string
+	AssigneeID          *int64
+	AssigneeName        *string
+	State               string
+	Status              string
+	Preview             string
+	Unread              int
+	PreviousCaseID      *int64
+	CreatedAt           time.Time
+	LastActivityAt      time.Time
+	LastClientMessageAt *time.Time
+	EndedAt             *time.Time
+	EndedBy             *string
+}
+
+// WindowOpen says whether free-form messages may be sent at now.
+func (c Case) WindowOpen(now time.Time) bool {
+	return c.LastClientMessageAt != nil && now.Before(c.LastClientMessageAt.Add(Window))
+}
+
+// WindowEnds is when the 24-hour window closes (zero if the client never wrote).
+func (c Case) WindowEnds() time.Time {
+	if c.LastClientMessageAt == nil {
+		return time.Time{}
+	}
+	return c.LastClientMessageAt.Add(Window)
+}
+
+// Message is one entry of a conversation.
+type Message struct {
+	ID                int64
+	CaseID            int64
+	IntegrationID     *int64
+	Direction         string // in, out, internal
+	Kind              string // text, file, location, template, note, event
+	AgentID           *int64
+	AgentName         *string
+	Body              string
+	Status            string
+	ErrorCode         *string
+	ErrorMessage      *string
+	ProviderMessageID *string
+	CreatedAt         time.Time
+	Attachments       []Attachment `db:"-"`
+}
+
+// Attachment is a file of a message.
+type Attachment struct {
+	ID          int64
+	MessageID   int64
+	Filename    string
+	ContentType string
+	Size        *int64
+	State       string // pending, stored, too_large, failed
+	Error       *string
+	StorageKey  *string
+	PublicToken *string
+}
+
+// IsImage says whether the attachment can be shown inline.
+func (a Attachment) IsImage() bool {
+	switch a.ContentType {
+	case "image/jpeg", "image/png", "image/gif", "image/webp":
+		return a.State == "stored"
+	}
+	return false
+}
+
+// Service is the conversation domain.
+type Service struct {
+	db           *postgres.DB
+	queue        *river.Client[pgx.Tx]
+	integrations *integration.Service
+	media        media.Store
+	clock        clock.Clock
+	log          *slog.Logger
+	baseURL      string
+}
+
+// NewService returns the conversation service. queue may be an insert-only
+// River client: jobs are inserted in the same transaction as the change
+// that needs them.
+func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *integration.Service, store media.Store, c clock.Clock, log *slog.Logger, baseURL string) *Service {
+	return &Service{db: db, queue: queue, integrations: integrations, media: store, clock: c, log: log, baseURL: baseURL}
+}
+
+const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS client_name, cl.whatsapp AS client_whatsapp,
+	c.integration_id, c.channel, c.group_id, g.name AS group_name, c.assignee_id, a.name AS assignee_name,
+	c.state, c.status, c.preview, c.unread, c.previous_case_id, c.created_at, c.last_activity_at,
+	c.last_client_message_at, c.ended_at, c.ended_by
+	FROM cases c
+	JOIN clients cl ON cl.tenant_id = c.tenant_id AND cl.id = c.client_id
+	JOIN groups g ON g.tenant_id = c.tenant_id AND g.id = c.group_id
+	LEFT JOIN agents a ON a.tenant_id = c.tenant_id AND a.id = c.assignee_id`
+
+// caseTx loads a case of the transaction's tenant; lock adds FOR UPDATE OF c.
+func caseTx(ctx context.Context, tx pgx.Tx, id int64, lock bool) (Case, error) {
+	q := selectCase + ` WHERE c.id = $1`
+	if lock {
+		q += ` FOR UPDATE OF c`
+	}
+	rows, _ := tx.Query(ctx, q, id)
+	c, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Case])
+	if err != nil {
+		return c, notFound(err, "No such chat or case.")
+	}
+	return c, nil
+}
+
+// Case returns one chat or case.
+func (s *Service) Case(ctx context.Context, tid uuid.UUID, id int64) (Case, error) {
+	var c Case
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var err error
+		c, err = caseTx(ctx, tx, id, false)
+		return err
+	})
+	return c, err
+}
+
+// Messages returns a conversation's entries, oldest first, with attachments.
+func (s *Service) Messages(ctx context.Context, tid uuid.UUID, caseID int64) ([]Message, error) {
+	var ms []Message
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT m.id, m.case_id, m.integration_id, m.direction, m.kind, m.agent_id, a.name AS agent_name,
+				m.body, m.status, m.error_code, m.error_message, m.provider_message_id, m.created_at
+			FROM messages m LEFT JOIN agents a ON a.tenant_id = m.tenant_id AND a.id = m.agent_id
+			WHERE m.case_id = $1 ORDER BY m.id`, caseID)
+		var err error
+		if ms, err = pgx.CollectRows(rows, pgx.RowToStructByName[Message]); err != nil {
+			return err
+		}
+		rows, _ = tx.Query(ctx, `SELECT t.id, t.message_id, t.filename, t.content_type, t.size, t.state, t.error, t.storage_key, t.public_token
+			FROM attachments t JOIN messages m ON m.tenant_id = t.tenant_id AND m.id = t.message_id
+			WHERE m.case_id = $1 ORDER BY t.id`, caseID)
+		atts, err := pgx.CollectRows(rows, pgx.RowToStructByName[Attachment])
+		if err != nil {
+			return err
+		}
+		byMsg := map[int64][]Attachment{}
+		for _, a := range atts {
+			byMsg[a.MessageID] = append(byMsg[a.MessageID], a)
+		}
+		for i := range ms {
+			ms[i].Attachments = byMsg[ms[i].ID]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("messages of case %d: %w", caseID, err)
+	}
+	return ms, nil
+}

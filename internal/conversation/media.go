@@ -1,0 +1,126 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/channel"
+	"parley/internal/integration"
+	"parley/internal/media"
+	"parley/internal/realtime"
+)
+
+// FetchMedia downloads a client's file from the provider into the media
+// store; the fetch job calls it. A file over 25 MB is not downloaded: the
+// message says how large it was. It is idempotent.
+func (s *Service) FetchMedia(ctx context.Context, tid uuid.UUID, attID int64, lastAttempt bool) error {
+	var (
+		a      Attachment
+		source *string
+		caseID int64
+		ig     integration.Integration
+	)
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var igID *int64
+		err := tx.QueryRow(ctx, `SELECT t.id, t.state, t.source_url, t.content_type, m.case_id, m.integration_id
+			FROM attachments t JOIN messages m ON m.tenant_id = t.tenant_id AND m.id = t.message_id WHERE t.id = $1`, attID).
+			Scan(&a.ID, &a.State, &source, &a.ContentType, &caseID, &igID)
+		if err != nil {
+			return err
+		}
+		if igID == nil {
+			return errors.New("integration deleted")
+		}
+		ig, err = integration.GetTx(ctx, tx, *igID)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (a.State != "pending" || source == nil)) {
+		return nil
+	}
+	if err != nil {
+		return s.finishAttachment(ctx, tid, attID, caseID, "failed", nil, "The file could not be downloaded: "+err.Error())
+	}
+	prov, err := s.integrations.Provider(ig)
+	if err != nil {
+		return s.finishAttachment(ctx, tid, attID, caseID, "failed", nil, "The file could not be downloaded: the integration's credentials cannot be read.")
+	}
+	m, err := prov.FetchMedia(ctx, *source, channel.MaxInboundFileBytes)
+	var tooLarge *channel.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return s.finishAttachment(ctx, tid, attID, caseID, "too_large", &tooLarge.Size,
+			fmt.Sprintf("file too large (%s); files up to 25 MB are accepted", megabytes(tooLarge.Size)))
+	case err != nil && !lastAttempt:
+		return err
+	case err != nil:
+		return s.finishAttachment(ctx, tid, attID, caseID, "failed", nil, "The file could not be downloaded from the provider.")
+	}
+	key := media.NewKey(tid)
+	if err := s.media.Put(ctx, key, m.Data); err != nil {
+		return err
+	}
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		size := int64(len(m.Data))
+		ct := orDefault(m.ContentType, a.ContentType)
+		if _, err := tx.Exec(ctx, `UPDATE attachments SET state = 'stored', storage_key = $2, size = $3, content_type = $4, filename = $5
+			WHERE id = $1 AND state = 'pending'`, attID, key, size, ct, filenameFor(ct)); err != nil {
+			return fmt.Errorf("record stored attachment %d: %w", attID, err)
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
+	})
+}
+
+func (s *Service) finishAttachment(ctx context.Context, tid uuid.UUID, attID, caseID int64, state string, size *int64, msg string) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE attachments SET state = $2, size = $3, error = $4 WHERE id = $1 AND state = 'pending'`,
+			attID, state, size, msg); err != nil {
+			return fmt.Errorf("record attachment %d %s: %w", attID, state, err)
+		}
+		if caseID == 0 {
+			return nil
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
+	})
+}
+
+// OpenAttachment opens a stored file of the tenant for its agents.
+func (s *Service) OpenAttachment(ctx context.Context, tid uuid.UUID, id int64) (Attachment, *os.File, error) {
+	var a Attachment
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT id, message_id, filename, content_type, size, state, error, storage_key, public_token
+			FROM attachments WHERE id = $1 AND state = 'stored'`, id)
+		var err error
+		a, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Attachment])
+		return notFound(err, "No such file.")
+	})
+	if err != nil {
+		return a, nil, err
+	}
+	f, err := s.media.Open(ctx, deref(a.StorageKey))
+	if err != nil {
+		return a, nil, fmt.Errorf("open attachment %d: %w", id, err)
+	}
+	return a, f, nil
+}
+
+// OpenPublicAttachment opens an outgoing file by the unguessable token in
+// the URL the provider fetches it from.
+func (s *Service) OpenPublicAttachment(ctx context.Context, token string) (Attachment, *os.File, error) {
+	var (
+		tid uuid.UUID
+		id  int64
+	)
+	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT tenant_id, attachment_id FROM attachment_by_public_token($1)`, token).Scan(&tid, &id)
+		return notFound(err, "No such file.")
+	})
+	if err != nil {
+		return Attachment{}, nil, err
+	}
+	return s.OpenAttachment(ctx, tid, id)
+}

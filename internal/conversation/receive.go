@@ -1,0 +1,232 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"parley/internal/channel"
+	"parley/internal/integration"
+	"parley/internal/realtime"
+)
+
+// Received says what Receive did with a message.
+type Received struct {
+	CaseID    int64
+	MessageID int64
+	NewChat   bool
+	Duplicate bool // the provider delivered it before: nothing stored
+}
+
+// Receive stores a client's message in one transaction: it finds or creates
+// the client by WhatsApp number, joins the client's live chat on this
+// integration or opens one in the integration's default group, stores the
+// message (once per provider message id), queues the download of its files
+// and notifies browsers.
+func (s *Service) Receive(ctx context.Context, ig integration.Integration, in channel.Inbound) (Received, error) {
+	var r Received
+	err := s.db.InTenant(ctx, ig.TenantID, func(tx pgx.Tx) error {
+		var err error
+		r, err = s.receiveTx(ctx, tx, ig, in)
+		return err
+	})
+	if errors.Is(err, errDuplicate) {
+		return Received{Duplicate: true}, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("receive %s on integration %d: %w", in.ProviderMessageID, ig.ID, err)
+	}
+	return r, nil
+}
+
+func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integration, in channel.Inbound) (Received, error) {
+	var r Received
+	// A redelivery is recognised before anything else, so it cannot open a
+	// chat; the unique index below settles concurrent deliveries.
+	var seen bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM messages WHERE integration_id = $1 AND provider_message_id = $2)`,
+		ig.ID, in.ProviderMessageID).Scan(&seen); err != nil {
+		return r, err
+	}
+	if seen {
+		r.Duplicate = true
+		return r, nil
+	}
+	now := s.clock.Now()
+	clientID, err := s.clientForWhatsApp(ctx, tx, ig.TenantID, in.From, in.ProfileName)
+	if err != nil {
+		return r, err
+	}
+	r.CaseID, r.NewChat, err = s.liveChat(ctx, tx, ig, clientID, now)
+	if err != nil {
+		return r, err
+	}
+
+	kind, body := "text", in.Body
+	switch {
+	case len(in.Media) > 0:
+		kind = "file"
+	case in.Location != nil:
+		kind = "location"
+		body = strings.TrimSpace(strings.Join([]string{in.Location.Label, in.Location.Address, in.Location.Latitude + "," + in.Location.Longitude}, " "))
+	}
+	meta := map[string]any{}
+	if in.ButtonPayload != "" {
+		meta["button_payload"] = in.ButtonPayload
+	}
+	if in.Location != nil {
+		meta["location"] = in.Location
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
+		VALUES ($1, $2, $3, 'in', $4, $5, 'received', $6, $7, $8, $8)
+		ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+		RETURNING id`, ig.TenantID, r.CaseID, ig.ID, kind, body, in.ProviderMessageID, meta, now).Scan(&r.MessageID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Delivered twice at once: the other delivery stored it. Undo this
+		// transaction's chat, if it opened one.
+		r.Duplicate = true
+		return r, errDuplicate
+	}
+	if err != nil {
+		return r, fmt.Errorf("insert message: %w", err)
+	}
+	for _, m := range in.Media {
+		var attID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO attachments (tenant_id, message_id, filename, content_type, state, source_url)
+			VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id`,
+			ig.TenantID, r.MessageID, filenameFor(m.ContentType), orDefault(m.ContentType, "application/octet-stream"), m.URL).Scan(&attID); err != nil {
+			return r, fmt.Errorf("insert attachment: %w", err)
+		}
+		if _, err := s.queue.InsertTx(ctx, tx, FetchMediaArgs{TenantID: ig.TenantID, AttachmentID: attID}, nil); err != nil {
+			return r, fmt.Errorf("queue media download: %w", err)
+		}
+	}
+	preview := previewOf(kind, body)
+	if _, err := tx.Exec(ctx, `UPDATE cases SET last_activity_at = $2, last_client_message_at = $2, preview = $3, unread = unread + 1 WHERE id = $1`,
+		r.CaseID, now, preview); err != nil {
+		return r, fmt.Errorf("update chat: %w", err)
+	}
+	return r, realtime.Notify(ctx, tx, realtime.Event{TenantID: ig.TenantID, Kind: "message", CaseID: r.CaseID, GroupID: ig.DefaultGroupID})
+}
+
+// errDuplicate rolls back a transaction that lost a race to store the same
+// provider message; Receive reports it as a duplicate, not an error.
+var errDuplicate = errors.New("duplicate delivery")
+
+// clientForWhatsApp finds the client with this WhatsApp number, or creates
+// one named after the WhatsApp profile.
+func (s *Service) clientForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUID, number, profileName string) (int64, error) {
+	name := profileName
+	if name == "" {
+		name = number
+	}
+	var id int64
+	// ON CONFLICT makes two first messages of a new client create one client.
+	err := tx.QueryRow(ctx, `INSERT INTO clients (tenant_id, name, whatsapp, created_channel) VALUES ($1, $2, $3, 'whatsapp')
+		ON CONFLICT (tenant_id, whatsapp) WHERE whatsapp IS NOT NULL DO UPDATE SET updated_at = clients.updated_at
+		RETURNING id`, tid, truncate(name, 200), number).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("find or create client %s: %w", number, err)
+	}
+	return id, nil
+}
+
+// liveChat returns the client's live chat on the integration, opening one
+// (linked to the client's previous case there) when there is none.
+func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integration, clientID int64, now time.Time) (int64, bool, error) {
+	var id int64
+	err := tx.QueryRow(ctx, `SELECT id FROM cases WHERE client_id = $1 AND integration_id = $2 AND state = 'live'`, clientID, ig.ID).Scan(&id)
+	if err == nil {
+		return id, false, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, err
+	}
+	var number int64
+	if err := tx.QueryRow(ctx, `UPDATE tenants SET case_seq = case_seq + 1 RETURNING case_seq`).Scan(&number); err != nil {
+		return 0, false, fmt.Errorf("next case number: %w", err)
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO cases (tenant_id, number, client_id, integration_id, group_id, state, status, previous_case_id, created_at, last_activity_at)
+		VALUES ($1, $2, $3, $4, $5, 'live', 'open',
+			(SELECT id FROM cases WHERE client_id = $3 AND integration_id = $4 AND state = 'ended' ORDER BY ended_at DESC, id DESC LIMIT 1),
+			$6, $6)
+		ON CONFLICT (tenant_id, client_id, integration_id) WHERE state = 'live' DO NOTHING
+		RETURNING id`, ig.TenantID, number, clientID, ig.ID, ig.DefaultGroupID, now).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another message of this client opened the chat a moment ago.
+		err = tx.QueryRow(ctx, `SELECT id FROM cases WHERE client_id = $1 AND integration_id = $2 AND state = 'live'`, clientID, ig.ID).Scan(&id)
+		return id, false, err
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("open chat: %w", err)
+	}
+	if err := addEvent(ctx, tx, ig.TenantID, id, "Chat started on WhatsApp ("+ig.Sender+")", now); err != nil {
+		return 0, false, err
+	}
+	return id, true, nil
+}
+
+// addEvent records a system event in the conversation.
+func addEvent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, caseID int64, text string, now time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO messages (tenant_id, case_id, direction, kind, body, status, created_at, updated_at)
+		VALUES ($1, $2, 'internal', 'event', $3, 'none', $4, $4)`, tid, caseID, text, now)
+	if err != nil {
+		return fmt.Errorf("record event: %w", err)
+	}
+	return nil
+}
+
+// FetchMediaArgs is the job that downloads an inbound file.
+type FetchMediaArgs struct {
+	TenantID     uuid.UUID `json:"tenant_id"`
+	AttachmentID int64     `json:"attachment_id"`
+}
+
+// Kind names the job.
+func (FetchMediaArgs) Kind() string { return "fetch_media" }
+
+// InsertOpts: downloads are retried a few times; provider links expire.
+func (FetchMediaArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 8} }
+
+func previewOf(kind, body string) string {
+	switch {
+	case body != "":
+		return truncate(strings.Join(strings.Fields(body), " "), 140)
+	case kind == "file":
+		return "📎 File"
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func filenameFor(contentType string) string {
+	ext := map[string]string{
+		"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
+		"application/pdf": "pdf", "audio/ogg": "ogg", "audio/mpeg": "mp3", "video/mp4": "mp4", "text/plain": "txt",
+	}[strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))]
+	if ext == "" {
+		ext = "bin"
+	}
+	return "file." + ext
+}

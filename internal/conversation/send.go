@@ -1,0 +1,377 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"parley/internal/channel"
+	"parley/internal/integration"
+	"parley/internal/media"
+	"parley/internal/postgres"
+	"parley/internal/problem"
+	"parley/internal/realtime"
+)
+
+// MaxReplyRunes bounds a text reply (WhatsApp's limit is 4096 characters).
+const MaxReplyRunes = 4096
+
+// Upload is a file an agent attaches to a reply.
+type Upload struct {
+	Filename    string
+	ContentType string
+	Data        []byte
+}
+
+// Reply is what an agent sends from the composer.
+type Reply struct {
+	Body string
+	File *Upload
+	// IdempotencyKey comes from the form: a double click or a retried
+	// POST stores one message.
+	IdempotencyKey string
+}
+
+// SendArgs is the job that sends one outgoing message.
+type SendArgs struct {
+	TenantID  uuid.UUID `json:"tenant_id"`
+	MessageID int64     `json:"message_id"`
+}
+
+// Kind names the job.
+func (SendArgs) Kind() string { return "send_message" }
+
+// InsertOpts: transient failures are retried with backoff for about an hour.
+func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 8} }
+
+// SendReply stores an agent's reply as queued together with its send job,
+// in one transaction, so that a crash loses neither. It refuses free text
+// outside the 24-hour window before any provider is called.
+func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID int64, r Reply) (Message, error) {
+	r.Body = strings.TrimSpace(r.Body)
+	if r.File == nil && r.Body == "" {
+		return Message{}, problem.Field("body", "Write a message or attach a file.")
+	}
+	if utf8.RuneCountInString(r.Body) > MaxReplyRunes {
+		return Message{}, problem.Field("body", fmt.Sprintf("WhatsApp messages are at most %d characters.", MaxReplyRunes))
+	}
+	if r.File != nil && len(r.File.Data) > channel.MaxOutboundFileBytes {
+		return Message{}, problem.Field("file", fmt.Sprintf("The file is %s; WhatsApp accepts files up to 16 MB.", megabytes(int64(len(r.File.Data)))))
+	}
+	var key string
+	if r.File != nil {
+		key = media.NewKey(tid)
+		if err := s.media.Put(ctx, key, r.File.Data); err != nil {
+			return Message{}, err
+		}
+	}
+	var msgID int64
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		c, err := caseTx(ctx, tx, caseID, true)
+		if err != nil {
+			return err
+		}
+		if r.IdempotencyKey != "" {
+			err := tx.QueryRow(ctx, `SELECT id FROM messages WHERE idempotency_key = $1`, r.IdempotencyKey).Scan(&msgID)
+			if err == nil {
+				return nil // already stored: this is the same reply again
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		if c.State != StateLive {
+			return problem.New(problem.Conflict, "This chat has ended. A new message from the client opens a new chat.")
+		}
+		now := s.clock.Now()
+		if !c.WindowOpen(now) {
+			return problem.New(problem.Conflict, channel.WindowClosedMessage)
+		}
+		kind := "text"
+		if r.File != nil {
+			kind = "file"
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, agent_id, body, status, idempotency_key, created_at, updated_at)
+			VALUES ($1, $2, $3, 'out', $4, $5, $6, 'queued', nullif($7, ''), $8, $8) RETURNING id`,
+			tid, caseID, c.IntegrationID, kind, agentID, r.Body, r.IdempotencyKey, now).Scan(&msgID)
+		if err != nil {
+			return fmt.Errorf("insert reply: %w", err)
+		}
+		if r.File != nil {
+			token, err := newPublicToken()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO attachments (tenant_id, message_id, filename, content_type, size, state, storage_key, public_token)
+				VALUES ($1, $2, $3, $4, $5, 'stored', $6, $7)`,
+				tid, msgID, cleanFilename(r.File.Filename), contentTypeOf(r.File), len(r.File.Data), key, token); err != nil {
+				return fmt.Errorf("insert attachment: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE cases SET last_activity_at = $2, preview = $3, unread = 0,
+				assignee_id = coalesce(assignee_id, $4) WHERE id = $1`, caseID, now, previewOf(kind, r.Body), agentID); err != nil {
+			return fmt.Errorf("update chat: %w", err)
+		}
+		if _, err := s.queue.InsertTx(ctx, tx, SendArgs{TenantID: tid, MessageID: msgID}, nil); err != nil {
+			return fmt.Errorf("queue send: %w", err)
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: c.GroupID})
+	})
+	if postgres.IsUniqueViolation(err, "messages_idempotency_key") {
+		// The same reply raced itself; the other request stored it.
+		err = nil
+		if e := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT id FROM messages WHERE idempotency_key = $1`, r.IdempotencyKey).Scan(&msgID)
+		}); e != nil {
+			return Message{}, e
+		}
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{ID: msgID, CaseID: caseID}, nil
+}
+
+// Deliver sends one queued message through its integration; the send job
+// calls it. It is idempotent: a message that is no longer queued, or
+// already has a provider id, is left alone. A send that was queued inside
+// the window but runs after it closed fails without calling the provider.
+// lastAttempt says whether River will try again after a retryable error.
+func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastAttempt bool) error {
+	var (
+		m  Message
+		c  Case
+		ig integration.Integration
+		at *Attachment
+	)
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id, case_id, kind, body, status, provider_message_id FROM messages WHERE id = $1 AND direction = 'out'`, msgID).
+			Scan(&m.ID, &m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID)
+		if err != nil {
+			return notFound(err, "message gone")
+		}
+		if c, err = caseTx(ctx, tx, m.CaseID, false); err != nil {
+			return err
+		}
+		if c.IntegrationID == nil {
+			return problem.New(problem.Conflict, "The WhatsApp integration of this chat was deleted.")
+		}
+		if ig, err = integration.GetTx(ctx, tx, *c.IntegrationID); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `SELECT id, message_id, filename, content_type, size, state, error, storage_key, public_token
+			FROM attachments WHERE message_id = $1 ORDER BY id LIMIT 1`, msgID)
+		atts, err := pgx.CollectRows(rows, pgx.RowToStructByName[Attachment])
+		if len(atts) > 0 {
+			at = &atts[0]
+		}
+		return err
+	})
+	if problem.Is(err, problem.NotFound) && m.ID == 0 {
+		return nil // deleted before it was sent
+	}
+	if problem.Is(err, problem.Conflict) || problem.Is(err, problem.NotFound) {
+		p, _ := problem.As(err)
+		return s.failMessage(ctx, tid, msgID, "", p.Msg)
+	}
+	if err != nil {
+		return err
+	}
+	if m.Status != "queued" || m.ProviderMessageID != nil {
+		return nil
+	}
+	if m.Kind != "template" && !c.WindowOpen(s.clock.Now()) {
+		return s.failMessage(ctx, tid, msgID, "", channel.WindowClosedMessage)
+	}
+	prov, err := s.integrations.Provider(ig)
+	if err != nil {
+		return s.failMessage(ctx, tid, msgID, "", "The integration's credentials cannot be read: reconnect it in Settings.")
+	}
+	out := channel.Outgoing{To: deref(c.ClientWhatsApp), Body: m.Body, StatusCallback: s.integrations.WebhookURL(ig)}
+	if at != nil && at.PublicToken != nil {
+		out.MediaURL = s.baseURL + "/media/public/" + *at.PublicToken + "/" + at.Filename
+		out.MediaType = at.ContentType
+		out.Filename = at.Filename
+	}
+	res, err := prov.Send(ctx, out)
+	var se *channel.SendError
+	switch {
+	case errors.As(err, &se) && se.Retryable && !lastAttempt:
+		s.log.WarnContext(ctx, "send failed, will retry", "tenant_id", tid, "message_id", msgID, "integration_id", ig.ID, "err", err)
+		return err
+	case errors.As(err, &se):
+		return s.failMessage(ctx, tid, msgID, se.Code, se.Message)
+	case err != nil:
+		if !lastAttempt {
+			return err
+		}
+		return s.failMessage(ctx, tid, msgID, "", "The message could not be sent.")
+	}
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = $2, updated_at = $3,
+				status = CASE WHEN status = 'queued' AND $4 <> 'queued' THEN $4 ELSE status END
+			WHERE id = $1`, msgID, res.ProviderMessageID, s.clock.Now(), res.Status)
+		if err != nil {
+			return fmt.Errorf("record provider id of message %d: %w", msgID, err)
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: m.CaseID, GroupID: c.GroupID})
+	})
+}
+
+// failMessage marks a message failed with plain words; the conversation
+// shows it orange with a delete link.
+func (s *Service) failMessage(ctx context.Context, tid uuid.UUID, msgID int64, code, msg string) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var caseID, groupID int64
+		err := tx.QueryRow(ctx, `UPDATE messages m SET status = 'failed', error_code = nullif($2, ''), error_message = $3, updated_at = $4
+			FROM cases c WHERE m.id = $1 AND c.tenant_id = m.tenant_id AND c.id = m.case_id
+			RETURNING m.case_id, c.group_id`, msgID, code, msg, s.clock.Now()).Scan(&caseID, &groupID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("fail message %d: %w", msgID, err)
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: groupID})
+	})
+}
+
+// DeleteMessage removes a failed outgoing message so the agent can send it
+// again properly; anything else that was sent stays.
+func (s *Service) DeleteMessage(ctx context.Context, tid uuid.UUID, caseID, msgID int64) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var groupID int64
+		err := tx.QueryRow(ctx, `DELETE FROM messages m USING cases c
+			WHERE m.id = $1 AND m.case_id = $2 AND m.status = 'failed' AND m.direction = 'out'
+			AND c.tenant_id = m.tenant_id AND c.id = m.case_id RETURNING c.group_id`, msgID, caseID).Scan(&groupID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return problem.New(problem.NotFound, "Only a message that failed to send can be deleted.")
+		}
+		if err != nil {
+			return fmt.Errorf("delete message %d: %w", msgID, err)
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: groupID})
+	})
+}
+
+// statusRank orders delivery statuses; statuses only move forward.
+var statusRank = map[string]int{"queued": 0, "sent": 1, "delivered": 2, "read": 3}
+
+// ApplyStatus moves an outgoing message's delivery status forward (sent →
+// delivered → read), or to failed with the provider's error explained, and
+// never backwards. It reports false when no message has the provider id
+// (yet: the status can overtake the send's own answer).
+func (s *Service) ApplyStatus(ctx context.Context, ig integration.Integration, st channel.Status) (bool, error) {
+	found := false
+	err := s.db.InTenant(ctx, ig.TenantID, func(tx pgx.Tx) error {
+		var id, caseID int64
+		var cur string
+		err := tx.QueryRow(ctx, `SELECT id, case_id, status FROM messages WHERE integration_id = $1 AND provider_message_id = $2 FOR UPDATE`,
+			ig.ID, st.ProviderMessageID).Scan(&id, &caseID, &cur)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		next, ok := statusRank[st.Status]
+		switch {
+		case st.Status == channel.StatusFailed:
+			if cur == "delivered" || cur == "read" || cur == "failed" {
+				return nil
+			}
+			msg := channel.Explain(st.ErrorCode, st.ErrorText)
+			_, err = tx.Exec(ctx, `UPDATE messages SET status = 'failed', error_code = nullif($2, ''), error_message = $3, updated_at = $4 WHERE id = $1`,
+				id, st.ErrorCode, msg, s.clock.Now())
+		case !ok:
+			return nil
+		default:
+			if r, known := statusRank[cur]; !known || r >= next {
+				return nil // old news, or already failed
+			}
+			_, err = tx.Exec(ctx, `UPDATE messages SET status = $2, updated_at = $3 WHERE id = $1`, id, st.Status, s.clock.Now())
+		}
+		if err != nil {
+			return fmt.Errorf("update status of message %d: %w", id, err)
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: ig.TenantID, Kind: "message", CaseID: caseID})
+	})
+	return found, err
+}
+
+// StatusArgs is a delivery status that arrived before its message's send
+// finished recording the provider id; the job applies it shortly after.
+type StatusArgs struct {
+	TenantID      uuid.UUID      `json:"tenant_id"`
+	IntegrationID int64          `json:"integration_id"`
+	Status        channel.Status `json:"status"`
+}
+
+// Kind names the job.
+func (StatusArgs) Kind() string { return "apply_status" }
+
+// InsertOpts: a status for a message that never appears is dropped after
+// a few tries.
+func (StatusArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 6} }
+
+// DeferStatus queues st to be applied again in a moment.
+func (s *Service) DeferStatus(ctx context.Context, ig integration.Integration, st channel.Status) error {
+	_, err := s.queue.Insert(ctx, StatusArgs{TenantID: ig.TenantID, IntegrationID: ig.ID, Status: st},
+		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Second)})
+	return err
+}
+
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func megabytes(n int64) string {
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
+func cleanFilename(name string) string {
+	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
+	name = strings.Map(func(r rune) rune {
+		if r < 32 || r == '/' || r == '"' {
+			return -1
+		}
+		return r
+	}, name)
+	if name == "" || name == "." {
+		return "file"
+	}
+	return truncate(name, 120)
+}
+
+func contentTypeOf(u *Upload) string {
+	if ct := u.ContentType; ct != "" && ct != "application/octet-stream" {
+		return ct
+	}
+	if ct := mime.TypeByExtension(filepath.Ext(u.Filename)); ct != "" {
+		return ct
+	}
+	return http.DetectContentType(u.Data)
+}
+
+func newPublicToken() (string, error) {
+	t, err := uuid.NewRandom()
+	if err != nil {
+		return "", err
+	}
+	return strings.ReplaceAll(t.String(), "-", "") + strings.ReplaceAll(uuid.NewString(), "-", ""), nil
+}

@@ -1,0 +1,116 @@
+package httpserver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"parley/web"
+)
+
+// events streams server-sent events to an agent's page: the indicator
+// count, the chat list, and (with ?case=) the open conversation. Each event
+// carries the fragment as it is now, so a browser that reconnects catches up
+// with its first events.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	ctx := r.Context()
+	sg := signed(r)
+	caseID, _ := strconv.ParseInt(r.URL.Query().Get("case"), 10, 64)
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	sub := s.Hub.Subscribe(sg.Tenant.ID)
+	defer s.Hub.Unsubscribe(sub)
+
+	if err := s.pushFragments(ctx, w, r, caseID, true); err != nil {
+		return
+	}
+	flusher.Flush()
+	keepAlive := time.NewTicker(25 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-keepAlive.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+		case <-sub.C:
+			cases, _, resync := sub.Changes()
+			if err := s.pushFragments(ctx, w, r, caseID, resync || cases[caseID]); err != nil {
+				return
+			}
+		}
+		flusher.Flush()
+	}
+}
+
+// pushFragments writes the indicator and chat list, and the conversation
+// when withConversation is set.
+func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64, withConversation bool) error {
+	sg := signed(r)
+	n, err := s.Conversations.WaitingCount(ctx, sg.Tenant.ID, sg.Agent.ID)
+	if err != nil {
+		return err
+	}
+	v, err := s.chatsView(r, 0)
+	if err != nil {
+		return err
+	}
+	if caseID != 0 {
+		if c, err := s.Conversations.Case(ctx, sg.Tenant.ID, caseID); err == nil {
+			v.Open = &c
+		}
+	}
+	if err := writeEvent(ctx, w, "indicator", web.ChatIndicator(n)); err != nil {
+		return err
+	}
+	if err := writeEvent(ctx, w, "chats", web.ChatList(v)); err != nil {
+		return err
+	}
+	if withConversation && v.Open != nil {
+		ms, err := s.Conversations.Messages(ctx, sg.Tenant.ID, caseID)
+		if err != nil {
+			return err
+		}
+		if v.Open.Unread > 0 {
+			_ = s.Conversations.MarkRead(ctx, sg.Tenant.ID, caseID)
+		}
+		if err := writeEvent(ctx, w, "conversation", web.Messages(v.Now, *v.Open, ms)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeEvent renders c as one SSE event; each line of HTML is a data line.
+func writeEvent(ctx context.Context, w http.ResponseWriter, name string, c templ.Component) error {
+	var buf bytes.Buffer
+	if err := c.Render(ctx, &buf); err != nil {
+		return err
+	}
+	var out strings.Builder
+	out.WriteString("event: " + name + "\n")
+	for _, line := range strings.Split(buf.String(), "\n") {
+		out.WriteString("data: " + line + "\n")
+	}
+	out.WriteString("\n")
+	_, err := w.Write([]byte(out.String()))
+	return err
+}

@@ -1,0 +1,95 @@
+package httpserver
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"parley/internal/channel/twilio"
+	"parley/internal/problem"
+)
+
+const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
+
+// twilioWebhook receives Twilio's inbound messages and status callbacks for
+// one integration. The integration's token in the URL finds the tenant; the
+// X-Twilio-Signature, checked with that integration's auth token over the
+// public URL, proves the request is Twilio's. Only then is anything stored.
+func (s *Server) twilioWebhook(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ig, err := s.Integrations.ByWebhookToken(ctx, "twilio", chi.URLParam(r, "token"))
+	if problem.Is(err, problem.NotFound) {
+		s.Log.WarnContext(ctx, "twilio webhook for an unknown or disabled integration", "request_id", middleware.GetReqID(ctx))
+		http.Error(w, "unknown integration", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	log := s.Log.With("tenant_id", ig.TenantID, "integration_id", ig.ID, "request_id", middleware.GetReqID(ctx))
+	logAttrs(ctx, slog.String("tenant_id", ig.TenantID.String()), slog.Int64("integration_id", ig.ID))
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			log.WarnContext(ctx, "twilio webhook body too large")
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		log.WarnContext(ctx, "twilio webhook with an unreadable form", "err", err)
+		http.Error(w, "malformed form", http.StatusBadRequest)
+		return
+	}
+	token, err := s.Integrations.Secret(ig)
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	publicURL := s.Config.BaseURL + r.URL.RequestURI()
+	if !twilio.ValidSignature(token, publicURL, r.PostForm, r.Header.Get("X-Twilio-Signature")) {
+		log.WarnContext(ctx, "twilio webhook refused: missing or wrong X-Twilio-Signature", "url", publicURL)
+		http.Error(w, "invalid signature", http.StatusForbidden)
+		return
+	}
+	ev, err := twilio.ParseWebhook(r.PostForm, s.Clock.Now())
+	if err != nil {
+		log.WarnContext(ctx, "twilio webhook refused", "reason", err.Error(), "message_sid", r.PostForm.Get("MessageSid"))
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	for _, warn := range ev.Warnings {
+		log.WarnContext(ctx, "twilio webhook: "+warn, "message_sid", r.PostForm.Get("MessageSid"))
+	}
+	switch {
+	case ev.Inbound != nil:
+		res, err := s.Conversations.Receive(ctx, ig, *ev.Inbound)
+		if err != nil {
+			s.webhookFailed(w, r, err)
+			return
+		}
+		if res.Duplicate {
+			log.InfoContext(ctx, "twilio webhook: duplicate delivery ignored", "message_sid", ev.Inbound.ProviderMessageID)
+		}
+	case ev.Status != nil:
+		found, err := s.Conversations.ApplyStatus(ctx, ig, *ev.Status)
+		if err == nil && !found {
+			// The status overtook our record of the send; apply it shortly.
+			err = s.Conversations.DeferStatus(ctx, ig, *ev.Status)
+		}
+		if err != nil {
+			s.webhookFailed(w, r, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	_, _ = w.Write([]byte(emptyTwiML))
+}
+
+// webhookFailed answers 500 so that the provider retries, and logs why.
+func (s *Server) webhookFailed(w http.ResponseWriter, r *http.Request, err error) {
+	s.Log.ErrorContext(r.Context(), "webhook failed", "request_id", middleware.GetReqID(r.Context()), "err", err)
+	http.Error(w, "temporary failure", http.StatusInternalServerError)
+}

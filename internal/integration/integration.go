@@ -1,0 +1,324 @@
+// Package integration holds a tenant's channel integrations: connecting a
+// provider account (credentials checked with the provider first, stored
+// sealed), the unguessable webhook URL, enabling, disabling and deleting,
+// and the provider client the rest of Parley sends through.
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/channel"
+	"parley/internal/channel/twilio"
+	"parley/internal/credential"
+	"parley/internal/phone"
+	"parley/internal/postgres"
+	"parley/internal/problem"
+)
+
+// Providers.
+const (
+	Twilio = "twilio"
+	OneMsg = "onemsg"
+)
+
+// Integration is one connected provider account and WhatsApp number.
+type Integration struct {
+	TenantID         uuid.UUID
+	ID               int64
+	Provider         string
+	WebhookToken     string
+	Account          string
+	CredentialsHint  string
+	Sender           string
+	DefaultGroupID   int64
+	DefaultGroupName string
+	Enabled          bool
+	CreatedAt        time.Time
+	credentials      []byte
+}
+
+// ProviderName is how people call the provider.
+func (i Integration) ProviderName() string {
+	if i.Provider == OneMsg {
+		return "1msg"
+	}
+	return "Twilio"
+}
+
+// Service manages integrations.
+type Service struct {
+	db      *postgres.DB
+	sealer  *credential.Sealer
+	baseURL string
+	// Transport carries provider HTTP calls; the sandbox points it at its
+	// simulators. Nil is the real internet.
+	Transport http.RoundTripper
+}
+
+// NewService returns the integration service; baseURL is PARLEY_BASE_URL.
+func NewService(db *postgres.DB, sealer *credential.Sealer, baseURL string, transport http.RoundTripper) *Service {
+	return &Service{db: db, sealer: sealer, baseURL: baseURL, Transport: transport}
+}
+
+// WebhookURL is the address the provider posts to for this integration.
+func (s *Service) WebhookURL(i Integration) string {
+	return s.baseURL + "/webhooks/" + i.Provider + "/" + i.WebhookToken
+}
+
+// TwilioForm is what an admin fills to connect Twilio.
+type TwilioForm struct {
+	AccountSID, AuthToken, Sender string
+	DefaultGroupID                int64
+}
+
+var accountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+
+// ConnectTwilio checks the credentials with Twilio and, if Twilio accepts
+// them, saves the integration. Nothing is saved otherwise.
+func (s *Service) ConnectTwilio(ctx context.Context, tid uuid.UUID, f TwilioForm) (Integration, error) {
+	f.AccountSID, f.AuthToken = strings.TrimSpace(f.AccountSID), strings.TrimSpace(f.AuthToken)
+	fields := problem.Fields{}
+	if !accountSIDPattern.MatchString(f.AccountSID) {
+		fields.Add("account_sid", "An Account SID is AC followed by 32 letters and digits, as on your Twilio console.")
+	}
+	if f.AuthToken == "" || len(f.AuthToken) > 200 {
+		fields.Add("auth_token", "Paste the Auth Token from your Twilio console.")
+	}
+	sender, err := phone.Normalize(strings.TrimPrefix(strings.TrimSpace(f.Sender), "whatsapp:"), "")
+	if err != nil {
+		fields.Add("sender", "Enter the WhatsApp sender number with its country code, like +14155238886.")
+	}
+	if err := s.checkGroup(ctx, tid, f.DefaultGroupID, fields); err != nil {
+		return Integration{}, err
+	}
+	if err := fields.Err(); err != nil {
+		return Integration{}, err
+	}
+	if err := twilio.New(f.AccountSID, f.AuthToken, sender, s.Transport).Verify(ctx); err != nil {
+		return Integration{}, verifyProblem("Twilio", err)
+	}
+	return s.insert(ctx, tid, Twilio, f.AccountSID, f.AuthToken, sender, f.DefaultGroupID)
+}
+
+// verifyProblem explains why a provider refused to connect.
+func verifyProblem(provider string, err error) error {
+	var se *channel.SendError
+	if errors.As(err, &se) {
+		if se.Code == "20003" || se.Code == "401" {
+			return problem.Field("auth_token", provider+" refused these credentials. Check the Account SID and Auth Token and try again.")
+		}
+		if se.Retryable {
+			return problem.New(problem.Unavailable, provider+" could not be reached to check the credentials. Nothing was saved; try again in a moment.")
+		}
+		return problem.New(problem.Unavailable, provider+" did not accept the connection: "+se.Message)
+	}
+	return problem.New(problem.Unavailable, provider+" could not check the credentials: "+err.Error())
+}
+
+func (s *Service) checkGroup(ctx context.Context, tid uuid.UUID, groupID int64, fields problem.Fields) error {
+	if groupID <= 0 {
+		fields.Add("default_group", "Choose the group that receives this number's chats.")
+		return nil
+	}
+	var ok bool
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM groups WHERE id = $1)`, groupID).Scan(&ok)
+	})
+	if err != nil {
+		return fmt.Errorf("check group %d: %w", groupID, err)
+	}
+	if !ok {
+		fields.Add("default_group", "Choose the group that receives this number's chats.")
+	}
+	return nil
+}
+
+func (s *Service) insert(ctx context.Context, tid uuid.UUID, provider, account, secret, sender string, groupID int64) (Integration, error) {
+	token, err := newWebhookToken()
+	if err != nil {
+		return Integration{}, err
+	}
+	sealed, err := s.sealer.Seal(secret, token)
+	if err != nil {
+		return Integration{}, fmt.Errorf("seal credentials: %w", err)
+	}
+	var id int64
+	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			tid, provider, token, account, sealed, credential.Hint(secret), sender, groupID).Scan(&id)
+	})
+	if err != nil {
+		return Integration{}, fmt.Errorf("save %s integration: %w", provider, err)
+	}
+	return s.Get(ctx, tid, id)
+}
+
+const selectIntegration = `SELECT i.tenant_id, i.id, i.provider, i.webhook_token, i.account, i.credentials_hint, i.sender,
+	i.default_group_id, g.name AS default_group_name, i.enabled, i.created_at, i.credentials
+	FROM integrations i JOIN groups g ON g.tenant_id = i.tenant_id AND g.id = i.default_group_id`
+
+func scanIntegration(row pgx.CollectableRow) (Integration, error) {
+	var i Integration
+	err := row.Scan(&i.TenantID, &i.ID, &i.Provider, &i.WebhookToken, &i.Account, &i.CredentialsHint, &i.Sender,
+		&i.DefaultGroupID, &i.DefaultGroupName, &i.Enabled, &i.CreatedAt, &i.credentials)
+	return i, err
+}
+
+// GetTx returns one integration of the transaction's tenant.
+func GetTx(ctx context.Context, tx pgx.Tx, id int64) (Integration, error) {
+	rows, _ := tx.Query(ctx, selectIntegration+` WHERE i.id = $1`, id)
+	i, err := pgx.CollectExactlyOneRow(rows, scanIntegration)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return i, problem.New(problem.NotFound, "No such integration.")
+	}
+	if err != nil {
+		return i, fmt.Errorf("load integration %d: %w", id, err)
+	}
+	return i, nil
+}
+
+// Get returns one integration.
+func (s *Service) Get(ctx context.Context, tid uuid.UUID, id int64) (Integration, error) {
+	var i Integration
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var err error
+		i, err = GetTx(ctx, tx, id)
+		return err
+	})
+	return i, err
+}
+
+// List returns the tenant's integrations, oldest first.
+func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Integration, error) {
+	var is []Integration
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, selectIntegration+` ORDER BY i.id`)
+		var err error
+		is, err = pgx.CollectRows(rows, scanIntegration)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list integrations: %w", err)
+	}
+	return is, nil
+}
+
+// ByWebhookToken finds the enabled integration a webhook URL belongs to. An
+// unknown, disabled or deleted one is NotFound: the webhook answers 404 and
+// stores nothing.
+func (s *Service) ByWebhookToken(ctx context.Context, provider, token string) (Integration, error) {
+	var (
+		tid     uuid.UUID
+		id      int64
+		prov    string
+		enabled bool
+	)
+	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT tenant_id, integration_id, provider, enabled FROM integration_by_webhook_token($1)`, token).
+			Scan(&tid, &id, &prov, &enabled)
+	})
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (!enabled || prov != provider)) {
+		return Integration{}, problem.New(problem.NotFound, "unknown or disabled integration")
+	}
+	if err != nil {
+		return Integration{}, fmt.Errorf("look up webhook token: %w", err)
+	}
+	return s.Get(ctx, tid, id)
+}
+
+// Secret opens the integration's sealed credential (Twilio's auth token,
+// 1msg's token).
+func (s *Service) Secret(i Integration) (string, error) {
+	return s.sealer.Open(i.credentials, i.WebhookToken)
+}
+
+// Provider returns the client to send through this integration.
+func (s *Service) Provider(i Integration) (channel.Provider, error) {
+	secret, err := s.Secret(i)
+	if err != nil {
+		return nil, fmt.Errorf("integration %d: %w", i.ID, err)
+	}
+	switch i.Provider {
+	case Twilio:
+		return twilio.New(i.Account, secret, i.Sender, s.Transport), nil
+	}
+	return nil, fmt.Errorf("integration %d: provider %q has no adapter", i.ID, i.Provider)
+}
+
+// UpdateTwilio changes the sender and default group and, when a new auth
+// token is given, replaces it after Twilio accepts it.
+func (s *Service) UpdateTwilio(ctx context.Context, tid uuid.UUID, id int64, f TwilioForm) error {
+	cur, err := s.Get(ctx, tid, id)
+	if err != nil {
+		return err
+	}
+	fields := problem.Fields{}
+	sender, err := phone.Normalize(strings.TrimPrefix(strings.TrimSpace(f.Sender), "whatsapp:"), "")
+	if err != nil {
+		fields.Add("sender", "Enter the WhatsApp sender number with its country code, like +14155238886.")
+	}
+	if err := s.checkGroup(ctx, tid, f.DefaultGroupID, fields); err != nil {
+		return err
+	}
+	if err := fields.Err(); err != nil {
+		return err
+	}
+	sealed, hint := cur.credentials, cur.CredentialsHint
+	if tok := strings.TrimSpace(f.AuthToken); tok != "" {
+		if err := twilio.New(cur.Account, tok, sender, s.Transport).Verify(ctx); err != nil {
+			return verifyProblem("Twilio", err)
+		}
+		if sealed, err = s.sealer.Seal(tok, cur.WebhookToken); err != nil {
+			return err
+		}
+		hint = credential.Hint(tok)
+	}
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE integrations SET sender = $2, default_group_id = $3, credentials = $4, credentials_hint = $5 WHERE id = $1`,
+			id, sender, f.DefaultGroupID, sealed, hint)
+		return err
+	})
+}
+
+// SetEnabled turns an integration on or off; webhooks of a disabled one
+// answer 404 and store nothing.
+func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, enabled bool) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE integrations SET enabled = $2 WHERE id = $1`, id, enabled)
+		if err == nil && tag.RowsAffected() == 0 {
+			return problem.New(problem.NotFound, "No such integration.")
+		}
+		return err
+	})
+}
+
+// Delete removes an integration. Its chats and cases stay, without it.
+func (s *Service) Delete(ctx context.Context, tid uuid.UUID, id int64) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM integrations WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return problem.New(problem.NotFound, "No such integration.")
+		}
+		return err
+	})
+}
+
+func newWebhookToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("webhook token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

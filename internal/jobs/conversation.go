@@ -1,0 +1,61 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/riverqueue/river"
+
+	"parley/internal/conversation"
+	"parley/internal/integration"
+)
+
+// SendWorker sends an agent's message through its integration.
+type SendWorker struct {
+	river.WorkerDefaults[conversation.SendArgs]
+	Conversations *conversation.Service
+}
+
+// Work sends; retryable provider failures return an error so River retries
+// with backoff, and the last attempt records the failure on the message.
+func (w *SendWorker) Work(ctx context.Context, job *river.Job[conversation.SendArgs]) error {
+	return w.Conversations.Deliver(ctx, job.Args.TenantID, job.Args.MessageID, job.Attempt >= job.MaxAttempts)
+}
+
+// FetchMediaWorker downloads a client's file.
+type FetchMediaWorker struct {
+	river.WorkerDefaults[conversation.FetchMediaArgs]
+	Conversations *conversation.Service
+}
+
+// Work downloads the file.
+func (w *FetchMediaWorker) Work(ctx context.Context, job *river.Job[conversation.FetchMediaArgs]) error {
+	return w.Conversations.FetchMedia(ctx, job.Args.TenantID, job.Args.AttachmentID, job.Attempt >= job.MaxAttempts)
+}
+
+// StatusWorker applies a delivery status that arrived before the send
+// recorded its provider id.
+type StatusWorker struct {
+	river.WorkerDefaults[conversation.StatusArgs]
+	Conversations *conversation.Service
+	Integrations  *integration.Service
+}
+
+// errNotYet retries the job until the message's provider id is known.
+var errNotYet = errors.New("message with this provider id not recorded yet")
+
+// Work applies the status, or tries again shortly.
+func (w *StatusWorker) Work(ctx context.Context, job *river.Job[conversation.StatusArgs]) error {
+	ig, err := w.Integrations.Get(ctx, job.Args.TenantID, job.Args.IntegrationID)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	found, err := w.Conversations.ApplyStatus(ctx, ig, job.Args.Status)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return errNotYet
+	}
+	return nil
+}

@@ -1,0 +1,59 @@
+// Package phone parses the phone numbers people type ("+1 (555) 765-4321",
+// "0049 30 123456", "15557654321") into E.164 with nyaruka/phonenumbers, so
+// that numbers from WhatsApp, from agents and from providers compare equal.
+package phone
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// ErrInvalid is a number that is not a possible phone number.
+var ErrInvalid = errors.New("not a valid phone number")
+
+// Normalize returns s in E.164 ("+15557654321"). Numbers without a country
+// code are read in defaultRegion (ISO 3166 code such as "US" or "DE"; empty
+// means a country code is required). A leading 00 is an international prefix.
+func Normalize(s, defaultRegion string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", ErrInvalid
+	}
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	region := strings.ToUpper(defaultRegion)
+	if !strings.HasPrefix(s, "+") && region == "" {
+		// Digits only and long enough to carry a country code: read as international.
+		if digits := onlyDigits(s); len(digits) >= 10 {
+			s = "+" + digits
+		}
+	}
+	n, err := phonenumbers.Parse(s, region)
+	if err != nil {
+		return "", ErrInvalid
+	}
+	if !phonenumbers.IsPossibleNumber(n) {
+		return "", ErrInvalid
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// Digits is the number without "+", as WhatsApp IDs and wa.me links use it.
+func Digits(e164 string) string { return strings.TrimPrefix(e164, "+") }
+
+func onlyDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+		default:
+			return ""
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,155 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Hub listens on Postgres with one connection and fans events out to the
+// subscribers of this replica, by tenant.
+type Hub struct {
+	url string
+	log *slog.Logger
+
+	mu   sync.Mutex
+	subs map[uuid.UUID]map[*Sub]struct{}
+}
+
+// Sub is one browser stream's subscription. Events are coalesced: the
+// stream learns which chats changed since it last looked, never blocks the
+// hub, and a slow stream simply sees several changes at once.
+type Sub struct {
+	tenant uuid.UUID
+	// C has a value when something changed.
+	C chan struct{}
+
+	mu     sync.Mutex
+	cases  map[int64]bool
+	resync bool
+	kinds  map[string]bool
+}
+
+// Changes returns what changed since the last call: the chats concerned,
+// the kinds of change, and whether everything must be re-read (after the
+// hub reconnected and may have missed events).
+func (s *Sub) Changes() (cases map[int64]bool, kinds map[string]bool, resync bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cases, kinds, resync = s.cases, s.kinds, s.resync
+	s.cases, s.kinds, s.resync = map[int64]bool{}, map[string]bool{}, false
+	return cases, kinds, resync
+}
+
+func (s *Sub) add(ev Event, resync bool) {
+	s.mu.Lock()
+	if ev.CaseID != 0 {
+		s.cases[ev.CaseID] = true
+	}
+	if ev.Kind != "" {
+		s.kinds[ev.Kind] = true
+	}
+	s.resync = s.resync || resync
+	s.mu.Unlock()
+	select {
+	case s.C <- struct{}{}:
+	default:
+	}
+}
+
+// NewHub returns a hub that connects to url (a LISTEN needs its own
+// connection, outside the pool).
+func NewHub(url string, log *slog.Logger) *Hub {
+	return &Hub{url: url, log: log, subs: map[uuid.UUID]map[*Sub]struct{}{}}
+}
+
+// Subscribe starts receiving the tenant's events.
+func (h *Hub) Subscribe(tenant uuid.UUID) *Sub {
+	s := &Sub{tenant: tenant, C: make(chan struct{}, 1), cases: map[int64]bool{}, kinds: map[string]bool{}}
+	h.mu.Lock()
+	if h.subs[tenant] == nil {
+		h.subs[tenant] = map[*Sub]struct{}{}
+	}
+	h.subs[tenant][s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Unsubscribe stops a subscription.
+func (h *Hub) Unsubscribe(s *Sub) {
+	h.mu.Lock()
+	delete(h.subs[s.tenant], s)
+	if len(h.subs[s.tenant]) == 0 {
+		delete(h.subs, s.tenant)
+	}
+	h.mu.Unlock()
+}
+
+func (h *Hub) publish(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs[ev.TenantID] {
+		s.add(ev, false)
+	}
+}
+
+// resyncAll tells every subscriber to re-read everything: events may have
+// been missed while the listener was disconnected.
+func (h *Hub) resyncAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, subs := range h.subs {
+		for s := range subs {
+			s.add(Event{}, true)
+		}
+	}
+}
+
+// Run listens until ctx ends, reconnecting after failures.
+func (h *Hub) Run(ctx context.Context) {
+	first := true
+	for ctx.Err() == nil {
+		err := h.listen(ctx, !first)
+		first = false
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.Warn("realtime listener lost its connection; reconnecting", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (h *Hub) listen(ctx context.Context, reconnected bool) error {
+	conn, err := pgx.Connect(ctx, h.url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return err
+	}
+	if reconnected {
+		h.resyncAll()
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		var ev Event
+		if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
+			h.log.Error("realtime: bad notification", "payload", n.Payload, "err", err)
+			continue
+		}
+		h.publish(ev)
+	}
+}

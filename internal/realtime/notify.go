@@ -1,0 +1,38 @@
+// Package realtime carries changes to agents' browsers: domain code calls
+// Notify inside the transaction that makes a change (Postgres delivers the
+// notification on commit, so a rolled-back change notifies nobody); one
+// listener connection per replica fans events out to that replica's
+// server-sent-event streams, filtered by tenant.
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Channel is the Postgres notification channel.
+const Channel = "parley_events"
+
+// Event says what changed; browsers re-read what they show.
+type Event struct {
+	TenantID uuid.UUID `json:"t"`
+	Kind     string    `json:"k"`           // "case", "message", "client"
+	CaseID   int64     `json:"c,omitempty"` // the chat or case concerned
+	GroupID  int64     `json:"g,omitempty"`
+}
+
+// Notify queues ev for delivery when tx commits.
+func Notify(ctx context.Context, tx pgx.Tx, ev Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, string(b)); err != nil {
+		return fmt.Errorf("notify %s: %w", ev.Kind, err)
+	}
+	return nil
+}
