@@ -7,7 +7,6 @@ package channel
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -116,9 +115,6 @@ func (e *SendError) Error() string {
 }
 
 func (e *SendError) Unwrap() error { return e.Err }
-
-// ErrWindowClosed is refused before any provider is called.
-var ErrWindowClosed = errors.New(WindowClosedMessage)
 
 // WindowClosedMessage is what agents read when the 24-hour window is closed.
 const WindowClosedMessage = "The 24-hour window is closed: only an approved template can be sent"

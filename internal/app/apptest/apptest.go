@@ -243,3 +243,19 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// Shot saves a screenshot named name when PARLEY_TEST_SCREENSHOTS names a
+// directory, to look at what an agent sees.
+func Shot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("PARLEY_TEST_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	b, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		_ = os.WriteFile(dir+"/"+name+".png", b, 0o644)
+	}
+}

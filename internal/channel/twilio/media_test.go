@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"parley/internal/channel"
 	"parley/internal/channel/twilio"
@@ -248,6 +249,36 @@ func TestFetchMediaLimit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A file whose Content-Length is over the limit is refused on the header,
+// before its body is downloaded: the server here announces 5 MB, sends a
+// little and then stalls; the refusal reports the announced size.
+func TestFetchMediaRefusesOnContentLength(t *testing.T) {
+	const announced = 5 << 20
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Header().Set("Content-Length", strconv.Itoa(announced))
+		_, _ = w.Write(patterned(2000))
+		_ = http.NewResponseController(w).Flush()
+		select { // stall until the client hangs up or the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs before srv.Close
+
+	// The deadline only bounds a failing run; a passing one returns at once.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c := twilio.New(testAccount, testToken, testSender, nil)
+	_, err := c.FetchMedia(ctx, srv.URL+"/big.mp4", 1000)
+	var tl *channel.TooLargeError
+	if !errors.As(err, &tl) || tl.Size != announced {
+		t.Errorf("error %v, want a TooLargeError with the announced size %d", err, announced)
 	}
 }
 
