@@ -3,13 +3,20 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"parley/internal/channel"
 	"parley/internal/clock"
+	"parley/internal/conversation"
+	"parley/internal/credential"
+	"parley/internal/integration"
+	"parley/internal/jobs"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 	"parley/internal/tenant"
@@ -144,6 +151,32 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 		t.Fatal(err)
 	}
 	if _, _, err := s.CreateAgent(ctx, admin.TenantID, tenant.NewAgentForm{Email: "inv@" + name + ".test", Name: "Invited", Role: "agent", Invite: true}); err != nil {
+		t.Fatal(err)
+	}
+	// An integration (stored directly: no provider is called here), and a
+	// client's message with a file: client, chat, message, attachment.
+	sealer, _ := credential.NewSealer(make([]byte, 32))
+	var igID int64
+	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
+			VALUES ($1, 'twilio', $2, 'AC1', '\x00', '', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`, admin.TenantID, "hook-"+name).Scan(&igID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	igs := integration.NewService(db, sealer, "http://parley.test", nil)
+	ig, err := igs.Get(ctx, admin.TenantID, igID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inserter, err := jobs.NewInserter(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := conversation.NewService(db, inserter, igs, nil, clock.Real{}, slog.New(slog.NewTextHandler(io.Discard, nil)), "http://parley.test")
+	_, err = conv.Receive(ctx, ig, channel.Inbound{ProviderMessageID: "SM-" + name, From: "+15557654321", Body: "hi",
+		Media: []channel.MediaRef{{URL: "https://example.test/m", ContentType: "image/png"}}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return admin.TenantID
