@@ -372,3 +372,5 @@ func TestPeriodicPurgeDeletesExpiredSessions(t *testing.T) {
 type purgeArgs struct{}
 
 func (purgeArgs) Kind() string { return "purge_expired" }
+
+func apptestStart(t *testing.T) *apptest.Env { return apptest.Start(t, apptest.Options{}) }
