@@ -75,11 +75,29 @@ func (s *Server) chatsView(r *http.Request, openID int64) (web.ChatsView, error)
 		return v, err
 	}
 	v.Open = &c
+	v.Me = sg.Agent.ID
 	if v.Messages, err = s.Conversations.Messages(ctx, sg.Tenant.ID, openID); err != nil {
 		return v, err
 	}
-	v.Composer = s.composer(c, web.Form{})
-	return v, nil
+	if v.ClientCases, err = s.Conversations.ClientCases(ctx, sg.Tenant.ID, c.ClientID, c.ID); err != nil {
+		return v, err
+	}
+	if v.Groups, err = s.Tenants.Groups(ctx, sg.Tenant.ID); err != nil {
+		return v, err
+	}
+	if v.Agents, err = s.Tenants.Agents(ctx, sg.Tenant.ID); err != nil {
+		return v, err
+	}
+	v.Composer, err = s.composerFor(r, c, web.Form{})
+	return v, err
+}
+
+// composerFor is the composer of c with the tenant's default end status.
+func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (web.ComposerView, error) {
+	st, err := s.Conversations.ChatSettings(r.Context(), signed(r).Tenant.ID)
+	v := s.composer(c, f)
+	v.EndStatus = st.EndStatus
+	return v, err
 }
 
 func (s *Server) composer(c conversation.Case, f web.Form) web.ComposerView {
@@ -108,7 +126,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		f := web.Form{Values: map[string]string{}, Errors: map[string]string{
 			"file": fmt.Sprintf("The file is larger than 16 MB (%.1f MB); WhatsApp accepts files up to 16 MB. Nothing was sent.", float64(size)/(1<<20)),
 		}}
-		s.render(w, r, http.StatusRequestEntityTooLarge, web.Composer(s.composer(c, f)))
+		s.renderComposer(w, r, http.StatusRequestEntityTooLarge, c, f)
 	}
 	if r.ContentLength > maxReplyBytes {
 		tooLarge(r.ContentLength)
@@ -121,7 +139,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 			tooLarge(mbe.Limit)
 			return
 		}
-		s.render(w, r, http.StatusUnprocessableEntity, web.Composer(s.composer(c, web.Form{Msg: "The message could not be read. Try again."})))
+		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, web.Form{Msg: "The message could not be read. Try again."})
 		return
 	}
 	reply := conversation.Reply{Body: r.FormValue("body"), IdempotencyKey: r.FormValue("key")}
@@ -141,14 +159,26 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		if len(p.Fields) == 0 {
 			f.Msg = p.Msg
 		}
-		s.render(w, r, statusOf(p.Kind), web.Composer(s.composer(c, f)))
+		if c2, err := s.Conversations.Case(ctx, sg.Tenant.ID, id); err == nil {
+			c = c2 // the chat may have ended or its window closed meanwhile
+		}
+		s.renderComposer(w, r, statusOf(p.Kind), c, f)
 		return
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, web.Composer(s.composer(c, web.Form{})))
+	s.renderComposer(w, r, http.StatusOK, c, web.Form{})
+}
+
+func (s *Server) renderComposer(w http.ResponseWriter, r *http.Request, status int, c conversation.Case, f web.Form) {
+	v, err := s.composerFor(r, c, f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, status, web.Composer(v))
 }
 
 func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request) {
@@ -212,4 +242,82 @@ func serveAttachment(w http.ResponseWriter, r *http.Request, a conversation.Atta
 	}
 	h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": strings.ReplaceAll(a.Filename, "\"", "")}))
 	http.ServeContent(w, r, "", time.Time{}, f)
+}
+
+// endChat ends a live chat with the status the agent picked.
+func (s *Server) endChat(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "id")
+	if err != nil || !s.parseForm(w, r) {
+		if err != nil {
+			s.fail(w, r, err)
+		}
+		return
+	}
+	sg := signed(r)
+	if err := s.Conversations.EndChat(r.Context(), sg.Tenant.ID, id, r.PostFormValue("status"), sg.Agent.Name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/chats")
+}
+
+func (s *Server) takeChat(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sg := signed(r)
+	c, err := s.Conversations.Case(r.Context(), sg.Tenant.ID, id)
+	if err == nil {
+		err = s.Conversations.Assign(r.Context(), sg.Tenant.ID, id, c.GroupID, &sg.Agent.ID, sg.Agent.Name)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/chats/"+strconv.FormatInt(id, 10))
+}
+
+// transferChat moves a chat to "g<group>" or "g<group>a<agent>".
+func (s *Server) transferChat(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "id")
+	if err != nil || !s.parseForm(w, r) {
+		if err != nil {
+			s.fail(w, r, err)
+		}
+		return
+	}
+	var groupID, agentID int64
+	to := r.PostFormValue("to")
+	if n, _ := fmt.Sscanf(to, "g%da%d", &groupID, &agentID); n == 0 || groupID <= 0 {
+		s.fail(w, r, problem.New(problem.Invalid, "Choose where to transfer the chat."))
+		return
+	}
+	var agent *int64
+	if agentID > 0 {
+		agent = &agentID
+	}
+	sg := signed(r)
+	if err := s.Conversations.Assign(r.Context(), sg.Tenant.ID, id, groupID, agent, sg.Agent.Name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/chats/"+strconv.FormatInt(id, 10))
+}
+
+func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "id")
+	if err != nil || !s.parseForm(w, r) {
+		if err != nil {
+			s.fail(w, r, err)
+		}
+		return
+	}
+	sg := signed(r)
+	if err := s.Conversations.AddNote(r.Context(), sg.Tenant.ID, sg.Agent.ID, id, r.PostFormValue("note")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/chats/"+strconv.FormatInt(id, 10))
 }

@@ -37,6 +37,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	sub := s.Hub.Subscribe(sg.Tenant.ID)
 	defer s.Hub.Unsubscribe(sub)
 
+	// The page was drawn with the chat's composer as it is now; it is
+	// pushed again only when the window opens or closes or the chat ends,
+	// so that what an agent is typing is not replaced.
+	composerState := s.composerState(ctx, r, caseID)
 	if err := s.pushFragments(ctx, w, r, caseID, true); err != nil {
 		return
 	}
@@ -55,6 +59,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			cases, _, resync := sub.Changes()
 			if err := s.pushFragments(ctx, w, r, caseID, resync || cases[caseID]); err != nil {
 				return
+			}
+			if st := s.composerState(ctx, r, caseID); st != composerState {
+				composerState = st
+				if err := s.pushComposer(ctx, w, r, caseID); err != nil {
+					return
+				}
 			}
 		}
 		flusher.Flush()
@@ -113,4 +123,29 @@ func writeEvent(ctx context.Context, w http.ResponseWriter, name string, c templ
 	out.WriteString("\n")
 	_, err := w.Write([]byte(out.String()))
 	return err
+}
+
+// composerState is what decides the composer's look: live or ended, and
+// the window open or closed.
+func (s *Server) composerState(ctx context.Context, r *http.Request, caseID int64) string {
+	if caseID == 0 {
+		return ""
+	}
+	c, err := s.Conversations.Case(ctx, signed(r).Tenant.ID, caseID)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(c.State, c.WindowOpen(s.Clock.Now()))
+}
+
+func (s *Server) pushComposer(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64) error {
+	c, err := s.Conversations.Case(ctx, signed(r).Tenant.ID, caseID)
+	if err != nil {
+		return err
+	}
+	v, err := s.composerFor(r, c, web.Form{})
+	if err != nil {
+		return err
+	}
+	return writeEvent(ctx, w, "composer", web.Composer(v))
 }

@@ -112,6 +112,12 @@ func New(d Deps) (http.Handler, error) {
 				r.Get("/chats", s.chatsPage)
 				r.Get("/chats/{id}", s.chatPage)
 				r.Post("/chats/{id}/messages/{msg}/delete", s.deleteMessage)
+			r.Post("/chats/{id}/end", s.endChat)
+			r.Post("/chats/{id}/take", s.takeChat)
+			r.Post("/chats/{id}/transfer", s.transferChat)
+			r.Post("/chats/{id}/note", s.addNote)
+			r.Get("/cases", s.casesPage)
+			r.Get("/cases/{id}", s.casePage)
 				r.Get("/files/{id}", s.file)
 
 				r.Route("/settings", func(r chi.Router) {
@@ -130,6 +136,8 @@ func New(d Deps) (http.Handler, error) {
 					r.Post("/integrations/{id}", s.updateIntegration)
 					r.Post("/integrations/{id}/enabled", s.setIntegrationEnabled)
 					r.Post("/integrations/{id}/delete", s.deleteIntegration)
+				r.Get("/chats", s.chatSettingsPage)
+				r.Post("/chats", s.updateChatSettings)
 				})
 			})
 		})

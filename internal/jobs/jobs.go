@@ -51,6 +51,9 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// PurgeInterval is how often expired sessions and invitations go.
 	PurgeInterval time.Duration
+	// SweepInterval is how often idle chats are ended and closed windows
+	// marked (default 15 s: a chat ends at most that late).
+	SweepInterval time.Duration
 	// Insecure for tests: no leader-election delay, fast polling.
 	TestOnly bool
 }
@@ -64,11 +67,16 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	if opts.PurgeInterval == 0 {
 		opts.PurgeInterval = time.Hour
 	}
+	if opts.SweepInterval == 0 {
+		opts.SweepInterval = 15 * time.Second
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, Log: opts.Logger})
 	river.AddWorker(workers, &SendWorker{Conversations: svc.Conversations})
 	river.AddWorker(workers, &FetchMediaWorker{Conversations: svc.Conversations})
 	river.AddWorker(workers, &StatusWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
+	river.AddWorker(workers, &EndIdleChatsWorker{Conversations: svc.Conversations, Log: opts.Logger})
+	river.AddWorker(workers, &CloseWindowsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 
 	cfg := &river.Config{
 		Logger: opts.Logger,
@@ -80,6 +88,12 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(opts.PurgeInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "purge_expired", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(opts.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return EndIdleChatsArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "end_idle_chats", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(opts.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return CloseWindowsArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "close_windows", RunOnStart: true}),
 		},
 		TestOnly: opts.TestOnly,
 	}

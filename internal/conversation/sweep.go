@@ -1,0 +1,125 @@
+package conversation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/realtime"
+)
+
+// sweepBatch bounds one round of a sweep; a sweep repeats rounds until a
+// round finds fewer.
+const sweepBatch = 1000
+
+// IdleEndedBy is what the conversation records when the idle timeout ends
+// a chat.
+const IdleEndedBy = "the idle timeout"
+
+// EndIdleChats ends every live chat, in every tenant, with no message from
+// either side for its tenant's idle timeout (Settings → Chats). Each chat
+// ends once: the update re-checks that the chat is live and idle, so a
+// message that arrived meanwhile keeps it open and a second sweep (another
+// replica) ends nothing twice. The periodic sweep job calls it.
+func (s *Service) EndIdleChats(ctx context.Context) (int, error) {
+	return s.sweep(ctx, `SELECT tenant_id, case_id FROM idle_chats($1, $2)`, s.endIdleBatch)
+}
+
+// CloseWindows marks live chats whose 24-hour window has closed as
+// templates only, records it in the conversation and pushes it to agents'
+// browsers. A new client message reopens the window.
+func (s *Service) CloseWindows(ctx context.Context) (int, error) {
+	return s.sweep(ctx, `SELECT tenant_id, case_id FROM closed_windows($1, $2)`, s.closeWindowBatch)
+}
+
+// sweep runs find (a cross-tenant function) in rounds and handles each
+// tenant's share of a round in one tenant transaction.
+func (s *Service) sweep(ctx context.Context, find string, handle func(context.Context, pgx.Tx, uuid.UUID, []int64) (int, error)) (int, error) {
+	total := 0
+	for {
+		now := s.clock.Now()
+		byTenant := map[uuid.UUID][]int64{}
+		found := 0
+		err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
+			rows, _ := tx.Query(ctx, find, now, sweepBatch)
+			var tid uuid.UUID
+			var id int64
+			_, err := pgx.ForEachRow(rows, []any{&tid, &id}, func() error {
+				byTenant[tid] = append(byTenant[tid], id)
+				found++
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("sweep: %w", err)
+		}
+		for tid, ids := range byTenant {
+			err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+				n, err := handle(ctx, tx, tid, ids)
+				total += n
+				return err
+			})
+			if err != nil {
+				return total, fmt.Errorf("sweep tenant %s: %w", tid, err)
+			}
+		}
+		if found < sweepBatch {
+			return total, nil
+		}
+	}
+}
+
+func (s *Service) endIdleBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, ids []int64) (int, error) {
+	now := s.clock.Now()
+	rows, _ := tx.Query(ctx, `UPDATE cases c SET state = 'ended', status = t.chat_end_status, ended_at = $2, ended_by = $3, unread = 0
+		FROM tenants t
+		WHERE c.id = ANY($1) AND c.state = 'live' AND c.last_activity_at <= $2 - make_interval(mins => t.chat_idle_minutes)
+		RETURNING c.id, c.group_id, c.status, t.chat_idle_minutes`, ids, now, IdleEndedBy)
+	var done [][2]int64
+	var id, group int64
+	var status string
+	var minutes int
+	if _, err := pgx.ForEachRow(rows, []any{&id, &group, &status, &minutes}, func() error {
+		done = append(done, [2]int64{id, group})
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, c := range done {
+		if err := addEvent(ctx, tx, tid, c[0], fmt.Sprintf("Chat ended by %s (%d minutes without messages) · status %s", IdleEndedBy, minutes, status), now); err != nil {
+			return 0, err
+		}
+		if err := realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: c[0], GroupID: c[1]}); err != nil {
+			return 0, err
+		}
+	}
+	return len(done), nil
+}
+
+func (s *Service) closeWindowBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, ids []int64) (int, error) {
+	now := s.clock.Now()
+	rows, _ := tx.Query(ctx, `UPDATE cases SET window_closed_at = $2
+		WHERE id = ANY($1) AND state = 'live' AND last_client_message_at <= $2 - interval '24 hours'
+			AND (window_closed_at IS NULL OR window_closed_at < last_client_message_at + interval '24 hours')
+		RETURNING id, group_id`, ids, now)
+	var closed [][2]int64
+	var id, group int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &group}, func() error {
+		closed = append(closed, [2]int64{id, group})
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, c := range closed {
+		if err := addEvent(ctx, tx, tid, c[0], "The 24-hour window closed: only an approved template can be sent", now); err != nil {
+			return 0, err
+		}
+		if err := realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "window", CaseID: c[0], GroupID: c[1]}); err != nil {
+			return 0, err
+		}
+	}
+	return len(closed), nil
+}

@@ -1,0 +1,67 @@
+package jobs
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"parley/internal/conversation"
+)
+
+// sweepOnce keeps at most one of a sweep pending or running.
+var sweepOnce = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}}
+
+// EndIdleChatsArgs is the periodic sweep that ends idle chats.
+type EndIdleChatsArgs struct{}
+
+// Kind names the job.
+func (EndIdleChatsArgs) Kind() string { return "end_idle_chats" }
+
+// InsertOpts keep one sweep at a time.
+func (EndIdleChatsArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{UniqueOpts: sweepOnce} }
+
+// EndIdleChatsWorker ends chats idle past their tenant's timeout.
+type EndIdleChatsWorker struct {
+	river.WorkerDefaults[EndIdleChatsArgs]
+	Conversations *conversation.Service
+	Log           *slog.Logger
+}
+
+// Work sweeps.
+func (w *EndIdleChatsWorker) Work(ctx context.Context, _ *river.Job[EndIdleChatsArgs]) error {
+	n, err := w.Conversations.EndIdleChats(ctx)
+	if n > 0 {
+		w.Log.InfoContext(ctx, "ended idle chats", "count", n)
+	}
+	return err
+}
+
+// CloseWindowsArgs is the periodic sweep that marks chats whose 24-hour
+// window closed as templates only.
+type CloseWindowsArgs struct{}
+
+// Kind names the job.
+func (CloseWindowsArgs) Kind() string { return "close_windows" }
+
+// InsertOpts keep one sweep at a time.
+func (CloseWindowsArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{UniqueOpts: sweepOnce} }
+
+// CloseWindowsWorker closes 24-hour windows.
+type CloseWindowsWorker struct {
+	river.WorkerDefaults[CloseWindowsArgs]
+	Conversations *conversation.Service
+	Log           *slog.Logger
+}
+
+// Work sweeps.
+func (w *CloseWindowsWorker) Work(ctx context.Context, _ *river.Job[CloseWindowsArgs]) error {
+	n, err := w.Conversations.CloseWindows(ctx)
+	if n > 0 {
+		w.Log.InfoContext(ctx, "closed 24-hour windows", "count", n)
+	}
+	return err
+}
