@@ -76,7 +76,7 @@ func (s *Service) endIdleBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, id
 	now := s.clock.Now()
 	rows, _ := tx.Query(ctx, `UPDATE cases c SET state = 'ended', status = t.chat_end_status, ended_at = $2, ended_by = $3, unread = 0
 		FROM tenants t
-		WHERE c.id = ANY($1) AND c.state = 'live' AND c.last_activity_at <= $2 - make_interval(mins => t.chat_idle_minutes)
+		WHERE c.id = ANY($1) AND c.state = 'live' AND c.last_activity_at <= $2::timestamptz - make_interval(mins => t.chat_idle_minutes)
 		RETURNING c.id, c.group_id, c.status, t.chat_idle_minutes`, ids, now, IdleEndedBy)
 	var done [][2]int64
 	var id, group int64
@@ -101,8 +101,8 @@ func (s *Service) endIdleBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, id
 
 func (s *Service) closeWindowBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, ids []int64) (int, error) {
 	now := s.clock.Now()
-	rows, _ := tx.Query(ctx, `UPDATE cases SET window_closed_at = $2
-		WHERE id = ANY($1) AND state = 'live' AND last_client_message_at <= $2 - interval '24 hours'
+	rows, _ := tx.Query(ctx, `UPDATE cases SET window_closed_at = $2::timestamptz
+		WHERE id = ANY($1) AND state = 'live' AND last_client_message_at <= $2::timestamptz - interval '24 hours'
 			AND (window_closed_at IS NULL OR window_closed_at < last_client_message_at + interval '24 hours')
 		RETURNING id, group_id`, ids, now)
 	var closed [][2]int64

@@ -103,7 +103,7 @@ func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (
 func (s *Server) composer(c conversation.Case, f web.Form) web.ComposerView {
 	return web.ComposerView{
 		CaseID: c.ID, Live: c.State == conversation.StateLive, Open: c.WindowOpen(s.Clock.Now()), Ends: c.WindowEnds(),
-		Key: uuid.NewString(), Form: f, MaxBytes: channel.MaxOutboundFileBytes,
+		Key: uuid.NewString(), Form: f, MaxBytes: channel.MaxOutboundFileBytes, Now: s.Clock.Now(),
 	}
 }
 

@@ -23,6 +23,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// Pages are per agent and live: never cached, and kept out of the
+	// back-forward cache, which would hold their event streams open and
+	// use up the browser's six connections per host.
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

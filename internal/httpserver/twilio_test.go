@@ -34,7 +34,12 @@ type demo struct {
 
 func startDemo(t *testing.T) *demo {
 	t.Helper()
-	env := apptest.Start(t, apptest.Options{Sandbox: true})
+	return demoOf(t, apptest.Start(t, apptest.Options{Sandbox: true}))
+}
+
+// demoOf signs in to the demo tenant of a sandbox env.
+func demoOf(t *testing.T, env *apptest.Env) *demo {
+	t.Helper()
 	ctx := context.Background()
 	admin, err := env.App.Tenants.Authenticate(ctx, sandbox.DemoEmail, sandbox.DemoPassword)
 	if err != nil {
@@ -398,3 +403,7 @@ func TestReplyFileLimits(t *testing.T) {
 		t.Fatalf("%d replies stored, want only the pdf", n)
 	}
 }
+
+type pgxTx = pgx.Tx
+
+func itoa(n int64) string { return fmt.Sprint(n) }

@@ -153,3 +153,14 @@ func (h *Hub) listen(ctx context.Context, reconnected bool) error {
 		h.publish(ev)
 	}
 }
+
+// Streams counts this replica's open subscriptions (browser streams).
+func (h *Hub) Streams() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, subs := range h.subs {
+		n += len(subs)
+	}
+	return n
+}

@@ -41,11 +41,15 @@
     if (min < 60) return min + " min left";
     return Math.floor(min / 60) + " h " + (min % 60) + " min left";
   }
+  // Time is the server's (data-now, when the element was drawn) plus what
+  // has passed since, so a browser with a wrong clock still counts right.
   function tick() {
-    var now = Date.now();
     document.querySelectorAll("[data-window-ends]").forEach(function (el) {
       var ends = Date.parse(el.getAttribute("data-window-ends"));
       if (isNaN(ends)) return;
+      if (!el._seenAt) el._seenAt = Date.now();
+      var serverNow = Date.parse(el.getAttribute("data-now"));
+      var now = isNaN(serverNow) ? Date.now() : serverNow + (Date.now() - el._seenAt);
       var ms = ends - now;
       if (el.hasAttribute("data-composer-window")) {
         if (ms <= 0 && !el.classList.contains("window-closed")) {
@@ -81,6 +85,23 @@
       err.hidden = true;
       err.textContent = "";
     }
+  });
+
+  // Close the page's event stream when the page goes away, so that a
+  // stream never outlives its page and holds one of the browser's six
+  // connections to the server.
+  var streams = [];
+  if (window.htmx && htmx.createEventSource) {
+    var create = htmx.createEventSource;
+    htmx.createEventSource = function (url) {
+      var es = create(url);
+      streams.push(es);
+      return es;
+    };
+  }
+  window.addEventListener("pagehide", function () {
+    streams.forEach(function (es) { es.close(); });
+    streams = [];
   });
 
   function scrollMessages() {
