@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -75,6 +76,7 @@ func run() error {
 	fs.IntVar(&o.Conns, "c", 16, "concurrent connections")
 	fs.IntVar(&o.Rounds, "rounds", 2, "rounds per target; targets alternate (bare, parley, bare, parley, …)")
 	fs.IntVar(&o.Customers, "customers", 1000, "distinct customers (WhatsApp numbers) sending the webhooks")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (server and load generator) to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: DATABASE_URL=… go run ./bench [flags] [name…]\n\nbenchmarks:")
 		for _, b := range benchmarks {
@@ -99,6 +101,17 @@ func run() error {
 	}
 	if o.Duration <= 0 || o.Warmup < 0 || o.Conns < 1 || o.Rounds < 1 || o.Customers < 1 {
 		return errors.New("-duration, -c, -rounds and -customers must be positive, -warmup not negative")
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	selected, err := selectBenchmarks(names)
 	if err != nil {

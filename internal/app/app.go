@@ -100,7 +100,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, p.Clock, p.Log, cfg.BaseURL)
-	a.Hub = realtime.NewHub(cfg.DatabaseURL, p.Log)
+	a.Hub = realtime.NewHub(postgres.ConnString(cfg.DatabaseURL), p.Log)
 	a.Jobs, err = jobs.New(db, jobs.Services{
 		Sessions: a.Sessions, Invitations: a.Tenants, Conversations: a.Conversations, Integrations: a.Integrations,
 	}, jobs.Options{Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly})

@@ -128,10 +128,18 @@ func (s *Service) clientForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUI
 		name = number
 	}
 	var id int64
-	// ON CONFLICT makes two first messages of a new client create one client.
-	err := tx.QueryRow(ctx, `INSERT INTO clients (tenant_id, name, whatsapp, created_channel) VALUES ($1, $2, $3, 'whatsapp')
-		ON CONFLICT (tenant_id, whatsapp) WHERE whatsapp IS NOT NULL DO UPDATE SET updated_at = clients.updated_at
-		RETURNING id`, tid, truncate(name, 200), number).Scan(&id)
+	// Known clients are only read: no write, no lock on their row.
+	const find = `SELECT id FROM clients WHERE whatsapp = $1`
+	err := tx.QueryRow(ctx, find, number).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// ON CONFLICT makes two first messages of a new client create
+		// one client; the loser reads the winner's.
+		err = tx.QueryRow(ctx, `INSERT INTO clients (tenant_id, name, whatsapp, created_channel) VALUES ($1, $2, $3, 'whatsapp')
+			ON CONFLICT (tenant_id, whatsapp) WHERE whatsapp IS NOT NULL DO NOTHING RETURNING id`, tid, truncate(name, 200), number).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = tx.QueryRow(ctx, find, number).Scan(&id)
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("find or create client %s: %w", number, err)
 	}

@@ -215,27 +215,22 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Integration, error
 	return is, nil
 }
 
-// ByWebhookToken finds the enabled integration a webhook URL belongs to. An
-// unknown, disabled or deleted one is NotFound: the webhook answers 404 and
-// stores nothing.
+// ByWebhookToken finds the enabled integration a webhook URL belongs to,
+// in one round trip. An unknown, disabled or deleted one is NotFound: the
+// webhook answers 404 and stores nothing.
 func (s *Service) ByWebhookToken(ctx context.Context, provider, token string) (Integration, error) {
-	var (
-		tid     uuid.UUID
-		id      int64
-		prov    string
-		enabled bool
-	)
-	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT tenant_id, integration_id, provider, enabled FROM integration_by_webhook_token($1)`, token).
-			Scan(&tid, &id, &prov, &enabled)
-	})
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (!enabled || prov != provider)) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT * FROM integration_by_webhook_token($1)`, token)
+	if err != nil {
+		return Integration{}, fmt.Errorf("look up webhook token: %w", err)
+	}
+	i, err := pgx.CollectExactlyOneRow(rows, scanIntegration)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (!i.Enabled || i.Provider != provider)) {
 		return Integration{}, problem.New(problem.NotFound, "unknown or disabled integration")
 	}
 	if err != nil {
 		return Integration{}, fmt.Errorf("look up webhook token: %w", err)
 	}
-	return s.Get(ctx, tid, id)
+	return i, nil
 }
 
 // Secret opens the integration's sealed credential (Twilio's auth token,

@@ -54,7 +54,7 @@ func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 
 // MigrateURL opens url with database/sql and migrates it.
 func MigrateURL(ctx context.Context, url string, log *slog.Logger) error {
-	db, err := sql.Open("pgx", url)
+	db, err := sql.Open("pgx", ConnString(url))
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -36,6 +38,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// Webhooks and pages each hold a connection for a short
+		// transaction; pgxpool's default (4 on 2 cores) queues them.
+		cfg.MaxConns = 20
+	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, "SET ROLE "+AppRole)
 		return err
@@ -51,6 +58,24 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	return &DB{Pool: pool}, nil
 }
 
+// ConnString is url without pgxpool's own settings (pool_max_conns …),
+// for single connections (migrations, the realtime listener) that would
+// send them to the server as unknown parameters.
+func ConnString(url string) string {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return url
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // Close closes the pool.
 func (db *DB) Close() { db.Pool.Close() }
 
@@ -61,14 +86,11 @@ func (db *DB) InTenant(ctx context.Context, tenantID uuid.UUID, fn func(pgx.Tx) 
 	if tenantID == uuid.Nil {
 		return errors.New("tenant transaction without a tenant")
 	}
-	return pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-		// is_local=true: the setting ends with the transaction, so nothing
-		// leaks to the next borrower of this connection.
-		if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", tenantID.String()); err != nil {
-			return fmt.Errorf("scope transaction to tenant: %w", err)
-		}
-		return fn(tx)
-	})
+	// One round trip opens the transaction and scopes it. is_local=true:
+	// the setting ends with the transaction, so nothing leaks to the next
+	// borrower of this connection. A uuid's text form is safe to inline.
+	begin := "BEGIN; SELECT set_config('app.tenant_id', '" + tenantID.String() + "', true)"
+	return pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{BeginQuery: begin}, fn)
 }
 
 // InSystem runs fn in a transaction with no tenant: it sees no tenant rows and

@@ -149,10 +149,16 @@ func (e *Env) SignUp(t testing.TB, company, email string) *http.Client {
 	return c
 }
 
+// browsers bounds how many Chromium processes run at once: on a 2-core
+// machine more only make each slower.
+var browsers = make(chan struct{}, 2)
+
 // Browser returns a chromedp context on a fresh headless Chromium, closed
 // when the test ends. A missing browser fails the test: nothing is skipped.
 func Browser(t testing.TB) context.Context {
 	t.Helper()
+	browsers <- struct{}{}
+	t.Cleanup(func() { <-browsers })
 	path := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -191,7 +197,7 @@ func Browser(t testing.TB) context.Context {
 // was being done.
 func Step(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
 		shot := screenshot(ctx)
