@@ -72,6 +72,20 @@ func TestBrowserSignUpAgentsAndSettingsAccess(t *testing.T) {
 	if nav := apptest.TextOf(t, ctx, "nav.nav"); strings.Contains(nav, "Settings") {
 		t.Fatalf("an agent sees Settings in the navigation: %q", nav)
 	}
+	// At a phone's width nothing overflows sideways.
+	for _, path := range []string{"/chats", "/cases"} {
+		apptest.Step(t, ctx, "narrow "+path,
+			chromedp.EmulateViewport(390, 844),
+			chromedp.Navigate(env.URL+path),
+			chromedp.WaitVisible(chromedp.CSS("#chat-indicator")),
+		)
+		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		if err != nil || width > 390 {
+			t.Errorf("%s at 390 px is %d px wide", path, width)
+		}
+		apptest.Shot(t, ctx, "narrow"+strings.ReplaceAll(path, "/", "-"))
+	}
+	apptest.Step(t, ctx, "back to desktop width", chromedp.EmulateViewport(1280, 900))
 	apptest.Step(t, ctx, "the agent opens Settings by address",
 		chromedp.Navigate(env.URL+"/settings/agents"),
 		chromedp.WaitVisible(chromedp.CSS(".error-page")),

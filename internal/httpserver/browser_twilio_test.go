@@ -1,7 +1,6 @@
 package httpserver_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -50,15 +49,11 @@ func TestBrowserCustomerWritesAgentRepliesPhoneShowsDelivered(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#composer button.primary")),
 		chromedp.WaitVisible(chromedp.CSS(`.msg-out[data-status="delivered"], .msg-out[data-status="read"]`)),
 	)
-	if got := apptest.TextOf(t, agent, ".msg-in .msg-body"); got != "Hello! My parcel has not arrived." {
-		t.Fatalf("conversation shows %q", got)
-	}
+	apptest.WaitText(t, agent, ".msg-in .msg-body", "Hello! My parcel has not arrived.")
 	apptest.Step(t, phone, "the phone shows the reply",
 		chromedp.WaitVisible(chromedp.CSS(`li.phone-msg[data-direction="outbound"]`)),
 	)
-	if got := apptest.TextOf(t, phone, `li.phone-msg[data-direction="outbound"] .phone-msg-body`); !strings.Contains(got, "It ships today.") {
-		t.Fatalf("phone shows %q", got)
-	}
+	apptest.WaitText(t, phone, `li.phone-msg[data-direction="outbound"] .phone-msg-body`, "It ships today.")
 	if got := apptest.TextOf(t, agent, "#reply-body"); got != "" {
 		t.Fatalf("the composer kept %q after sending", got)
 	}

@@ -97,9 +97,7 @@ func TestBrowserIndicatorEndChatAllCases(t *testing.T) {
 	apptest.Step(t, b, "the indicator turns green on the cases page without reload",
 		chromedp.WaitVisible(chromedp.CSS("#chat-indicator.indicator-on")),
 	)
-	if got := apptest.TextOf(t, b, "#chat-indicator .indicator-count"); got != "1" {
-		t.Fatalf("indicator = %q", got)
-	}
+	apptest.WaitText(t, b, "#chat-indicator .indicator-count", "1")
 	title, err := chromedp.Run(b, chromedp.Title())
 	if err != nil || !strings.HasPrefix(title, "(1) ") {
 		t.Fatalf("tab title %q, want the count", title)
@@ -117,10 +115,8 @@ func TestBrowserIndicatorEndChatAllCases(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`nav a[href="/cases"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".cases-list")),
 	)
-	row := apptest.TextOf(t, b, ".cases-list tbody tr")
-	if !strings.Contains(row, "Casey Customer") || !strings.Contains(row, "pending") {
-		t.Fatalf("All cases row: %q", row)
-	}
+	apptest.WaitText(t, b, ".cases-list tbody tr", "Casey Customer")
+	apptest.WaitText(t, b, ".cases-list tbody tr", "pending")
 	href, err := chromedp.Run(b, chromedp.Evaluate[string](`document.querySelector(".cases-list tbody tr a").href`))
 	if err != nil {
 		t.Fatal(err)
@@ -129,9 +125,7 @@ func TestBrowserIndicatorEndChatAllCases(t *testing.T) {
 		chromedp.Navigate(href),
 		chromedp.WaitVisible(chromedp.CSS(".case-page")),
 	)
-	if got := apptest.TextOf(t, b, ".message-list"); !strings.Contains(got, "Chat ended by Dana Demo · status pending") {
-		t.Fatalf("case conversation: %q", got)
-	}
+	apptest.WaitText(t, b, ".message-list", "Chat ended by Dana Demo · status pending")
 	apptest.Shot(t, b, "case")
 }
 

@@ -5,6 +5,7 @@ package apptest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -264,4 +265,23 @@ func Shot(t testing.TB, ctx context.Context, name string) {
 	if err == nil {
 		_ = os.WriteFile(dir+"/"+name+".png", b, 0o644)
 	}
+}
+
+// WaitText waits until the first element matching css contains want; live
+// updates may replace the element meanwhile, so it reads it afresh.
+func WaitText(t testing.TB, ctx context.Context, css, want string) {
+	t.Helper()
+	js := fmt.Sprintf(`(function(){var e=document.querySelector(%q);return e?e.textContent:""})()`, css)
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		got, _ = chromedp.Run(sctx, chromedp.Evaluate[string](js))
+		cancel()
+		if strings.Contains(got, want) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("browser: %s shows %q, want %q%s", css, got, want, screenshot(ctx))
 }
