@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"parley/internal/auth"
+	"parley/internal/client"
 	"parley/internal/clock"
 	"parley/internal/config"
 	"parley/internal/conversation"
@@ -109,7 +110,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	}
 	deps := httpserver.Deps{
 		Config: cfg, Log: p.Log, DB: db, Sessions: a.Sessions, Tenants: a.Tenants, Metrics: a.Metrics,
-		Integrations: a.Integrations, Conversations: a.Conversations, Hub: a.Hub, Clock: p.Clock,
+		Integrations: a.Integrations, Conversations: a.Conversations, Clients: client.NewService(db), Hub: a.Hub, Clock: p.Clock,
 		Ready: func() error {
 			if !a.started.Load() {
 				return errors.New("job client not started")

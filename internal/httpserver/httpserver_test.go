@@ -250,6 +250,7 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		"POST /chats/{id}/messages/{msg}/delete":   {"/chats/" + bChat + "/messages/" + bMsg + "/delete", nil},
 		"GET /files/{id}":                          {"/files/" + bFile, nil},
 		"GET /cases/{id}":                          {"/cases/" + bChat, nil},
+		"GET /clients/{id}":                        {"/clients/" + strconv.FormatInt(chat.ClientID, 10), nil},
 		"POST /chats/{id}/end":                     {"/chats/" + bChat + "/end", url.Values{"status": {"solved"}}},
 		"POST /chats/{id}/note":                    {"/chats/" + bChat + "/note", url.Values{"note": {"peek"}}},
 		"POST /chats/{id}/take":                    {"/chats/" + bChat + "/take", nil},

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"parley/internal/auth"
+	"parley/internal/client"
 	"parley/internal/clock"
 	"parley/internal/config"
 	"parley/internal/conversation"
@@ -40,6 +41,7 @@ type Deps struct {
 
 	Integrations  *integration.Service
 	Conversations *conversation.Service
+	Clients       *client.Service
 	Hub           *realtime.Hub
 	Clock         clock.Clock
 	// Sandbox, when set, mounts the simulated providers and the customer
@@ -116,6 +118,8 @@ func New(d Deps) (http.Handler, error) {
 			r.Post("/chats/{id}/take", s.takeChat)
 			r.Post("/chats/{id}/transfer", s.transferChat)
 			r.Post("/chats/{id}/note", s.addNote)
+			r.Get("/clients", s.clientsPage)
+			r.Get("/clients/{id}", s.clientPage)
 			r.Get("/cases", s.casesPage)
 			r.Get("/cases/{id}", s.casePage)
 				r.Get("/files/{id}", s.file)
