@@ -39,6 +39,8 @@ type Case struct {
 	ClientID            int64
 	ClientName          string
 	ClientWhatsApp      *string
+	ClientPhone         *string
+	ClientEmail         *string
 	IntegrationID       *int64
 	Channel             string
 	GroupID             int64
@@ -129,6 +131,7 @@ func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *inte
 }
 
 const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS client_name, cl.whatsapp AS client_whatsapp,
+	cl.phone AS client_phone, cl.email AS client_email,
 	c.integration_id, c.channel, c.group_id, g.name AS group_name, c.assignee_id, a.name AS assignee_name,
 	c.state, c.status, c.preview, c.unread, c.previous_case_id, c.created_at, c.last_activity_at,
 	c.last_client_message_at, c.ended_at, c.ended_by
