@@ -452,44 +452,6 @@ func (o *OneMsg) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// applyFaults injects the configured latency, hangs and server errors. It
-// reports whether the request has been answered (or abandoned).
-func (o *OneMsg) applyFaults(w http.ResponseWriter, r *http.Request) bool {
-	f := o.currentFaults()
-	if f.Latency > 0 {
-		timer := time.NewTimer(f.Latency)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			return true
-		}
-	}
-	if f.TimeoutRate > 0 && mathrand.Float64() < f.TimeoutRate {
-		// Hang until the client gives up; the cap only keeps a forgotten
-		// client from pinning the goroutine forever.
-		timer := time.NewTimer(5 * time.Minute)
-		defer timer.Stop()
-		select {
-		case <-r.Context().Done():
-		case <-timer.C:
-			omError(w, http.StatusGatewayTimeout, "Gateway Timeout")
-		}
-		return true
-	}
-	if f.ServerErrorRate > 0 && mathrand.Float64() < f.ServerErrorRate {
-		// [SDK2] documents 500 with {"error": ...}; 503 is the simulator's
-		// stand-in for an overloaded gateway (UNVERIFIED body).
-		if mathrand.IntN(4) == 0 {
-			w.Header().Set("Retry-After", "1")
-			omError(w, http.StatusServiceUnavailable, "Service Unavailable")
-		} else {
-			omError(w, http.StatusInternalServerError, "Internal Server Error")
-		}
-		return true
-	}
-	return false
-}
 
 // omError writes 1msg's error body, {"error": "..."} ([SPEC] Unauthorized
 // response, [SDK2] ErrorResponse).
@@ -581,4 +543,13 @@ func (o *OneMsg) Customers(instanceID string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// applyFaults injects the configured faults, answering in 1msg's error
+// format ({"error": ...}, [SDK2]; the 503 is the simulator's stand-in for
+// an overloaded gateway, UNVERIFIED); it reports whether the request has
+// been answered (or abandoned).
+func (o *OneMsg) applyFaults(w http.ResponseWriter, r *http.Request) bool {
+	f := o.currentFaults()
+	return injectFaults(w, r, f.Latency, f.TimeoutRate, f.ServerErrorRate, omError)
 }

@@ -648,25 +648,6 @@ func (o *OneMsg) accept(w http.ResponseWriter, r *http.Request, in *omInstance, 
 	}()
 }
 
-// baseURL is PublicURL, or when it is unset, the base the request came in
-// on (scheme, host and whatever prefix http.StripPrefix removed).
-func (o *OneMsg) baseURL(r *http.Request) string {
-	o.mu.Lock()
-	pub := o.publicURL
-	o.mu.Unlock()
-	if pub != "" || r == nil {
-		return pub
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	prefix := ""
-	if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
-		prefix = strings.TrimSuffix(u.Path, r.URL.Path)
-	}
-	return scheme + "://" + r.Host + prefix
-}
 
 // readMessage is POST /readMessage {messageId} → {"result":"success"}
 // ([SPEC]); the customer's phone then shows the message as read. An
@@ -876,4 +857,12 @@ func templateComponents(t OneMsgTemplate) []map[string]any {
 		out = append(out, map[string]any{"type": "BUTTONS", "buttons": buttons})
 	}
 	return out
+}
+
+// baseURL is PublicURL, or when it is unset, the base the request came in on.
+func (o *OneMsg) baseURL(r *http.Request) string {
+	o.mu.Lock()
+	pub := o.publicURL
+	o.mu.Unlock()
+	return requestBase(pub, r)
 }

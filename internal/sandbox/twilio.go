@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -396,42 +395,6 @@ func (t *Twilio) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// applyFaults injects the configured latency, hangs and server errors. It
-// reports whether the request has been answered (or abandoned).
-func (t *Twilio) applyFaults(w http.ResponseWriter, r *http.Request) bool {
-	f := t.currentFaults()
-	if f.Latency > 0 {
-		timer := time.NewTimer(f.Latency)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			return true
-		}
-	}
-	if f.TimeoutRate > 0 && mathrand.Float64() < f.TimeoutRate {
-		// Hang until the client gives up; the cap only keeps a forgotten
-		// client from pinning the goroutine forever.
-		timer := time.NewTimer(5 * time.Minute)
-		defer timer.Stop()
-		select {
-		case <-r.Context().Done():
-		case <-timer.C:
-			writeError(w, http.StatusGatewayTimeout, codeServiceUnavailable, "Gateway Timeout")
-		}
-		return true
-	}
-	if f.ServerErrorRate > 0 && mathrand.Float64() < f.ServerErrorRate {
-		if mathrand.IntN(4) == 0 {
-			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, codeServiceUnavailable, "Service Unavailable")
-		} else {
-			writeError(w, http.StatusInternalServerError, codeInternalError, "Internal Server Error")
-		}
-		return true
-	}
-	return false
-}
 
 // Error codes the simulator answers with. Titles and behaviour are from
 // Twilio's error dictionary, https://www.twilio.com/docs/api/errors/<code>,
@@ -664,25 +627,6 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// baseURL is PublicURL, or when it is unset, the base the request came in
-// on (scheme, host and whatever prefix http.StripPrefix removed).
-func (t *Twilio) baseURL(r *http.Request) string {
-	t.mu.Lock()
-	pub := t.publicURL
-	t.mu.Unlock()
-	if pub != "" || r == nil {
-		return pub
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	prefix := ""
-	if u, err := url.ParseRequestURI(r.RequestURI); err == nil {
-		prefix = strings.TrimSuffix(u.Path, r.URL.Path)
-	}
-	return scheme + "://" + r.Host + prefix
-}
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
@@ -723,4 +667,25 @@ func cloneStrings(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// applyFaults injects the configured faults, answering in Twilio's error
+// format; it reports whether the request has been answered (or abandoned).
+func (t *Twilio) applyFaults(w http.ResponseWriter, r *http.Request) bool {
+	f := t.currentFaults()
+	return injectFaults(w, r, f.Latency, f.TimeoutRate, f.ServerErrorRate, func(w http.ResponseWriter, status int, msg string) {
+		code := codeServiceUnavailable
+		if status == http.StatusInternalServerError {
+			code = codeInternalError
+		}
+		writeError(w, status, code, msg)
+	})
+}
+
+// baseURL is PublicURL, or when it is unset, the base the request came in on.
+func (t *Twilio) baseURL(r *http.Request) string {
+	t.mu.Lock()
+	pub := t.publicURL
+	t.mu.Unlock()
+	return requestBase(pub, r)
 }
