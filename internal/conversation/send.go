@@ -332,7 +332,6 @@ func (s *Service) DeferStatus(ctx context.Context, ig integration.Integration, s
 	return err
 }
 
-
 func deref(s *string) string {
 	if s == nil {
 		return ""

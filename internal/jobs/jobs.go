@@ -39,8 +39,8 @@ type Client = river.Client[pgx.Tx]
 type Services struct {
 	Conversations *conversation.Service
 	Integrations  *integration.Service
-	Sessions    Purger // expired sessions
-	Invitations Purger // expired invitations
+	Sessions      Purger // expired sessions
+	Invitations   Purger // expired invitations
 }
 
 // Options tune the client; zero values are production defaults.
@@ -164,4 +164,6 @@ func (m *metrics) Work(ctx context.Context, job *rivertype.JobRow, doInner func(
 // for River's production backoff (attempt⁴ seconds).
 type quickRetries struct{}
 
-func (quickRetries) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(200 * time.Millisecond) }
+func (quickRetries) NextRetry(*rivertype.JobRow) time.Time {
+	return time.Now().Add(200 * time.Millisecond)
+}

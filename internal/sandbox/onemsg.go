@@ -452,7 +452,6 @@ func (o *OneMsg) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // omError writes 1msg's error body, {"error": "..."} ([SPEC] Unauthorized
 // response, [SDK2] ErrorResponse).
 func omError(w http.ResponseWriter, status int, msg string) {

@@ -648,7 +648,6 @@ func (o *OneMsg) accept(w http.ResponseWriter, r *http.Request, in *omInstance, 
 	}()
 }
 
-
 // readMessage is POST /readMessage {messageId} → {"result":"success"}
 // ([SPEC]); the customer's phone then shows the message as read. An
 // unknown id is answered the same way (UNVERIFIED).

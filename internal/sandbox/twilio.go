@@ -395,7 +395,6 @@ func (t *Twilio) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // Error codes the simulator answers with. Titles and behaviour are from
 // Twilio's error dictionary, https://www.twilio.com/docs/api/errors/<code>,
 // unless a comment says otherwise.
@@ -626,7 +625,6 @@ func TwilioTransport(simulatorBaseURL string, base http.RoundTripper) http.Round
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
