@@ -59,6 +59,7 @@ type env struct {
 
 var benchmarks = []benchmark{
 	{name: "webhook", what: "Twilio inbound webhook: Parley against a bare chi handler doing one pgx insert", run: runWebhook},
+	{name: "sweep", what: "Idle sweep at 1,000,000 cases: ending 50,000 idle chats, and a sweep that finds nothing", run: runSweep},
 }
 
 func main() {

@@ -1383,7 +1383,7 @@ func Composer(v ComposerView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 120, "\" class=\"end-chat\"><label for=\"end-status\">Status</label> <select id=\"end-status\" name=\"status\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 120, "\" class=\"end-chat\" hx-boost=\"true\"><label for=\"end-status\">Status</label> <select id=\"end-status\" name=\"status\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1474,7 +1474,7 @@ func chatActions(v ChatsView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 129, "\" class=\"inline\"><button type=\"submit\" id=\"take-chat\">Take</button></form>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 129, "\" class=\"inline\" hx-boost=\"true\"><button type=\"submit\" id=\"take-chat\">Take</button></form>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -1492,7 +1492,7 @@ func chatActions(v ChatsView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 131, "\" class=\"card\"><label for=\"transfer-to\">To a group, or an agent of it</label> <select id=\"transfer-to\" name=\"to\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 131, "\" class=\"card\" hx-boost=\"true\"><label for=\"transfer-to\">To a group, or an agent of it</label> <select id=\"transfer-to\" name=\"to\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1764,7 +1764,7 @@ func clientSidebar(v ChatsView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 155, "\" class=\"note-form\"><label for=\"note-body\">Internal note <span class=\"muted\">(the client never sees it)</span></label> <textarea id=\"note-body\" name=\"note\" rows=\"2\"></textarea> <button type=\"submit\">Add note</button></form></aside>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 155, "\" class=\"note-form\" hx-boost=\"true\"><label for=\"note-body\">Internal note <span class=\"muted\">(the client never sees it)</span></label> <textarea id=\"note-body\" name=\"note\" rows=\"2\"></textarea> <button type=\"submit\">Add note</button></form></aside>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -274,3 +274,31 @@ func TestEndChatForRules(t *testing.T) {
 		t.Fatalf("unknown status: %v", err)
 	}
 }
+
+// TestSendQueuedInsideWindowFailsAfterItClosed: a reply stored while the
+// window was open, but attempted after it closed, fails with the window
+// message and never reaches the provider (this fixture has none).
+func TestSendQueuedInsideWindowFailsAfterItClosed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	r := f.receive(t, "SM1", "+15557654321", "hi")
+	f.clock.Advance(conversation.Window - time.Minute)
+	m, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "almost too late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(2 * time.Minute)
+	if err := f.conv.Deliver(ctx, f.admin.TenantID, m.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := f.conv.Messages(ctx, f.admin.TenantID, r.CaseID)
+	last := ms[len(ms)-1]
+	if last.Status != "failed" || last.ErrorMessage == nil || *last.ErrorMessage != "The 24-hour window is closed: only an approved template can be sent" || last.ProviderMessageID != nil {
+		t.Fatalf("late send: %+v", last)
+	}
+	// Running the job again changes nothing.
+	if err := f.conv.Deliver(ctx, f.admin.TenantID, m.ID, false); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -52,7 +52,7 @@ func (s *Server) renderChats(w http.ResponseWriter, r *http.Request, openID int6
 	p := s.page(r, "Chats", "chats")
 	if v.Open != nil {
 		p.Title = v.Open.ClientName + " · Chats"
-		p.Events = "/events?case=" + strconv.FormatInt(openID, 10)
+		p.Events = "/events?case=" + strconv.FormatInt(openID, 10) + "&composer=" + composerStateOf(*v.Open, v.Now)
 	}
 	s.render(w, r, http.StatusOK, web.ChatsPage(p, v))
 }

@@ -136,6 +136,10 @@ func TestBrowserWindowClosesWithoutReload(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
+	// The idle sweep must not end the chat first: 24 h idle timeout.
+	if err := env.App.Conversations.UpdateChatSettings(context.Background(), d.admin.TenantID, conversation.Settings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
+		t.Fatal(err)
+	}
 	d.customerWrites(t, "+15557654321", "Hello")
 	chat := d.liveChats(t)[0]
 	clk.Advance(time.Hour)

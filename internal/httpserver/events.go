@@ -11,6 +11,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"parley/internal/conversation"
 	"parley/web"
 )
 
@@ -37,12 +38,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	sub := s.Hub.Subscribe(sg.Tenant.ID)
 	defer s.Hub.Unsubscribe(sub)
 
-	// The page was drawn with the chat's composer as it is now; it is
-	// pushed again only when the window opens or closes or the chat ends,
-	// so that what an agent is typing is not replaced.
-	composerState := s.composerState(ctx, r, caseID)
+	// The page says in the URL how it drew the composer (?composer=); the
+	// composer is pushed only when that changes (the window opens or
+	// closes, the chat ends), so that what an agent is typing is not
+	// replaced — including a change between drawing and connecting.
+	composerState := r.URL.Query().Get("composer")
 	if err := s.pushFragments(ctx, w, r, caseID, true); err != nil {
 		return
+	}
+	if st := s.composerState(ctx, r, caseID); st != composerState {
+		composerState = st
+		if err := s.pushComposer(ctx, w, r, caseID); err != nil {
+			return
+		}
 	}
 	flusher.Flush()
 	keepAlive := time.NewTicker(25 * time.Second)
@@ -135,7 +143,18 @@ func (s *Server) composerState(ctx context.Context, r *http.Request, caseID int6
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprint(c.State, c.WindowOpen(s.Clock.Now()))
+	return composerStateOf(c, s.Clock.Now())
+}
+
+// composerStateOf names what decides the composer's look.
+func composerStateOf(c conversation.Case, now time.Time) string {
+	if c.State != conversation.StateLive {
+		return "ended"
+	}
+	if c.WindowOpen(now) {
+		return "open"
+	}
+	return "closed"
 }
 
 func (s *Server) pushComposer(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64) error {
