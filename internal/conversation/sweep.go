@@ -3,6 +3,7 @@ package conversation
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -78,25 +79,18 @@ func (s *Service) endIdleBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, id
 		FROM tenants t
 		WHERE c.id = ANY($1) AND c.state = 'live' AND c.last_activity_at <= $2::timestamptz - make_interval(mins => t.chat_idle_minutes)
 		RETURNING c.id, c.group_id, c.status, t.chat_idle_minutes`, ids, now, IdleEndedBy)
-	var done [][2]int64
+	var ended []realtime.Event
 	var id, group int64
 	var status string
-	var minutes int
+	var minutes int // the tenant's, the same on every row
 	if _, err := pgx.ForEachRow(rows, []any{&id, &group, &status, &minutes}, func() error {
-		done = append(done, [2]int64{id, group})
+		ended = append(ended, realtime.Event{TenantID: tid, Kind: "case", CaseID: id, GroupID: group})
 		return nil
 	}); err != nil {
 		return 0, err
 	}
-	for _, c := range done {
-		if err := addEvent(ctx, tx, tid, c[0], fmt.Sprintf("Chat ended by %s (%d minutes without messages) · status %s", IdleEndedBy, minutes, status), now); err != nil {
-			return 0, err
-		}
-		if err := realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: c[0], GroupID: c[1]}); err != nil {
-			return 0, err
-		}
-	}
-	return len(done), nil
+	text := fmt.Sprintf("Chat ended by %s (%d minutes without messages) · status %s", IdleEndedBy, minutes, status)
+	return len(ended), recordSweep(ctx, tx, tid, ended, text, now)
 }
 
 func (s *Service) closeWindowBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, ids []int64) (int, error) {
@@ -105,21 +99,30 @@ func (s *Service) closeWindowBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID
 		WHERE id = ANY($1) AND state = 'live' AND last_client_message_at <= $2::timestamptz - interval '24 hours'
 			AND (window_closed_at IS NULL OR window_closed_at < last_client_message_at + interval '24 hours')
 		RETURNING id, group_id`, ids, now)
-	var closed [][2]int64
+	var closed []realtime.Event
 	var id, group int64
 	if _, err := pgx.ForEachRow(rows, []any{&id, &group}, func() error {
-		closed = append(closed, [2]int64{id, group})
+		closed = append(closed, realtime.Event{TenantID: tid, Kind: "window", CaseID: id, GroupID: group})
 		return nil
 	}); err != nil {
 		return 0, err
 	}
-	for _, c := range closed {
-		if err := addEvent(ctx, tx, tid, c[0], "The 24-hour window closed: only an approved template can be sent", now); err != nil {
-			return 0, err
-		}
-		if err := realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "window", CaseID: c[0], GroupID: c[1]}); err != nil {
-			return 0, err
-		}
+	return len(closed), recordSweep(ctx, tx, tid, closed, "The 24-hour window closed: only an approved template can be sent", now)
+}
+
+// recordSweep adds the same system event to each swept chat and notifies
+// browsers, in two statements however many chats there are.
+func recordSweep(ctx context.Context, tx pgx.Tx, tid uuid.UUID, evs []realtime.Event, text string, now time.Time) error {
+	if len(evs) == 0 {
+		return nil
 	}
-	return len(closed), nil
+	ids := make([]int64, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.CaseID
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO messages (tenant_id, case_id, direction, kind, body, status, created_at, updated_at)
+		SELECT $1, id, 'internal', 'event', $3, 'none', $4, $4 FROM unnest($2::bigint[]) AS id`, tid, ids, text, now); err != nil {
+		return fmt.Errorf("record sweep events: %w", err)
+	}
+	return realtime.NotifyMany(ctx, tx, evs)
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 )
 
 // Purger deletes what has expired and says how much.
@@ -21,9 +20,7 @@ func (PurgeArgs) Kind() string { return "purge_expired" }
 
 // InsertOpts keep one purge pending at a time.
 func (PurgeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
-	}}}
+	return river.InsertOpts{UniqueOpts: sweepOnce}
 }
 
 // PurgeWorker runs the purge.

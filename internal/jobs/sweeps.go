@@ -10,7 +10,8 @@ import (
 	"parley/internal/conversation"
 )
 
-// sweepOnce keeps at most one of a sweep pending or running.
+// sweepOnce keeps at most one of a periodic job (a sweep, the purge)
+// pending or running.
 var sweepOnce = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
 }}

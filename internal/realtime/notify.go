@@ -36,3 +36,23 @@ func Notify(ctx context.Context, tx pgx.Tx, ev Event) error {
 	}
 	return nil
 }
+
+// NotifyMany queues several events in one statement (sweeps end or close
+// thousands of chats at once).
+func NotifyMany(ctx context.Context, tx pgx.Tx, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	payloads := make([]string, len(evs))
+	for i, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		payloads[i] = string(b)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, Channel, payloads); err != nil {
+		return fmt.Errorf("notify %d events: %w", len(evs), err)
+	}
+	return nil
+}
