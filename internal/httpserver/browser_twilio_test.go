@@ -58,4 +58,14 @@ func TestBrowserCustomerWritesAgentRepliesPhoneShowsDelivered(t *testing.T) {
 		t.Fatalf("the composer kept %q after sending", got)
 	}
 	apptest.Shot(t, agent, "chats")
+
+	apptest.Step(t, agent, "the integration page shows the webhook URL to paste into Twilio",
+		chromedp.Navigate(d.env.URL+"/settings/integrations/"+itoa(d.ig.ID)),
+		chromedp.WaitVisible(chromedp.CSS("#webhook-url")),
+	)
+	url, err := chromedp.Run(agent, chromedp.Value(chromedp.CSS("#webhook-url")))
+	if err != nil || url != d.env.App.Integrations.WebhookURL(d.ig) {
+		t.Fatalf("webhook URL field = %q, %v", url, err)
+	}
+	apptest.Shot(t, agent, "integration")
 }
