@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"parley/internal/postgres"
 )
@@ -55,14 +54,18 @@ func vacuumAnalyze(ctx context.Context, conn *pgx.Conn, tables ...string) error 
 // deleteTenants deletes the tenants whose name starts with prefix and every
 // row of theirs, in every table with a tenant_id column: a benchmark's own
 // data, before it starts (what an interrupted run left) and when it is done
-// (so that the next benchmark in the same database does not meet it).
+// (so that the next benchmark in the same database does not meet it). It
+// then vacuums those tables, so that autovacuum does not start in the next
+// benchmark's measurements.
 //
 // The rows go table by table with foreign-key triggers off
 // (session_replication_role = replica, which needs a superuser): the
 // cascade from tenants would check, for each deleted case, that no case
 // names it as previous_case_id — a column without an index, so each check
-// reads the tenant's cases and a million cases take hours. Every table
-// with a tenant_id is emptied of these tenants, so nothing is left dangling.
+// scans cases, and the time grows with the square of their number (5,000
+// cases took 2.5 minutes on a 2-core machine; a million would take weeks).
+// Every table with a tenant_id is emptied of these tenants, so nothing is
+// left dangling.
 func deleteTenants(ctx context.Context, conn *pgx.Conn, prefix string) error {
 	started := time.Now()
 	rows, _ := conn.Query(ctx, `SELECT id FROM tenants WHERE starts_with(name, $1)`, prefix)
@@ -73,18 +76,18 @@ func deleteTenants(ctx context.Context, conn *pgx.Conn, prefix string) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	rows, _ = conn.Query(ctx, `SELECT c.table_name FROM information_schema.columns c
+		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+		WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE'
+		ORDER BY c.table_name`)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
 	var deleted int64
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
 			return fmt.Errorf("%w (deleting a benchmark's data needs a superuser DATABASE_URL)", err)
-		}
-		rows, _ := tx.Query(ctx, `SELECT c.table_name FROM information_schema.columns c
-			JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-			WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id' AND t.table_type = 'BASE TABLE'
-			ORDER BY c.table_name`)
-		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
 		}
 		for _, t := range tables {
 			tag, err := tx.Exec(ctx, `DELETE FROM `+pgx.Identifier{t}.Sanitize()+` WHERE tenant_id = ANY($1)`, ids)
@@ -93,8 +96,7 @@ func deleteTenants(ctx context.Context, conn *pgx.Conn, prefix string) error {
 			}
 			deleted += tag.RowsAffected()
 		}
-		var tag pgconn.CommandTag
-		tag, err = tx.Exec(ctx, `DELETE FROM tenants WHERE id = ANY($1)`, ids)
+		tag, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = ANY($1)`, ids)
 		deleted += tag.RowsAffected()
 		return err
 	})
@@ -102,7 +104,10 @@ func deleteTenants(ctx context.Context, conn *pgx.Conn, prefix string) error {
 		return fmt.Errorf("delete %q tenants: %w", prefix, err)
 	}
 	progress("  deleted %d %q tenants and their %d rows in %s", len(ids), prefix, deleted, time.Since(started).Round(time.Millisecond))
-	return nil
+	for i, t := range tables {
+		tables[i] = pgx.Identifier{t}.Sanitize()
+	}
+	return vacuumAnalyze(ctx, conn, append(tables, "tenants")...)
 }
 
 // timings are the durations of repeated runs of one operation.
