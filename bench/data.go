@@ -27,18 +27,6 @@ func ownerConn(ctx context.Context, databaseURL string) (*pgx.Conn, error) {
 	return pgx.Connect(ctx, postgres.ConnString(databaseURL))
 }
 
-// load runs one statement of data generation and reports on stderr how many
-// rows it wrote and how long it took.
-func load(ctx context.Context, conn *pgx.Conn, what, sql string, args ...any) (int64, error) {
-	started := time.Now()
-	tag, err := conn.Exec(ctx, sql, args...)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", what, err)
-	}
-	progress("  %-34s %10d rows  %s", what, tag.RowsAffected(), time.Since(started).Round(time.Millisecond))
-	return tag.RowsAffected(), nil
-}
-
 // vacuumAnalyze leaves freshly loaded tables as autovacuum eventually would
 // (statistics, visibility map, hint bits), so that it does not start in the
 // middle of a measurement.
