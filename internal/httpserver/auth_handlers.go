@@ -32,11 +32,7 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.Sessions.SignIn(r.Context(), a); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	redirect(w, r, "/")
+	s.signIn(w, r, a)
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -56,11 +52,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.Sessions.SignIn(r.Context(), a); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	redirect(w, r, "/")
+	s.signIn(w, r, a)
 }
 
 func (s *Server) tooManyLogins(w http.ResponseWriter, r *http.Request) {
@@ -105,13 +97,18 @@ func (s *Server) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.signIn(w, r, a)
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	redirect(w, r, "/chats")
+}
+
+// signIn starts the agent's session and sends them in.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, a tenant.Agent) {
 	if err := s.Sessions.SignIn(r.Context(), a); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	redirect(w, r, "/")
-}
-
-func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	redirect(w, r, "/chats")
 }

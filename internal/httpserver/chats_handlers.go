@@ -246,11 +246,8 @@ func serveAttachment(w http.ResponseWriter, r *http.Request, a conversation.Atta
 
 // endChat ends a live chat with the status the agent picked.
 func (s *Server) endChat(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
-	if err != nil || !s.parseForm(w, r) {
-		if err != nil {
-			s.fail(w, r, err)
-		}
+	id, ok := s.idForm(w, r)
+	if !ok {
 		return
 	}
 	sg := signed(r)
@@ -281,11 +278,8 @@ func (s *Server) takeChat(w http.ResponseWriter, r *http.Request) {
 
 // transferChat moves a chat to "g<group>" or "g<group>a<agent>".
 func (s *Server) transferChat(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
-	if err != nil || !s.parseForm(w, r) {
-		if err != nil {
-			s.fail(w, r, err)
-		}
+	id, ok := s.idForm(w, r)
+	if !ok {
 		return
 	}
 	var groupID, agentID int64
@@ -307,11 +301,8 @@ func (s *Server) transferChat(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
-	if err != nil || !s.parseForm(w, r) {
-		if err != nil {
-			s.fail(w, r, err)
-		}
+	id, ok := s.idForm(w, r)
+	if !ok {
 		return
 	}
 	sg := signed(r)

@@ -86,16 +86,12 @@ func (s *Server) renderIntegration(w http.ResponseWriter, r *http.Request, statu
 }
 
 func (s *Server) updateIntegration(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if !s.parseForm(w, r) {
+	id, ok := s.idForm(w, r)
+	if !ok {
 		return
 	}
 	groupID, _ := strconv.ParseInt(r.PostFormValue("default_group"), 10, 64)
-	err = s.Integrations.UpdateTwilio(r.Context(), signed(r).Tenant.ID, id, integration.TwilioForm{
+	err := s.Integrations.UpdateTwilio(r.Context(), signed(r).Tenant.ID, id, integration.TwilioForm{
 		AuthToken: r.PostFormValue("auth_token"), Sender: r.PostFormValue("sender"), DefaultGroupID: groupID,
 	})
 	if p, ok := problem.As(err); ok && (p.Kind == problem.Invalid || p.Kind == problem.Unavailable) {
@@ -110,12 +106,8 @@ func (s *Server) updateIntegration(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) setIntegrationEnabled(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if !s.parseForm(w, r) {
+	id, ok := s.idForm(w, r)
+	if !ok {
 		return
 	}
 	if err := s.Integrations.SetEnabled(r.Context(), signed(r).Tenant.ID, id, r.PostFormValue("enabled") == "true"); err != nil {

@@ -115,6 +115,17 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// idForm reads the {id} of a form route and parses the posted form. When
+// either fails it has answered, and ok is false.
+func (s *Server) idForm(w http.ResponseWriter, r *http.Request) (id int64, ok bool) {
+	id, err := idParam(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return 0, false
+	}
+	return id, s.parseForm(w, r)
+}
+
 // formOf turns a posted form and a validation problem into what the page
 // shows back: the person's input kept, each problem next to its field.
 func formOf(r *http.Request, err error, keep ...string) web.Form {

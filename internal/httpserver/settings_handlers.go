@@ -64,11 +64,8 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) setAgentActive(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
-	if err != nil || !s.parseForm(w, r) {
-		if err != nil {
-			s.fail(w, r, err)
-		}
+	id, ok := s.idForm(w, r)
+	if !ok {
 		return
 	}
 	sg := signed(r)
@@ -117,11 +114,8 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) {
-	id, err := idParam(r, "id")
-	if err != nil || !s.parseForm(w, r) {
-		if err != nil {
-			s.fail(w, r, err)
-		}
+	id, ok := s.idForm(w, r)
+	if !ok {
 		return
 	}
 	var members []int64
@@ -130,7 +124,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) {
 			members = append(members, m)
 		}
 	}
-	err = s.Tenants.UpdateGroup(r.Context(), signed(r).Tenant.ID, id, r.PostFormValue("name"), members)
+	err := s.Tenants.UpdateGroup(r.Context(), signed(r).Tenant.ID, id, r.PostFormValue("name"), members)
 	if problem.Is(err, problem.Invalid) {
 		s.renderGroups(w, r, http.StatusUnprocessableEntity, formOf(r, err, "name"), id)
 		return
