@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -48,11 +49,20 @@ func (s *Service) Receive(ctx context.Context, ig integration.Integration, in ch
 
 func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integration, in channel.Inbound) (Received, error) {
 	var r Received
-	// A redelivery is recognised before anything else, so it cannot open a
-	// chat; the unique index below settles concurrent deliveries.
-	var seen bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM messages WHERE integration_id = $1 AND provider_message_id = $2)`,
-		ig.ID, in.ProviderMessageID).Scan(&seen); err != nil {
+	// One round trip reads what decides the way: whether this is a
+	// redelivery (recognised before anything else, so it cannot open a
+	// chat; the unique index below settles concurrent deliveries), the
+	// client with this WhatsApp number and their live chat here.
+	var (
+		seen             bool
+		clientID, caseID *int64
+	)
+	err := tx.QueryRow(ctx, `SELECT
+			EXISTS (SELECT FROM messages WHERE integration_id = $1 AND provider_message_id = $2),
+			cl.id,
+			(SELECT c.id FROM cases c WHERE c.client_id = cl.id AND c.integration_id = $1 AND c.state = 'live')
+		FROM (SELECT) AS one LEFT JOIN clients cl ON cl.whatsapp = $3`, ig.ID, in.ProviderMessageID, in.From).Scan(&seen, &clientID, &caseID)
+	if err != nil {
 		return r, err
 	}
 	if seen {
@@ -60,12 +70,16 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 		return r, nil
 	}
 	now := s.clock.Now()
-	clientID, err := s.clientForWhatsApp(ctx, tx, ig.TenantID, in.From, in.ProfileName)
-	if err != nil {
-		return r, err
+	if clientID == nil {
+		id, err := s.clientForWhatsApp(ctx, tx, ig.TenantID, in.From, in.ProfileName)
+		if err != nil {
+			return r, err
+		}
+		clientID = &id
 	}
-	r.CaseID, r.NewChat, err = s.liveChat(ctx, tx, ig, clientID, now)
-	if err != nil {
+	if caseID != nil {
+		r.CaseID = *caseID
+	} else if r.CaseID, r.NewChat, err = s.liveChat(ctx, tx, ig, *clientID, now); err != nil {
 		return r, err
 	}
 
@@ -84,10 +98,24 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 	if in.Location != nil {
 		meta["location"] = in.Location
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
-		VALUES ($1, $2, $3, 'in', $4, $5, 'received', $6, $7, $8, $8)
-		ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
-		RETURNING id`, ig.TenantID, r.CaseID, ig.ID, kind, body, in.ProviderMessageID, meta, now).Scan(&r.MessageID)
+	// The message, the chat's activity and the browsers' notification in
+	// one statement; a concurrent delivery of the same message inserts
+	// nothing, and then neither of the others happens.
+	note, err := json.Marshal(realtime.Event{TenantID: ig.TenantID, Kind: "message", CaseID: r.CaseID, GroupID: ig.DefaultGroupID})
+	if err != nil {
+		return r, err
+	}
+	err = tx.QueryRow(ctx, `WITH m AS (
+			INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
+			VALUES ($1, $2, $3, 'in', $4, $5, 'received', $6, $7, $8, $8)
+			ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+			RETURNING id),
+		u AS (
+			UPDATE cases SET last_activity_at = $8, last_client_message_at = $8, preview = $9, unread = unread + 1
+			WHERE id = $2 AND EXISTS (SELECT FROM m))
+		SELECT m.id, pg_notify($10, $11) FROM m`,
+		ig.TenantID, r.CaseID, ig.ID, kind, body, in.ProviderMessageID, meta, now, previewOf(kind, body), realtime.Channel, string(note)).
+		Scan(&r.MessageID, nil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Delivered twice at once: the other delivery stored it. Undo this
 		// transaction's chat, if it opened one.
@@ -108,12 +136,7 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 			return r, fmt.Errorf("queue media download: %w", err)
 		}
 	}
-	preview := previewOf(kind, body)
-	if _, err := tx.Exec(ctx, `UPDATE cases SET last_activity_at = $2, last_client_message_at = $2, preview = $3, unread = unread + 1 WHERE id = $1`,
-		r.CaseID, now, preview); err != nil {
-		return r, fmt.Errorf("update chat: %w", err)
-	}
-	return r, realtime.Notify(ctx, tx, realtime.Event{TenantID: ig.TenantID, Kind: "message", CaseID: r.CaseID, GroupID: ig.DefaultGroupID})
+	return r, nil
 }
 
 // errDuplicate rolls back a transaction that lost a race to store the same
