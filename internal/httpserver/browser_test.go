@@ -31,7 +31,7 @@ func TestBrowserSignUpAgentsAndSettingsAccess(t *testing.T) {
 
 	apptest.Step(t, ctx, "log out",
 		chromedp.Click(chromedp.CSS(".topbar form button")),
-		chromedp.WaitVisible(chromedp.CSS("#f-email")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] #f-email`)),
 	)
 	apptest.Step(t, ctx, "log in with a wrong password",
 		chromedp.SendKeys(chromedp.CSS("#f-email"), "ada@acme.test"),
@@ -63,7 +63,7 @@ func TestBrowserSignUpAgentsAndSettingsAccess(t *testing.T) {
 	}
 	apptest.Step(t, ctx, "the agent logs in",
 		chromedp.Click(chromedp.CSS(".topbar form button")),
-		chromedp.WaitVisible(chromedp.CSS("#f-email")),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] #f-email`)),
 		chromedp.SendKeys(chromedp.CSS("#f-email"), "bob@acme.test"),
 		chromedp.SendKeys(chromedp.CSS("#f-password"), "bobs password"),
 		chromedp.Click(chromedp.CSS("button.primary")),

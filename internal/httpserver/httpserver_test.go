@@ -38,6 +38,10 @@ func TestSignUpLogOutLogIn(t *testing.T) {
 	if status != http.StatusUnauthorized || !strings.Contains(body, "The email or password is wrong.") || !strings.Contains(body, `value="ada@acme.test"`) {
 		t.Fatalf("wrong password: %d\n%s", status, body)
 	}
+	status, _, body = env.Post(t, c, "/login", url.Values{"email": {""}, "password": {""}})
+	if status != http.StatusUnauthorized || !strings.Contains(body, "The email or password is wrong.") {
+		t.Fatalf("empty login form: %d", status)
+	}
 	if status, loc, _ := env.Post(t, c, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"long enough password"}}); status != http.StatusSeeOther || loc != "/" {
 		t.Fatalf("login: %d %s", status, loc)
 	}
