@@ -43,14 +43,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// closes, the chat ends), so that what an agent is typing is not
 	// replaced — including a change between drawing and connecting.
 	composerState := r.URL.Query().Get("composer")
-	if err := s.pushFragments(ctx, w, r, caseID, true); err != nil {
+	if err := s.pushFragments(ctx, w, r, caseID, true, &composerState); err != nil {
 		return
-	}
-	if st := s.composerState(ctx, r, caseID); st != composerState {
-		composerState = st
-		if err := s.pushComposer(ctx, w, r, caseID); err != nil {
-			return
-		}
 	}
 	flusher.Flush()
 	keepAlive := time.NewTicker(25 * time.Second)
@@ -64,24 +58,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-sub.C:
-			cases, _, resync := sub.Changes()
-			if err := s.pushFragments(ctx, w, r, caseID, resync || cases[caseID]); err != nil {
+			cases, resync := sub.Changes()
+			if err := s.pushFragments(ctx, w, r, caseID, resync || cases[caseID], &composerState); err != nil {
 				return
-			}
-			if st := s.composerState(ctx, r, caseID); st != composerState {
-				composerState = st
-				if err := s.pushComposer(ctx, w, r, caseID); err != nil {
-					return
-				}
 			}
 		}
 		flusher.Flush()
 	}
 }
 
-// pushFragments writes the indicator and chat list, and the conversation
-// when withConversation is set.
-func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64, withConversation bool) error {
+// pushFragments writes the indicator and chat list, the conversation when
+// withConversation is set, and the composer when its state differs from
+// *composer (which it then updates).
+func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64, withConversation bool, composer *string) error {
 	sg := signed(r)
 	n, err := s.Conversations.WaitingCount(ctx, sg.Tenant.ID, sg.Agent.ID)
 	if err != nil {
@@ -114,6 +103,16 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 			return err
 		}
 	}
+	if v.Open != nil {
+		if st := composerStateOf(*v.Open, v.Now); st != *composer {
+			*composer = st
+			cv, err := s.composerFor(r, *v.Open, web.Form{})
+			if err != nil {
+				return err
+			}
+			return writeEvent(ctx, w, "composer", web.Composer(cv))
+		}
+	}
 	return nil
 }
 
@@ -133,19 +132,6 @@ func writeEvent(ctx context.Context, w http.ResponseWriter, name string, c templ
 	return err
 }
 
-// composerState is what decides the composer's look: live or ended, and
-// the window open or closed.
-func (s *Server) composerState(ctx context.Context, r *http.Request, caseID int64) string {
-	if caseID == 0 {
-		return ""
-	}
-	c, err := s.Conversations.Case(ctx, signed(r).Tenant.ID, caseID)
-	if err != nil {
-		return ""
-	}
-	return composerStateOf(c, s.Clock.Now())
-}
-
 // composerStateOf names what decides the composer's look.
 func composerStateOf(c conversation.Case, now time.Time) string {
 	if c.State != conversation.StateLive {
@@ -155,16 +141,4 @@ func composerStateOf(c conversation.Case, now time.Time) string {
 		return "open"
 	}
 	return "closed"
-}
-
-func (s *Server) pushComposer(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64) error {
-	c, err := s.Conversations.Case(ctx, signed(r).Tenant.ID, caseID)
-	if err != nil {
-		return err
-	}
-	v, err := s.composerFor(r, c, web.Form{})
-	if err != nil {
-		return err
-	}
-	return writeEvent(ctx, w, "composer", web.Composer(v))
 }

@@ -32,27 +32,23 @@ type Sub struct {
 	mu     sync.Mutex
 	cases  map[int64]bool
 	resync bool
-	kinds  map[string]bool
 }
 
 // Changes returns what changed since the last call: the chats concerned,
-// the kinds of change, and whether everything must be re-read (after the
-// hub reconnected and may have missed events).
-func (s *Sub) Changes() (cases map[int64]bool, kinds map[string]bool, resync bool) {
+// and whether everything must be re-read (after the hub reconnected and
+// may have missed events).
+func (s *Sub) Changes() (cases map[int64]bool, resync bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cases, kinds, resync = s.cases, s.kinds, s.resync
-	s.cases, s.kinds, s.resync = map[int64]bool{}, map[string]bool{}, false
-	return cases, kinds, resync
+	cases, resync = s.cases, s.resync
+	s.cases, s.resync = map[int64]bool{}, false
+	return cases, resync
 }
 
 func (s *Sub) add(ev Event, resync bool) {
 	s.mu.Lock()
 	if ev.CaseID != 0 {
 		s.cases[ev.CaseID] = true
-	}
-	if ev.Kind != "" {
-		s.kinds[ev.Kind] = true
 	}
 	s.resync = s.resync || resync
 	s.mu.Unlock()
@@ -70,7 +66,7 @@ func NewHub(url string, log *slog.Logger) *Hub {
 
 // Subscribe starts receiving the tenant's events.
 func (h *Hub) Subscribe(tenant uuid.UUID) *Sub {
-	s := &Sub{tenant: tenant, C: make(chan struct{}, 1), cases: map[int64]bool{}, kinds: map[string]bool{}}
+	s := &Sub{tenant: tenant, C: make(chan struct{}, 1), cases: map[int64]bool{}}
 	h.mu.Lock()
 	if h.subs[tenant] == nil {
 		h.subs[tenant] = map[*Sub]struct{}{}
@@ -152,15 +148,4 @@ func (h *Hub) listen(ctx context.Context, reconnected bool) error {
 		}
 		h.publish(ev)
 	}
-}
-
-// Streams counts this replica's open subscriptions (browser streams).
-func (h *Hub) Streams() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, subs := range h.subs {
-		n += len(subs)
-	}
-	return n
 }

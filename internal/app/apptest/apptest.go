@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -238,17 +237,6 @@ func screenshot(ctx context.Context) string {
 	defer f.Close()
 	_, _ = f.Write(b)
 	return " (screenshot: " + f.Name() + ")"
-}
-
-// FreePort returns a free loopback port.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Shot saves a screenshot named name when PARLEY_TEST_SCREENSHOTS names a
