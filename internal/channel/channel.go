@@ -26,6 +26,37 @@ type Provider interface {
 	// FetchMedia downloads an inbound file, at most max bytes; a larger
 	// file returns ErrTooLarge with the size when known.
 	FetchMedia(ctx context.Context, url string, max int64) (Media, error)
+	// Templates lists the templates approved for WhatsApp, as the
+	// provider has them now.
+	Templates(ctx context.Context) (Templates, error)
+}
+
+// Template is a message template WhatsApp approved: the only thing that
+// may be sent outside the 24-hour window, and the way to start a
+// conversation.
+type Template struct {
+	ID       string // Twilio ContentSid; 1msg template name
+	Name     string
+	Language string // WhatsApp's language code: en, es, pt_BR…
+	// Body is the text, with {{1}}, {{2}}… where the variables go.
+	Body      string
+	Variables []Variable // in the order they are numbered
+	Buttons   []string   // quick-reply buttons the client can tap
+}
+
+// Variable is a placeholder of a template, with the provider's hint (its
+// sample value) to tell the agent what belongs there.
+type Variable struct {
+	Key  string `json:"key"`
+	Hint string `json:"hint,omitempty"`
+}
+
+// Templates is a provider's template list: the approved templates sorted
+// by name and language, and the names of those it listed but that could
+// not be read (missing text or id), for the agent to know they exist.
+type Templates struct {
+	List       []Template
+	Unreadable []string
 }
 
 // Media is a downloaded file.

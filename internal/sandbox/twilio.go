@@ -316,6 +316,16 @@ func (t *Twilio) RemoveTemplate(accountSid, contentSid string) {
 	}
 }
 
+// SetTemplateStatus changes a template's WhatsApp approval status, as
+// Meta does when it pauses, disables or approves a template.
+func (t *Twilio) SetTemplateStatus(accountSid, contentSid, status string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tp, ok := t.templates[contentSid]; ok && tp.account == accountSid {
+		tp.tpl.Status = status
+	}
+}
+
 // SeedDemoTemplates adds a realistic set of templates to an account: several
 // languages, with and without variables, a quick-reply template, a pending
 // one and a rejected one.

@@ -1,6 +1,7 @@
 package twilio_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twilio/twilio-go/client"
 
@@ -416,4 +418,58 @@ func statusesOf(t *testing.T, calls []hookCall) []string {
 		out = append(out, mustParse(t, c.Form).Status.Status)
 	}
 	return out
+}
+
+// The template list holds only content WhatsApp approved, sorted by name
+// then language, with variables in order and their hints, quick-reply
+// buttons, and the names of entries whose fields are broken.
+func TestTemplates(t *testing.T) {
+	e := newEnv(t)
+	add := func(tpl sandbox.Template) string { return e.sim.AddTemplate(testAccount, tpl) }
+	shipped := add(sandbox.Template{FriendlyName: "order_shipped", Language: "en",
+		Body: "Hi {{1}}, order {{2}} ships on {{3}}.", Variables: map[string]string{"2": "Order number", "1": "Customer name"}})
+	add(sandbox.Template{FriendlyName: "pending_one", Language: "en", Body: "Soon", Status: "pending"})
+	add(sandbox.Template{FriendlyName: "rejected_one", Language: "en", Body: "{{1}}", Status: "rejected"})
+	es := add(sandbox.Template{FriendlyName: "Order_shipped", Language: "es", Body: "Hola {{1}}"})
+	check := add(sandbox.Template{FriendlyName: "check", Language: "en", Body: "Resolved?", QuickReplies: []string{"Yes", "No"}})
+	add(sandbox.Template{FriendlyName: "empty_text", Language: "en", Body: "  "})
+	add(sandbox.Template{FriendlyName: "", Language: "en", Body: "No name"})
+
+	got, err := e.client.Templates(t.Context())
+	if err != nil {
+		t.Fatalf("Templates: %v", err)
+	}
+	want := []channel.Template{
+		{ID: check, Name: "check", Language: "en", Body: "Resolved?", Buttons: []string{"Yes", "No"}},
+		{ID: shipped, Name: "order_shipped", Language: "en", Body: "Hi {{1}}, order {{2}} ships on {{3}}.",
+			Variables: []channel.Variable{{Key: "1", Hint: "Customer name"}, {Key: "2", Hint: "Order number"}, {Key: "3"}}},
+		{ID: es, Name: "Order_shipped", Language: "es", Body: "Hola {{1}}", Variables: []channel.Variable{{Key: "1"}}},
+	}
+	if !reflect.DeepEqual(got.List, want) {
+		t.Errorf("templates\n got %+v\nwant %+v", got.List, want)
+	}
+	if len(got.Unreadable) != 2 || !strings.Contains(got.Unreadable[0], "empty_text (no text)") ||
+		!strings.Contains(got.Unreadable[1], "without a name") {
+		t.Errorf("unreadable %q, want the template without text and the one without a name", got.Unreadable)
+	}
+}
+
+// A Twilio that does not answer in time or answers with an error gives a
+// SendError with words for the agent.
+func TestTemplatesProviderFails(t *testing.T) {
+	e := newEnv(t)
+	e.sim.SetFaults(sandbox.TwilioFaults{TimeoutRate: 1})
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	_, err := e.client.Templates(ctx)
+	if se := sendError(t, err); !se.Retryable || !strings.Contains(se.Message, "in time") {
+		t.Errorf("timeout: %+v", se)
+	}
+
+	bad := twilio.New(testAccount, otherToken, testSender, sandbox.TwilioTransport(e.api.URL, nil))
+	e.sim.SetFaults(sandbox.TwilioFaults{})
+	_, err = bad.Templates(t.Context())
+	if se := sendError(t, err); se.Code != "20003" {
+		t.Errorf("wrong token: %+v", se)
+	}
 }

@@ -25,7 +25,7 @@ import (
 type Client struct {
 	sid, token string
 	sender     string // E.164
-	rest       *twilio.RestClient
+	transport  http.RoundTripper
 	media      *http.Client
 }
 
@@ -35,28 +35,42 @@ func New(accountSID, authToken, sender string, transport http.RoundTripper) *Cli
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	cl := &client.Client{
-		Credentials: client.NewCredentials(accountSID, authToken),
-		HTTPClient: &http.Client{
-			Timeout:   15 * time.Second,
-			Transport: transport,
-			// As twilio-go's own client: API answers are never redirects to follow.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	cl.SetAccountSid(accountSID)
 	return &Client{
-		sid: accountSID, token: authToken, sender: sender,
-		rest: twilio.NewRestClientWithParams(twilio.ClientParams{Client: cl}),
+		sid: accountSID, token: authToken, sender: sender, transport: transport,
 		// Media URLs redirect to a CDN; Go drops the Authorization header
 		// on the cross-host hop, as it should.
 		media: &http.Client{Timeout: 2 * time.Minute, Transport: transport},
 	}
 }
 
+// rest is a twilio-go client whose requests end with ctx: twilio-go's
+// calls take no context, so it is carried by the transport.
+func (c *Client) rest(ctx context.Context) *twilio.RestClient {
+	cl := &client.Client{
+		Credentials: client.NewCredentials(c.sid, c.token),
+		HTTPClient: &http.Client{
+			Timeout:   15 * time.Second,
+			Transport: ctxTransport{ctx: ctx, next: c.transport},
+			// As twilio-go's own client: API answers are never redirects to follow.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	cl.SetAccountSid(c.sid)
+	return twilio.NewRestClientWithParams(twilio.ClientParams{Client: cl})
+}
+
+type ctxTransport struct {
+	ctx  context.Context
+	next http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.next.RoundTrip(r.WithContext(t.ctx))
+}
+
 // Verify fetches the account with the credentials.
 func (c *Client) Verify(ctx context.Context) error {
-	acct, err := c.rest.Api.FetchAccount(c.sid)
+	acct, err := c.rest(ctx).Api.FetchAccount(c.sid)
 	if err != nil {
 		return sendError(err)
 	}
@@ -93,7 +107,7 @@ func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResu
 			p.SetMediaUrl([]string{m.MediaURL})
 		}
 	}
-	msg, err := c.rest.Api.CreateMessage(p)
+	msg, err := c.rest(ctx).Api.CreateMessage(p)
 	if err != nil {
 		return channel.SendResult{}, sendError(err)
 	}

@@ -1,0 +1,79 @@
+package channel
+
+import (
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// placeholder matches a template variable: {{1}}, {{ 2 }}.
+var placeholder = regexp.MustCompile(`\{\{\s*([0-9A-Za-z_]+)\s*\}\}`)
+
+// TemplateVariables lists the variables of body in their numbered order,
+// each with its hint from hints (the provider's sample values).
+func TemplateVariables(body string, hints map[string]string) []Variable {
+	seen := map[string]bool{}
+	var vars []Variable
+	for _, m := range placeholder.FindAllStringSubmatch(body, -1) {
+		if k := m[1]; !seen[k] {
+			seen[k] = true
+			vars = append(vars, Variable{Key: k, Hint: strings.TrimSpace(hints[k])})
+		}
+	}
+	sort.SliceStable(vars, func(i, j int) bool {
+		a, errA := strconv.Atoi(vars[i].Key)
+		b, errB := strconv.Atoi(vars[j].Key)
+		if errA == nil && errB == nil {
+			return a < b
+		}
+		return errA == nil && errB != nil
+	})
+	return vars
+}
+
+// FillTemplate puts the values into body's placeholders; a placeholder
+// without a value stays as it is.
+func FillTemplate(body string, values map[string]string) string {
+	return placeholder.ReplaceAllStringFunc(body, func(ph string) string {
+		if v, ok := values[placeholder.FindStringSubmatch(ph)[1]]; ok {
+			return v
+		}
+		return ph
+	})
+}
+
+// SortTemplates orders templates as the macros panel shows them: by name,
+// then language.
+func SortTemplates(ts []Template) {
+	sort.SliceStable(ts, func(i, j int) bool {
+		a, b := strings.ToLower(ts[i].Name), strings.ToLower(ts[j].Name)
+		if a != b {
+			return a < b
+		}
+		return ts[i].Language < ts[j].Language
+	})
+}
+
+// WhatsApp's rules for template variables and text (Meta's template
+// guidelines; Twilio error 21656 and Meta error 132005).
+const (
+	MaxTemplateBodyRunes = 1024
+)
+
+// CheckVariable says, in words for the agent, what WhatsApp would refuse
+// in a variable's value, or "" when it is fine.
+func CheckVariable(v string) string {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return "Fill in this variable."
+	case strings.ContainsAny(v, "\n\r\t"):
+		return "WhatsApp does not accept line breaks or tabs in a variable."
+	case strings.Contains(v, "     "):
+		return "WhatsApp does not accept more than four spaces in a row in a variable."
+	case utf8.RuneCountInString(v) > MaxTemplateBodyRunes:
+		return "This value is longer than a whole template may be (1,024 characters)."
+	}
+	return ""
+}
