@@ -23,6 +23,7 @@ import (
 	"parley/internal/credential"
 	"parley/internal/httpserver"
 	"parley/internal/integration"
+	"parley/internal/macro"
 	"parley/internal/jobs"
 	"parley/internal/media"
 	"parley/internal/postgres"
@@ -110,7 +111,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	}
 	deps := httpserver.Deps{
 		Config: cfg, Log: p.Log, DB: db, Sessions: a.Sessions, Tenants: a.Tenants, Metrics: a.Metrics,
-		Integrations: a.Integrations, Conversations: a.Conversations, Clients: client.NewService(db), Hub: a.Hub, Clock: p.Clock,
+		Integrations: a.Integrations, Conversations: a.Conversations, Clients: client.NewService(db), Macros: macro.NewService(db), Hub: a.Hub, Clock: p.Clock,
 		Ready: func() error {
 			if !a.started.Load() {
 				return errors.New("job client not started")

@@ -77,3 +77,24 @@ func CheckVariable(v string) string {
 	}
 	return ""
 }
+
+// TemplatePart is a piece of a template's text: plain text, or the key of
+// a variable.
+type TemplatePart struct{ Text, Var string }
+
+// SplitTemplate cuts body into text and variables, in order.
+func SplitTemplate(body string) []TemplatePart {
+	var out []TemplatePart
+	last := 0
+	for _, m := range placeholder.FindAllStringSubmatchIndex(body, -1) {
+		if m[0] > last {
+			out = append(out, TemplatePart{Text: body[last:m[0]]})
+		}
+		out = append(out, TemplatePart{Var: body[m[2]:m[3]]})
+		last = m[1]
+	}
+	if last < len(body) {
+		out = append(out, TemplatePart{Text: body[last:]})
+	}
+	return out
+}

@@ -87,7 +87,9 @@ type Message struct {
 	ErrorMessage      *string
 	ProviderMessageID *string
 	CreatedAt         time.Time
-	Attachments       []Attachment `db:"-"`
+	// Template is set on a message sent as an approved template.
+	Template    *SentTemplate
+	Attachments []Attachment `db:"-"`
 }
 
 // Attachment is a file of a message.
@@ -170,7 +172,7 @@ func (s *Service) Messages(ctx context.Context, tid uuid.UUID, caseID int64) ([]
 	var ms []Message
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT m.id, m.case_id, m.integration_id, m.direction, m.kind, m.agent_id, a.name AS agent_name,
-				m.body, m.status, m.error_code, m.error_message, m.provider_message_id, m.created_at
+				m.body, m.status, m.error_code, m.error_message, m.provider_message_id, m.created_at, m.meta->'template' AS template
 			FROM messages m LEFT JOIN agents a ON a.tenant_id = m.tenant_id AND a.id = m.agent_id
 			WHERE m.case_id = $1 ORDER BY m.id`, caseID)
 		var err error

@@ -33,10 +33,14 @@ type Upload struct {
 	Data        []byte
 }
 
-// Reply is what an agent sends from the composer.
+// Reply is what an agent sends from the composer: text, a file, or an
+// approved template with its variables.
 type Reply struct {
-	Body string
-	File *Upload
+	Body     string
+	File     *Upload
+	Template *TemplateUse
+	// Status, when a macro set one, becomes the chat's status.
+	Status string
 	// IdempotencyKey comes from the form: a double click or a retried
 	// POST stores one message.
 	IdempotencyKey string
@@ -58,20 +62,26 @@ func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttem
 // in one transaction, so that a crash loses neither. It refuses free text
 // outside the 24-hour window before any provider is called.
 func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID int64, r Reply) (Message, error) {
-	r.Body = strings.TrimSpace(r.Body)
-	if r.File == nil && r.Body == "" {
+	o := outgoing{kind: "text", body: strings.TrimSpace(r.Body), file: r.File, key: r.IdempotencyKey, status: r.Status}
+	if o.status != "" && !ValidStatus(o.status) {
+		return Message{}, problem.Field("status", "Choose a status.")
+	}
+	switch {
+	case r.Template != nil:
+		sent, err := r.Template.check()
+		if err != nil {
+			return Message{}, err
+		}
+		o.kind, o.body, o.template, o.file = "template", sent.Text(), &sent, nil
+	case r.File == nil && o.body == "":
 		return Message{}, problem.Field("body", "Write a message or attach a file.")
-	}
-	if utf8.RuneCountInString(r.Body) > MaxReplyRunes {
+	case utf8.RuneCountInString(o.body) > MaxReplyRunes:
 		return Message{}, problem.Field("body", fmt.Sprintf("WhatsApp messages are at most %d characters.", MaxReplyRunes))
-	}
-	if r.File != nil && len(r.File.Data) > channel.MaxOutboundFileBytes {
+	case r.File != nil && len(r.File.Data) > channel.MaxOutboundFileBytes:
 		return Message{}, problem.Field("file", fmt.Sprintf("The file is %s; WhatsApp accepts files up to 16 MB.", megabytes(int64(len(r.File.Data)))))
-	}
-	var key string
-	if r.File != nil {
-		key = media.NewKey(tid)
-		if err := s.media.Put(ctx, key, r.File.Data); err != nil {
+	case r.File != nil:
+		o.kind, o.fileKey = "file", media.NewKey(tid)
+		if err := s.media.Put(ctx, o.fileKey, r.File.Data); err != nil {
 			return Message{}, err
 		}
 	}
@@ -81,8 +91,8 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 		if err != nil {
 			return err
 		}
-		if r.IdempotencyKey != "" {
-			err := tx.QueryRow(ctx, `SELECT id FROM messages WHERE idempotency_key = $1`, r.IdempotencyKey).Scan(&msgID)
+		if o.key != "" {
+			err := tx.QueryRow(ctx, `SELECT id FROM messages WHERE idempotency_key = $1`, o.key).Scan(&msgID)
 			if err == nil {
 				return nil // already stored: this is the same reply again
 			}
@@ -93,45 +103,17 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 		if c.State != StateLive {
 			return problem.New(problem.Conflict, "This chat has ended. A new message from the client opens a new chat.")
 		}
-		now := s.clock.Now()
-		if !c.WindowOpen(now) {
+		if o.template == nil && !c.WindowOpen(s.clock.Now()) {
 			return problem.New(problem.Conflict, channel.WindowClosedMessage)
 		}
-		kind := "text"
-		if r.File != nil {
-			kind = "file"
-		}
-		err = tx.QueryRow(ctx, `INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, agent_id, body, status, idempotency_key, created_at, updated_at)
-			VALUES ($1, $2, $3, 'out', $4, $5, $6, 'queued', nullif($7, ''), $8, $8) RETURNING id`,
-			tid, caseID, c.IntegrationID, kind, agentID, r.Body, r.IdempotencyKey, now).Scan(&msgID)
-		if err != nil {
-			return fmt.Errorf("insert reply: %w", err)
-		}
-		if r.File != nil {
-			token, err := newPublicToken()
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO attachments (tenant_id, message_id, filename, content_type, size, state, storage_key, public_token)
-				VALUES ($1, $2, $3, $4, $5, 'stored', $6, $7)`,
-				tid, msgID, cleanFilename(r.File.Filename), contentTypeOf(r.File), len(r.File.Data), key, token); err != nil {
-				return fmt.Errorf("insert attachment: %w", err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE cases SET last_activity_at = $2, preview = $3, unread = 0,
-				assignee_id = coalesce(assignee_id, $4) WHERE id = $1`, caseID, now, previewOf(kind, r.Body), agentID); err != nil {
-			return fmt.Errorf("update chat: %w", err)
-		}
-		if _, err := s.queue.InsertTx(ctx, tx, SendArgs{TenantID: tid, MessageID: msgID}, nil); err != nil {
-			return fmt.Errorf("queue send: %w", err)
-		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: c.GroupID})
+		msgID, err = s.storeOutgoing(ctx, tx, tid, agentID, c, o)
+		return err
 	})
 	if postgres.IsUniqueViolation(err, "messages_idempotency_key") {
 		// The same reply raced itself; the other request stored it.
 		err = nil
 		if e := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT id FROM messages WHERE idempotency_key = $1`, r.IdempotencyKey).Scan(&msgID)
+			return tx.QueryRow(ctx, `SELECT id FROM messages WHERE idempotency_key = $1`, o.key).Scan(&msgID)
 		}); e != nil {
 			return Message{}, e
 		}
@@ -155,8 +137,8 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 		at *Attachment
 	)
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT id, case_id, kind, body, status, provider_message_id FROM messages WHERE id = $1 AND direction = 'out'`, msgID).
-			Scan(&m.ID, &m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID)
+		err := tx.QueryRow(ctx, `SELECT id, case_id, kind, body, status, provider_message_id, meta->'template' FROM messages WHERE id = $1 AND direction = 'out'`, msgID).
+			Scan(&m.ID, &m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID, &m.Template)
 		if err != nil {
 			return notFound(err, "message gone")
 		}
@@ -198,6 +180,10 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 		return s.failMessage(ctx, tid, msgID, "", "The integration's credentials cannot be read: reconnect it in Settings.")
 	}
 	out := channel.Outgoing{To: deref(c.ClientWhatsApp), Body: m.Body, StatusCallback: s.integrations.WebhookURL(ig)}
+	if m.Template != nil {
+		// Only the template and its values go: the provider has the text.
+		out.Body, out.TemplateID, out.Variables = "", m.Template.ID, m.Template.Values()
+	}
 	if at != nil && at.PublicToken != nil {
 		out.MediaURL = s.baseURL + "/media/public/" + *at.PublicToken + "/" + at.Filename
 		out.MediaType = at.ContentType

@@ -142,8 +142,13 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, web.Form{Msg: "The message could not be read. Try again."})
 		return
 	}
-	reply := conversation.Reply{Body: r.FormValue("body"), IdempotencyKey: r.FormValue("key")}
-	if file, hdr, err := r.FormFile("file"); err == nil {
+	tpl, err := templateUse(r)
+	if err != nil {
+		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, formOf(r, err))
+		return
+	}
+	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Status: r.FormValue("status"), IdempotencyKey: r.FormValue("key")}
+	if file, hdr, err := r.FormFile("file"); err == nil && tpl == nil {
 		data, err := io.ReadAll(file)
 		file.Close()
 		if err != nil {
@@ -156,13 +161,10 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	if p, ok := problem.As(err); ok && p.Kind != problem.NotFound {
 		f := formOf(r, err)
 		f.Values = map[string]string{"body": r.FormValue("body")}
-		if len(p.Fields) == 0 {
-			f.Msg = p.Msg
-		}
 		if c2, err := s.Conversations.Case(ctx, sg.Tenant.ID, id); err == nil {
 			c = c2 // the chat may have ended or its window closed meanwhile
 		}
-		s.renderComposer(w, r, statusOf(p.Kind), c, f)
+		s.renderComposerWith(w, r, statusOf(p.Kind), c, f, keepTemplate(r, &f, tpl), reply.Status)
 		return
 	}
 	if err != nil {
@@ -173,11 +175,18 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderComposer(w http.ResponseWriter, r *http.Request, status int, c conversation.Case, f web.Form) {
+	s.renderComposerWith(w, r, status, c, f, nil, "")
+}
+
+// renderComposerWith draws the composer with a template and a macro's
+// status kept in it.
+func (s *Server) renderComposerWith(w http.ResponseWriter, r *http.Request, status int, c conversation.Case, f web.Form, t *channel.Template, macroStatus string) {
 	v, err := s.composerFor(r, c, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	v.Template, v.Status = t, macroStatus
 	s.render(w, r, status, web.Composer(v))
 }
 

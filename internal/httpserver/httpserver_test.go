@@ -240,6 +240,13 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		}
 	}
 	bChat, bMsg, bFile, bIg := strconv.FormatInt(chat.ID, 10), strconv.FormatInt(msgID, 10), strconv.FormatInt(fileID, 10), strconv.FormatInt(b.ig.ID, 10)
+	bClient := strconv.FormatInt(chat.ClientID, 10)
+	macroID := func(base string) string {
+		env.Post(t, b.client, base, url.Values{"title": {"Greeting"}, "body": {"Hello from B"}})
+		_, body := env.Get(t, b.client, base)
+		return regexp.MustCompile(base + `/(\d+)"`).FindStringSubmatch(body)[1]
+	}
+	bGeneral, bPersonal := macroID("/settings/macros"), macroID("/me/macros")
 
 	routes := map[string]struct {
 		path string
@@ -264,6 +271,11 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		"POST /settings/integrations/{id}":         {"/settings/integrations/" + bIg, url.Values{"sender": {"+15550002222"}, "default_group": {bGroup}}},
 		"POST /settings/integrations/{id}/enabled": {"/settings/integrations/" + bIg + "/enabled", url.Values{"enabled": {"false"}}},
 		"POST /settings/integrations/{id}/delete":  {"/settings/integrations/" + bIg + "/delete", nil},
+		"GET /chats/{id}/macros":                   {"/chats/" + bChat + "/macros", nil},
+		"POST /settings/macros/{id}":               {"/settings/macros/" + bGeneral, url.Values{"title": {"Taken over"}, "body": {"x"}}},
+		"POST /settings/macros/{id}/delete":        {"/settings/macros/" + bGeneral + "/delete", nil},
+		"POST /me/macros/{id}":                     {"/me/macros/" + bPersonal, url.Values{"title": {"Taken over"}, "body": {"x"}}},
+		"POST /me/macros/{id}/delete":              {"/me/macros/" + bPersonal + "/delete", nil},
 	}
 	walkParamRoutes(t, env, func(method, pattern string) {
 		r, ok := routes[method+" "+pattern]
@@ -281,6 +293,17 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 			t.Errorf("%s %s with another tenant's id: %d, want 404", method, r.path, status)
 		}
 	})
+	// Ids in query strings and forms: another tenant's integration's
+	// templates, and a conversation started with another tenant's client.
+	for _, path := range []string{"/templates?integration=" + bIg, "/chats/new?client=" + bClient} {
+		if status, _ := env.Get(t, a, path); status != http.StatusNotFound {
+			t.Errorf("GET %s with another tenant's id: %d, want 404", path, status)
+		}
+	}
+	tpl := `{"ID":"HX00000000000000000000000000000000","Name":"x","Language":"en","Body":"Hello"}`
+	if status, _, _ := env.Post(t, a, "/chats/new", url.Values{"client": {bClient}, "integration": {bIg}, "number": {"+15557654321"}, "template": {tpl}}); status != http.StatusNotFound && status != http.StatusUnprocessableEntity {
+		t.Errorf("POST /chats/new with another tenant's client and integration: %d", status)
+	}
 	if status, _ := env.Get(t, a, "/settings/groups/abc"); status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		t.Errorf("non-numeric id: %d", status)
 	}
@@ -289,9 +312,15 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 	if strings.Contains(body, "Deactivated") {
 		t.Error("tenant A deactivated tenant B's agent")
 	}
-	_, body = env.Get(t, b.client, "/settings/groups")
-	if strings.Contains(body, "Taken over") {
-		t.Error("tenant A renamed tenant B's group")
+	for _, page := range []string{"/settings/groups", "/settings/macros", "/me/macros"} {
+		if _, body = env.Get(t, b.client, page); strings.Contains(body, "Taken over") {
+			t.Errorf("tenant A changed something on tenant B's %s", page)
+		}
+	}
+	for _, page := range []string{"/settings/macros", "/me/macros"} {
+		if _, body = env.Get(t, b.client, page); !strings.Contains(body, "Hello from B") {
+			t.Errorf("tenant A deleted tenant B's macro on %s", page)
+		}
 	}
 	if ig, err := env.App.Integrations.Get(context.Background(), b.admin.TenantID, b.ig.ID); err != nil || !ig.Enabled || ig.Sender != b.ig.Sender {
 		t.Errorf("tenant B's integration after A's attempts: %+v %v", ig, err)

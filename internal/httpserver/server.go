@@ -21,6 +21,7 @@ import (
 	"parley/internal/config"
 	"parley/internal/conversation"
 	"parley/internal/integration"
+	"parley/internal/macro"
 	"parley/internal/postgres"
 	"parley/internal/realtime"
 	"parley/internal/tenant"
@@ -42,6 +43,7 @@ type Deps struct {
 	Integrations  *integration.Service
 	Conversations *conversation.Service
 	Clients       *client.Service
+	Macros        *macro.Service
 	Hub           *realtime.Hub
 	Clock         clock.Clock
 	// Sandbox, when set, mounts the simulated providers and the customer
@@ -112,7 +114,11 @@ func New(d Deps) (http.Handler, error) {
 				r.Get("/", s.home)
 				r.Get("/events", s.events)
 				r.Get("/chats", s.chatsPage)
+				r.Get("/chats/new", s.startPage)
+				r.Post("/chats/new", s.start)
 				r.Get("/chats/{id}", s.chatPage)
+				r.Get("/chats/{id}/macros", s.macrosPanel)
+				r.Get("/templates", s.templates)
 				r.Post("/chats/{id}/messages/{msg}/delete", s.deleteMessage)
 				r.Post("/chats/{id}/end", s.endChat)
 				r.Post("/chats/{id}/take", s.takeChat)
@@ -123,6 +129,11 @@ func New(d Deps) (http.Handler, error) {
 				r.Get("/cases", s.casesPage)
 				r.Get("/cases/{id}", s.casePage)
 				r.Get("/files/{id}", s.file)
+				mine := macroPages{s: s, personal: true}
+				r.Get("/me/macros", mine.list)
+				r.Post("/me/macros", mine.create)
+				r.Post("/me/macros/{id}", mine.update)
+				r.Post("/me/macros/{id}/delete", mine.delete)
 
 				r.Route("/settings", func(r chi.Router) {
 					r.Use(s.requireAdmin)
@@ -140,6 +151,11 @@ func New(d Deps) (http.Handler, error) {
 					r.Post("/integrations/{id}", s.updateIntegration)
 					r.Post("/integrations/{id}/enabled", s.setIntegrationEnabled)
 					r.Post("/integrations/{id}/delete", s.deleteIntegration)
+					general := macroPages{s: s}
+					r.Get("/macros", general.list)
+					r.Post("/macros", general.create)
+					r.Post("/macros/{id}", general.update)
+					r.Post("/macros/{id}/delete", general.delete)
 					r.Get("/chats", s.chatSettingsPage)
 					r.Post("/chats", s.updateChatSettings)
 				})

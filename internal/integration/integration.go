@@ -317,3 +317,24 @@ func newWebhookToken() (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
+
+// TemplatesTimeout bounds how long the macros panel waits for a
+// provider's template list.
+const TemplatesTimeout = 10 * time.Second
+
+// Templates lists the templates WhatsApp approved for one of the tenant's
+// integrations, asking the provider now. A provider's failure comes back
+// as a *channel.SendError in plain words.
+func (s *Service) Templates(ctx context.Context, tid uuid.UUID, id int64) (channel.Templates, error) {
+	ig, err := s.Get(ctx, tid, id)
+	if err != nil {
+		return channel.Templates{}, err
+	}
+	prov, err := s.Provider(ig)
+	if err != nil {
+		return channel.Templates{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, TemplatesTimeout)
+	defer cancel()
+	return prov.Templates(ctx)
+}

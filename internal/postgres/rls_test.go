@@ -17,6 +17,7 @@ import (
 	"parley/internal/credential"
 	"parley/internal/integration"
 	"parley/internal/jobs"
+	"parley/internal/macro"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 	"parley/internal/tenant"
@@ -177,6 +178,9 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	_, err = conv.Receive(ctx, ig, channel.Inbound{ProviderMessageID: "SM-" + name, From: "+15557654321", Body: "hi",
 		Media: []channel.MediaRef{{URL: "https://example.test/m", ContentType: "image/png"}}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := macro.NewService(db).Create(ctx, admin.TenantID, macro.Owner{Agent: admin.ID}, macro.Form{Title: "Hello", Body: "Hello!"}); err != nil {
 		t.Fatal(err)
 	}
 	return admin.TenantID

@@ -1,7 +1,7 @@
 // Parley's few behaviours that are not htmx: copy buttons, the tab title
 // following the live chat indicator, the 24-hour window countdown, the file
-// size check before upload, confirmations, and keeping the newest message
-// in view.
+// size check before upload, confirmations, keeping the newest message in
+// view, and the macros panel with its approved templates.
 (function () {
   "use strict";
 
@@ -56,7 +56,10 @@
           el.classList.add("window-closed");
           el.textContent = "The 24-hour window is closed — only an approved template can be sent";
           var form = el.closest("form");
-          if (form) form.querySelectorAll("textarea, input[type=file], button[type=submit]").forEach(function (x) { x.disabled = true; });
+          if (form) {
+            form.querySelectorAll("textarea, input[type=file]").forEach(function (x) { x.disabled = true; });
+            syncSend(form);
+          }
         } else if (ms > 0) {
           var strong = el.querySelector("strong");
           if (strong) strong.textContent = left(ms);
@@ -109,14 +112,162 @@
     if (box) box.scrollTop = box.scrollHeight;
   }
 
+  // The macros panel is fetched every time it opens: the templates come
+  // from the provider then. Macros go into the reply box at the cursor; a
+  // template goes in as a block with its service comments and variables.
+  function closePanels() {
+    document.querySelectorAll("[data-macros-toggle]").forEach(function (t) {
+      var panel = document.getElementById(t.getAttribute("aria-controls"));
+      if (panel && !panel.hidden) {
+        panel.hidden = true;
+        panel.innerHTML = "";
+        t.setAttribute("aria-expanded", "false");
+      }
+    });
+  }
+  function openPanel(toggle) {
+    var panel = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!panel) return;
+    if (!panel.hidden) { closePanels(); return; }
+    panel.hidden = false;
+    toggle.setAttribute("aria-expanded", "true");
+    panel.innerHTML = '<p class="loading" role="status">Loading macros…</p>';
+    htmx.ajax("GET", toggle.getAttribute("data-macros-toggle"), { target: panel, swap: "innerHTML" });
+  }
+  function slotOf(form) { return form && form.querySelector("[data-template-slot]"); }
+  function windowClosed(form) {
+    var w = form.querySelector("[data-composer-window]");
+    return w ? w.classList.contains("window-closed") : true;
+  }
+  // Send works for a template always, for text only inside the window.
+  function syncSend(form) {
+    var send = form.querySelector("[data-template-send]");
+    var slot = slotOf(form);
+    if (!send || !slot) return;
+    send.disabled = !slot.querySelector("[data-template-block]") && windowClosed(form);
+  }
+  function setTemplate(form, fragment) {
+    var slot = slotOf(form);
+    if (!slot) return;
+    slot.querySelectorAll("[data-template-block]").forEach(function (b) { b.remove(); });
+    if (fragment) slot.insertBefore(fragment, slot.firstChild);
+    slot.classList.toggle("has-template", !!fragment);
+    var ph = slot.querySelector(".tpl-placeholder");
+    if (ph) ph.hidden = !!fragment;
+    syncSend(form);
+  }
+  function insertMacro(btn) {
+    var form = btn.closest("form");
+    var box = form.querySelector("textarea[name=body]");
+    if (!box || box.disabled) return;
+    setTemplate(form, null);
+    var text = btn.getAttribute("data-macro-body");
+    var start = box.selectionStart, end = box.selectionEnd;
+    box.value = box.value.slice(0, start) + text + box.value.slice(end);
+    box.selectionStart = box.selectionEnd = start + text.length;
+    var status = btn.getAttribute("data-macro-status");
+    var chip = form.querySelector("[data-macro-status-chip]");
+    if (chip && status) {
+      chip.querySelector("input").value = status;
+      chip.querySelector("strong").textContent = status;
+      chip.hidden = false;
+    }
+    closePanels();
+    box.focus();
+  }
+  function insertTemplate(btn) {
+    var form = btn.closest("form");
+    var tpl = btn.closest("li").querySelector("template");
+    if (!form || !tpl) return;
+    setTemplate(form, tpl.content.cloneNode(true));
+    closePanels();
+    var first = slotOf(form).querySelector(".tpl-vars input");
+    if (first) first.focus();
+  }
+  // Empty variables are caught before anything is sent, next to them.
+  function checkTemplate(form) {
+    var ok = true;
+    form.querySelectorAll("[data-template-block] .tpl-vars input").forEach(function (input) {
+      var err = input.closest("li").querySelector(".field-error");
+      var empty = input.value.trim() === "";
+      input.setAttribute("aria-invalid", empty ? "true" : "false");
+      if (err) { err.textContent = empty ? "Fill in this variable." : ""; err.hidden = !empty; }
+      if (empty && ok) { input.focus(); ok = false; }
+    });
+    return ok;
+  }
+  function search(input) {
+    var box = input.closest(".macros-panel-body, .start-picker");
+    if (!box) return;
+    var q = input.value.trim().toLowerCase(), shown = 0;
+    box.querySelectorAll("[data-filter]").forEach(function (li) {
+      var hit = !q || li.getAttribute("data-filter").toLowerCase().indexOf(q) >= 0;
+      li.hidden = !hit;
+      if (hit) shown++;
+    });
+    var none = box.querySelector(".no-match");
+    if (none) none.hidden = !q || shown > 0;
+  }
+
+  document.addEventListener("click", function (e) {
+    var t;
+    if ((t = e.target.closest("[data-macros-toggle]"))) openPanel(t);
+    else if ((t = e.target.closest("[data-macro-body]"))) insertMacro(t);
+    else if ((t = e.target.closest("[data-template-pick]"))) insertTemplate(t);
+    else if ((t = e.target.closest("[data-template-remove]"))) setTemplate(t.closest("form"), null);
+    else if ((t = e.target.closest("[data-macro-status-clear]"))) {
+      var chip = t.closest("[data-macro-status-chip]");
+      chip.querySelector("input").value = "";
+      chip.hidden = true;
+    }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") closePanels();
+  });
+  document.addEventListener("input", function (e) {
+    var el = e.target;
+    if (el.matches("[data-macros-search]")) search(el);
+    if (el.matches(".tpl-vars input[data-var]")) {
+      var k = el.getAttribute("data-var");
+      el.closest("[data-template-block]").querySelectorAll('.tpl-var[data-var="' + k + '"]').forEach(function (s) {
+        s.textContent = el.value || "{{" + k + "}}";
+      });
+    }
+  });
+  document.addEventListener("change", function (e) {
+    var form = e.target.closest("[data-template-form]");
+    if (form && e.target.name === "integration") setTemplate(form, null); // another number, other templates
+  });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail.elt;
+    if (form.tagName === "FORM" && form.querySelector("[data-template-block]") && !checkTemplate(form)) e.preventDefault();
+  });
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.hasAttribute("data-template-form") && !checkTemplate(form)) e.preventDefault();
+  });
+  // A template being filled in survives the composer being redrawn (the
+  // 24-hour window closing, say): it is carried into the new composer.
+  var carried = null;
+  document.addEventListener("htmx:sseBeforeMessage", function (e) {
+    if (e.detail && e.detail.type === "composer") carried = document.querySelector("#composer [data-template-block]");
+  });
+  function carry() {
+    var form = document.getElementById("composer");
+    if (carried && form && slotOf(form)) setTemplate(form, carried);
+    carried = null;
+  }
+
   function refresh() {
     syncTitle();
     tick();
+    document.querySelectorAll("[data-macros-search]").forEach(function (s) { if (s.value) search(s); });
   }
   document.addEventListener("htmx:afterSwap", refresh);
   document.addEventListener("htmx:sseMessage", function (e) {
     refresh();
     if (e.detail && e.detail.type === "conversation") scrollMessages();
+    if (e.detail && e.detail.type === "composer") carry();
   });
   document.addEventListener("DOMContentLoaded", function () {
     refresh();

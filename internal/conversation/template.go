@@ -1,0 +1,254 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/channel"
+	"parley/internal/integration"
+	"parley/internal/phone"
+	"parley/internal/problem"
+	"parley/internal/realtime"
+)
+
+// SentTemplate is the approved template a message was sent with, kept in
+// the message's meta: the conversation shows it with its service comments
+// and variable hints when the provider refuses it, and the send job reads
+// the template id and values from it.
+type SentTemplate struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Language  string          `json:"language"`
+	Body      string          `json:"body"`
+	Variables []TemplateValue `json:"variables,omitempty"`
+	Buttons   []string        `json:"buttons,omitempty"`
+}
+
+// TemplateValue is one variable of a sent template and what the agent
+// filled in.
+type TemplateValue struct {
+	Key   string `json:"key"`
+	Hint  string `json:"hint,omitempty"`
+	Value string `json:"value"`
+}
+
+// TemplateUse is an approved template picked in the macros panel, with the
+// values the agent typed for its variables.
+type TemplateUse struct {
+	Template channel.Template
+	Values   map[string]string
+}
+
+// VariableField is the form field of a template variable, where its
+// problem is reported.
+func VariableField(key string) string { return "var_" + key }
+
+// check validates the template and the values, reporting each problem
+// next to its variable, and returns what will be stored and sent.
+func (u TemplateUse) check() (SentTemplate, error) {
+	t := u.Template
+	if strings.TrimSpace(t.ID) == "" || strings.TrimSpace(t.Body) == "" || len(t.ID) > 200 ||
+		utf8.RuneCountInString(t.Body) > channel.MaxTemplateBodyRunes || len(t.Variables) > 100 {
+		return SentTemplate{}, problem.Field("template", "This template cannot be read; pick it again from the macros panel.")
+	}
+	st := SentTemplate{ID: t.ID, Name: truncate(t.Name, 200), Language: truncate(t.Language, 20), Body: t.Body, Buttons: t.Buttons}
+	errs := problem.Fields{}
+	values := map[string]string{}
+	for _, v := range t.Variables {
+		val := strings.TrimSpace(u.Values[v.Key])
+		if msg := channel.CheckVariable(val); msg != "" {
+			errs.Add(VariableField(v.Key), msg)
+		}
+		values[v.Key] = val
+		st.Variables = append(st.Variables, TemplateValue{Key: v.Key, Hint: truncate(v.Hint, 200), Value: val})
+	}
+	if err := errs.Err(); err != nil {
+		return st, err
+	}
+	if n := utf8.RuneCountInString(st.Text()); n > channel.MaxTemplateBodyRunes {
+		for _, v := range t.Variables {
+			errs.Add(VariableField(v.Key), fmt.Sprintf("With these values the template has %d characters; WhatsApp accepts at most 1,024. Shorten the values.", n))
+		}
+		return st, errs.Err()
+	}
+	return st, nil
+}
+
+// Values are the variables as the provider takes them.
+func (t SentTemplate) Values() map[string]string {
+	m := make(map[string]string, len(t.Variables))
+	for _, v := range t.Variables {
+		m[v.Key] = v.Value
+	}
+	return m
+}
+
+// Text is the template's text with the values filled in: what the client
+// reads.
+func (t SentTemplate) Text() string { return channel.FillTemplate(t.Body, t.Values()) }
+
+// Start is a conversation an agent begins with an approved template: with
+// a client who never wrote, or whose 24-hour window has closed.
+type Start struct {
+	IntegrationID int64
+	// ClientID, when the agent starts from a client's page, is that
+	// client; their WhatsApp field is set to Number if empty.
+	ClientID int64
+	// Number is the client's WhatsApp number in any format.
+	Number         string
+	Template       TemplateUse
+	IdempotencyKey string
+}
+
+// StartConversation sends an approved template to a WhatsApp number
+// through an integration: it finds or creates the client, joins their
+// live chat on that integration or opens one assigned to the agent, and
+// queues the template like a reply. It returns the chat's id.
+func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID int64, st Start) (int64, error) {
+	errs := problem.Fields{}
+	number, err := phone.Normalize(st.Number, "")
+	if err != nil {
+		errs.Add("number", "Enter the client's WhatsApp number with its country code, e.g. +44 7700 900123.")
+	}
+	sent, err := st.Template.check()
+	if p, ok := problem.As(err); ok {
+		for k, v := range p.Fields {
+			errs.Add(k, v)
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return 0, err
+	}
+	var caseID int64
+	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		ig, err := integration.GetTx(ctx, tx, st.IntegrationID)
+		if err != nil {
+			return problem.Field("integration", "Choose a WhatsApp integration.")
+		}
+		if !ig.Enabled {
+			return problem.Field("integration", "This integration is disabled; enable it in Settings → Integrations.")
+		}
+		if st.IdempotencyKey != "" {
+			err := tx.QueryRow(ctx, `SELECT case_id FROM messages WHERE idempotency_key = $1`, st.IdempotencyKey).Scan(&caseID)
+			if err == nil {
+				return nil // already started: the same form again
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		now := s.clock.Now()
+		clientID, err := s.startClient(ctx, tx, tid, st.ClientID, number)
+		if err != nil {
+			return err
+		}
+		var opened bool
+		if caseID, opened, err = s.liveChat(ctx, tx, ig, clientID, now); err != nil {
+			return err
+		}
+		if opened {
+			if _, err := tx.Exec(ctx, `UPDATE cases SET assignee_id = $2 WHERE id = $1`, caseID, agentID); err != nil {
+				return fmt.Errorf("assign started chat: %w", err)
+			}
+		}
+		c, err := caseTx(ctx, tx, caseID, true)
+		if err != nil {
+			return err
+		}
+		_, err = s.storeOutgoing(ctx, tx, tid, agentID, c, outgoing{kind: "template", body: sent.Text(), template: &sent, key: st.IdempotencyKey})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return caseID, nil
+}
+
+// startClient is the client a started conversation goes to: the given
+// one (whose WhatsApp field must be number, or empty and then set), or
+// the one with this WhatsApp number, created if there is none.
+func (s *Service) startClient(ctx context.Context, tx pgx.Tx, tid uuid.UUID, clientID int64, number string) (int64, error) {
+	if clientID == 0 {
+		return s.clientForWhatsApp(ctx, tx, tid, number, "")
+	}
+	var wa *string
+	if err := tx.QueryRow(ctx, `SELECT whatsapp FROM clients WHERE id = $1 FOR UPDATE`, clientID).Scan(&wa); err != nil {
+		return 0, notFound(err, "No such client.")
+	}
+	switch {
+	case wa != nil && *wa != number:
+		return 0, problem.Field("number", "This client's WhatsApp number is "+*wa+".")
+	case wa == nil:
+		var other int64
+		err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE whatsapp = $1`, number).Scan(&other)
+		if err == nil {
+			return 0, problem.Field("number", "Another client has this WhatsApp number; start the conversation from their page.")
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return 0, err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE clients SET whatsapp = $2, updated_at = now() WHERE id = $1`, clientID, number); err != nil {
+			return 0, fmt.Errorf("set WhatsApp of client %d: %w", clientID, err)
+		}
+	}
+	return clientID, nil
+}
+
+// outgoing is a message about to be stored and queued.
+type outgoing struct {
+	kind     string
+	body     string
+	template *SentTemplate
+	file     *Upload
+	fileKey  string
+	key      string // idempotency key
+	status   string // a macro's status for the chat, or ""
+}
+
+// storeOutgoing stores an agent's message as queued with its send job and
+// notifies browsers; c is the chat, locked by the caller.
+func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, agentID int64, c Case, o outgoing) (int64, error) {
+	now := s.clock.Now()
+	meta := map[string]any{}
+	if o.template != nil {
+		meta["template"] = o.template
+	}
+	var msgID int64
+	err := tx.QueryRow(ctx, `INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, agent_id, body, status, idempotency_key, meta, created_at, updated_at)
+		VALUES ($1, $2, $3, 'out', $4, $5, $6, 'queued', nullif($7, ''), $8, $9, $9) RETURNING id`,
+		tid, c.ID, c.IntegrationID, o.kind, agentID, o.body, o.key, meta, now).Scan(&msgID)
+	if err != nil {
+		return 0, fmt.Errorf("insert message: %w", err)
+	}
+	if o.file != nil {
+		token, err := newPublicToken()
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO attachments (tenant_id, message_id, filename, content_type, size, state, storage_key, public_token)
+			VALUES ($1, $2, $3, $4, $5, 'stored', $6, $7)`,
+			tid, msgID, cleanFilename(o.file.Filename), contentTypeOf(o.file), len(o.file.Data), o.fileKey, token); err != nil {
+			return 0, fmt.Errorf("insert attachment: %w", err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE cases SET last_activity_at = $2, preview = $3, unread = 0,
+			assignee_id = coalesce(assignee_id, $4), status = coalesce(nullif($5, ''), status) WHERE id = $1`,
+		c.ID, now, previewOf(o.kind, o.body), agentID, o.status); err != nil {
+		return 0, fmt.Errorf("update chat: %w", err)
+	}
+	if o.status != "" && o.status != c.Status {
+		if err := addEvent(ctx, tx, tid, c.ID, "Status set to "+o.status+" by a macro", now); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := s.queue.InsertTx(ctx, tx, SendArgs{TenantID: tid, MessageID: msgID}, nil); err != nil {
+		return 0, fmt.Errorf("queue send: %w", err)
+	}
+	return msgID, realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: c.ID, GroupID: c.GroupID})
+}

@@ -1,0 +1,261 @@
+package httpserver
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"parley/internal/channel"
+	"parley/internal/conversation"
+	"parley/internal/macro"
+	"parley/internal/problem"
+	"parley/web"
+)
+
+// macroPages serves one owner's macros: the general ones in Settings
+// (admins) or an agent's own.
+type macroPages struct {
+	s        *Server
+	personal bool
+}
+
+func (m macroPages) owner(r *http.Request) macro.Owner {
+	if m.personal {
+		return macro.Owner{Agent: signed(r).Agent.ID}
+	}
+	return macro.General
+}
+
+func (m macroPages) list(w http.ResponseWriter, r *http.Request) {
+	m.render(w, r, http.StatusOK, web.Form{}, 0)
+}
+
+func (m macroPages) render(w http.ResponseWriter, r *http.Request, status int, f web.Form, editing int64) {
+	ms, err := m.s.Macros.List(r.Context(), signed(r).Tenant.ID, m.owner(r))
+	if err != nil {
+		m.s.fail(w, r, err)
+		return
+	}
+	v := web.MacrosView{Personal: m.personal, Macros: ms, Form: f, Editing: editing}
+	if m.personal {
+		m.s.render(w, r, status, web.PersonalMacrosPage(m.s.page(r, "My macros", ""), v))
+		return
+	}
+	m.s.render(w, r, status, web.GeneralMacrosPage(m.s.page(r, "Macros", "settings"), v))
+}
+
+func (m macroPages) base() string {
+	if m.personal {
+		return "/me/macros"
+	}
+	return "/settings/macros"
+}
+
+func macroForm(r *http.Request) macro.Form {
+	return macro.Form{Title: r.PostFormValue("title"), Body: r.PostFormValue("body"), Status: r.PostFormValue("status")}
+}
+
+func (m macroPages) create(w http.ResponseWriter, r *http.Request) {
+	if !m.s.parseForm(w, r) {
+		return
+	}
+	_, err := m.s.Macros.Create(r.Context(), signed(r).Tenant.ID, m.owner(r), macroForm(r))
+	m.done(w, r, err, 0)
+}
+
+func (m macroPages) update(w http.ResponseWriter, r *http.Request) {
+	id, ok := m.s.idForm(w, r)
+	if !ok {
+		return
+	}
+	m.done(w, r, m.s.Macros.Update(r.Context(), signed(r).Tenant.ID, m.owner(r), id, macroForm(r)), id)
+}
+
+func (m macroPages) delete(w http.ResponseWriter, r *http.Request) {
+	id, ok := m.s.idForm(w, r)
+	if !ok {
+		return
+	}
+	m.done(w, r, m.s.Macros.Delete(r.Context(), signed(r).Tenant.ID, m.owner(r), id), id)
+}
+
+// done answers a change: back to the list, or the list with the form's
+// problems next to its fields.
+func (m macroPages) done(w http.ResponseWriter, r *http.Request, err error, id int64) {
+	if p, ok := problem.As(err); ok && p.Kind == problem.Invalid {
+		m.render(w, r, http.StatusUnprocessableEntity, formOf(r, err, "title", "body", "status"), id)
+		return
+	}
+	if err != nil {
+		m.s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, m.base())
+}
+
+// macrosPanel is the composer's macros panel for a chat.
+func (s *Server) macrosPanel(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sg := signed(r)
+	c, err := s.Conversations.Case(r.Context(), sg.Tenant.ID, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v := web.PanelView{WindowOpen: c.WindowOpen(s.Clock.Now())}
+	if v.Macros, err = s.Macros.ForAgent(r.Context(), sg.Tenant.ID, sg.Agent.ID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if c.IntegrationID != nil {
+		v.TemplatesURL = "/templates?integration=" + strconv.FormatInt(*c.IntegrationID, 10)
+	}
+	s.render(w, r, http.StatusOK, web.MacrosPanel(v))
+}
+
+// templates lists an integration's approved templates, asking the
+// provider now; a provider's failure is said in the panel.
+func (s *Server) templates(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.URL.Query().Get("integration"), 10, 64)
+	if err != nil || id <= 0 {
+		s.fail(w, r, problem.New(problem.NotFound, "No such integration."))
+		return
+	}
+	ts, err := s.Integrations.Templates(r.Context(), signed(r).Tenant.ID, id)
+	var se *channel.SendError
+	switch {
+	case errors.As(err, &se):
+		s.Log.WarnContext(r.Context(), "template list failed", "integration_id", id, "err", err)
+		s.render(w, r, http.StatusOK, web.TemplateList(web.TemplatesView{
+			Err: "The provider could not list the approved templates just now (" + strings.TrimSuffix(se.Message, ".") + "). Close the panel and open it again to retry; your macros still work.",
+		}))
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, web.TemplateList(web.TemplatesView{Templates: ts}))
+}
+
+// maxTemplateJSON bounds the template a form carries.
+const maxTemplateJSON = 64 << 10
+
+// templateUse reads the template a form carries (the panel's JSON and a
+// var_<key> field per variable), or nil when there is none.
+func templateUse(r *http.Request) (*conversation.TemplateUse, error) {
+	raw := r.FormValue("template")
+	if raw == "" {
+		return nil, nil
+	}
+	var t channel.Template
+	if len(raw) > maxTemplateJSON || json.Unmarshal([]byte(raw), &t) != nil {
+		return nil, problem.Field("template", "This template cannot be read; pick it again from the macros panel.")
+	}
+	u := &conversation.TemplateUse{Template: t, Values: map[string]string{}}
+	for _, v := range t.Variables {
+		u.Values[v.Key] = r.FormValue(conversation.VariableField(v.Key))
+	}
+	return u, nil
+}
+
+// keepTemplate returns the form's values for a template, to show it back.
+func keepTemplate(r *http.Request, f *web.Form, u *conversation.TemplateUse) *channel.Template {
+	if u == nil {
+		return nil
+	}
+	if f.Values == nil {
+		f.Values = map[string]string{}
+	}
+	for k, v := range u.Values {
+		f.Values[conversation.VariableField(k)] = v
+	}
+	return &u.Template
+}
+
+// startPage is the form that starts a WhatsApp conversation with an
+// approved template, from the chats page or a client's page.
+func (s *Server) startPage(w http.ResponseWriter, r *http.Request) {
+	f := web.Form{Values: map[string]string{}}
+	var clientID int64
+	if c := r.URL.Query().Get("client"); c != "" {
+		id, err := strconv.ParseInt(c, 10, 64)
+		if err != nil {
+			s.fail(w, r, problem.New(problem.NotFound, "No such client."))
+			return
+		}
+		clientID = id
+	}
+	s.renderStart(w, r, http.StatusOK, clientID, f, nil)
+}
+
+func (s *Server) renderStart(w http.ResponseWriter, r *http.Request, status int, clientID int64, f web.Form, t *channel.Template) {
+	ctx := r.Context()
+	tid := signed(r).Tenant.ID
+	v := web.StartView{ClientID: clientID, Form: f, Template: t, Key: uuid.NewString()}
+	if clientID != 0 {
+		c, err := s.Clients.Get(ctx, tid, clientID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		v.ClientName = c.Name
+		if _, set := f.Values["number"]; !set {
+			switch {
+			case c.WhatsApp != nil:
+				f.Values["number"] = *c.WhatsApp
+			case c.Phone != nil:
+				f.Values["number"] = *c.Phone
+			}
+		}
+	}
+	igs, err := s.Integrations.List(ctx, tid)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, ig := range igs {
+		if ig.Enabled {
+			v.Integrations = append(v.Integrations, ig)
+		}
+	}
+	s.render(w, r, status, web.StartPage(s.page(r, "New conversation", "chats"), v))
+}
+
+// start sends the template and opens the chat.
+func (s *Server) start(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sg := signed(r)
+	clientID, _ := strconv.ParseInt(r.PostFormValue("client"), 10, 64)
+	igID, _ := strconv.ParseInt(r.PostFormValue("integration"), 10, 64)
+	u, err := templateUse(r)
+	if err == nil && u == nil {
+		err = problem.Field("template", "Pick an approved template.")
+	}
+	var caseID int64
+	if err == nil {
+		caseID, err = s.Conversations.StartConversation(r.Context(), sg.Tenant.ID, sg.Agent.ID, conversation.Start{
+			IntegrationID: igID, ClientID: clientID, Number: r.PostFormValue("number"),
+			Template: *u, IdempotencyKey: r.PostFormValue("key"),
+		})
+	}
+	if p, ok := problem.As(err); ok && p.Kind != problem.NotFound {
+		f := formOf(r, err, "number", "integration")
+		s.renderStart(w, r, statusOf(p.Kind), clientID, f, keepTemplate(r, &f, u))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/chats/"+strconv.FormatInt(caseID, 10))
+}
