@@ -43,6 +43,7 @@ var plainWords = map[string]string{
 	"21617": "The message is too long",
 	"21619": "The message is empty",
 	"21655": "This template does not exist (any more) on the provider: pick the template again",
+	"21656": "WhatsApp does not accept these template variables (empty, or with line breaks, tabs or many spaces): delete the message and fill them again",
 	"63003": "The client's number cannot be reached on WhatsApp",
 	"63005": "WhatsApp did not accept the content of the message",
 	"63007": "The sender number is not a WhatsApp sender of this Twilio account",
@@ -55,6 +56,9 @@ var plainWords = map[string]string{
 	"63027": "The template variables do not match the template: pick the template again and fill every variable",
 	"63028": "The number of template variables does not match the template: pick the template again and fill every variable",
 	"63032": "WhatsApp did not deliver this marketing message to the client",
+	"63040": "WhatsApp rejected this template: it cannot be sent",
+	"63041": "This template is paused by WhatsApp",
+	"63042": "This template is disabled by WhatsApp",
 	// Meta codes (1msg passes them through).
 	"131026": "This number cannot receive WhatsApp messages",
 	"131047": WindowClosedMessage,
