@@ -64,7 +64,7 @@ func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttem
 func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID int64, r Reply) (Message, error) {
 	o := outgoing{kind: "text", body: strings.TrimSpace(r.Body), file: r.File, key: r.IdempotencyKey, status: r.Status}
 	if o.status != "" && !ValidStatus(o.status) {
-		return Message{}, problem.Field("status", "Choose a status.")
+		return Message{}, problem.New(problem.Invalid, "Choose a status for the chat, or none.")
 	}
 	switch {
 	case r.Template != nil:

@@ -159,6 +159,13 @@ func TestBrowserWindowClosesWithoutReload(t *testing.T) {
 	if got := apptest.TextOf(t, b, "[data-composer-window]"); !strings.Contains(got, "23 h") {
 		t.Fatalf("window shows %q, want about 23 h left", got)
 	}
+	apptest.Step(t, b, "the agent starts filling in a template",
+		chromedp.Click(chromedp.CSS("[data-macros-toggle]")),
+		chromedp.WaitVisible(chromedp.CSS(".template-list [data-template-pick]")),
+		chromedp.SendKeys(chromedp.CSS("[data-macros-search]"), "order_shipped"),
+		chromedp.Click(chromedp.CSS(".template-list li:not([hidden]) [data-template-pick]")),
+		chromedp.SendKeys(chromedp.CSS(`#composer input[name="var_1"]`), "Casey"),
+	)
 	clk.Advance(23 * time.Hour)
 	if _, err := env.App.Conversations.CloseWindows(context.Background()); err != nil {
 		t.Fatal(err)
@@ -173,6 +180,18 @@ func TestBrowserWindowClosesWithoutReload(t *testing.T) {
 	if err != nil || !disabled {
 		t.Fatalf("the reply box is still enabled: %v", err)
 	}
+	// The template being filled in is carried into the new composer, and
+	// it can still be sent.
+	kept, err := chromedp.Run(b, chromedp.Value(chromedp.CSS(`#composer input[name="var_1"]`)))
+	if err != nil || kept != "Casey" {
+		t.Fatalf("the template in progress was lost when the window closed: %q %v", kept, err)
+	}
+	apptest.Step(t, b, "and sent after the window closed",
+		chromedp.SendKeys(chromedp.CSS(`#composer input[name="var_2"]`), "A-1"),
+		chromedp.SendKeys(chromedp.CSS(`#composer input[name="var_3"]`), "Monday"),
+		chromedp.Click(chromedp.CSS("#composer [data-template-send]")),
+		chromedp.WaitVisible(chromedp.CSS(".msg-template")),
+	)
 	// The server refuses free text too, with the same words and 409.
 	status, body := d.reply(t, chat.ID, "free text", "k2", nil, "")
 	if status != http.StatusConflict || !strings.Contains(body, "only an approved template can be sent") {

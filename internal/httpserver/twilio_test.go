@@ -241,10 +241,19 @@ func TestDuplicateWebhookDeliveriesStoreOnce(t *testing.T) {
 // reply posts the composer form as the browser does.
 func (d *demo) reply(t *testing.T, caseID int64, body, key string, file []byte, filename string) (int, string) {
 	t.Helper()
+	return d.composerPost(t, caseID, url.Values{"body": {body}, "key": {key}}, file, filename)
+}
+
+// composerPost posts the composer's fields (and a file) as multipart.
+func (d *demo) composerPost(t *testing.T, caseID int64, fields url.Values, file []byte, filename string) (int, string) {
+	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("body", body)
-	_ = mw.WriteField("key", key)
+	for k, vs := range fields {
+		for _, v := range vs {
+			_ = mw.WriteField(k, v)
+		}
+	}
 	if file != nil {
 		fw, _ := mw.CreateFormFile("file", filename)
 		_, _ = fw.Write(file)

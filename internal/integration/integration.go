@@ -64,6 +64,8 @@ type Service struct {
 	// Transport carries provider HTTP calls; the sandbox points it at its
 	// simulators. Nil is the real internet.
 	Transport http.RoundTripper
+	// TemplatesTimeout bounds a template listing (0: the default).
+	TemplatesTimeout time.Duration
 }
 
 // NewService returns the integration service; baseURL is PARLEY_BASE_URL.
@@ -318,9 +320,9 @@ func newWebhookToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// TemplatesTimeout bounds how long the macros panel waits for a
+// DefaultTemplatesTimeout bounds how long the macros panel waits for a
 // provider's template list.
-const TemplatesTimeout = 10 * time.Second
+const DefaultTemplatesTimeout = 10 * time.Second
 
 // Templates lists the templates WhatsApp approved for one of the tenant's
 // integrations, asking the provider now. A provider's failure comes back
@@ -334,7 +336,11 @@ func (s *Service) Templates(ctx context.Context, tid uuid.UUID, id int64) (chann
 	if err != nil {
 		return channel.Templates{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, TemplatesTimeout)
+	timeout := s.TemplatesTimeout
+	if timeout <= 0 {
+		timeout = DefaultTemplatesTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return prov.Templates(ctx)
 }
