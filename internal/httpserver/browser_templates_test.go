@@ -72,6 +72,7 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#new-macro button.primary")),
 		chromedp.WaitVisible(chromedp.CSS(".card.macro")),
 	)
+	apptest.Shot(t, agent, "my-macros")
 
 	d.customerWrites(t, "+15557654321", "Where is my order?")
 	chat := d.liveChats(t)[0]
