@@ -119,8 +119,9 @@ type Outgoing struct {
 	MediaURL       string // a URL the provider can fetch
 	MediaType      string
 	Filename       string
-	TemplateID     string            // Twilio ContentSid / 1msg template name
+	TemplateID     string            // Twilio ContentSid / 1msg template (the adapter's Template.ID)
 	Variables      map[string]string // template variables by name ("1", "2" …)
+	Buttons        []string          // reply buttons under a text (1msg sendButton; ≤ 3, ≤ 20 characters each)
 	StatusCallback string
 }
 
