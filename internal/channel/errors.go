@@ -21,6 +21,17 @@ func Explain(code, providerText string) string {
 		return plainWords["130472"]
 	case strings.Contains(lower, "healthy ecosystem"), strings.Contains(lower, "marketing") && strings.Contains(lower, "limit"):
 		return plainWords["131049"]
+	// 1msg's sent:false texts (research/onemsg.md §5).
+	case strings.TrimSpace(lower) == "empty body":
+		return plainWords["21619"]
+	case strings.Contains(lower, "unsupported interactive message type"):
+		return plainWords["131051"]
+	case strings.Contains(lower, "wrong phone number"), strings.Contains(lower, "wrong chatid"):
+		return plainWords["21211"]
+	case strings.Contains(lower, "file is too large"):
+		return plainWords["63021"]
+	case strings.Contains(lower, "failed to download the file"):
+		return plainWords["63019"]
 	}
 	if providerText != "" {
 		return "The provider refused the message: " + providerText
@@ -72,4 +83,6 @@ var plainWords = map[string]string{
 	"132015": "This template is paused by WhatsApp",
 	"132016": "This template is disabled by WhatsApp",
 	"130472": "The client's number is part of a WhatsApp experiment and did not receive the message",
+	"131008": "A template variable is empty: pick the template again and fill every variable",
+	"131056": "Too many messages to this client in a short time: wait a moment and send again",
 }

@@ -1,0 +1,283 @@
+package onemsg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"parley/internal/channel"
+)
+
+// Request bodies of the send methods (§2, §4).
+type (
+	textSend struct {
+		Phone string `json:"phone"`
+		Body  string `json:"body"`
+	}
+	fileSend struct {
+		Phone    string `json:"phone"`
+		Body     string `json:"body"` // the file's URL, which 1msg downloads
+		Filename string `json:"filename"`
+		Caption  string `json:"caption,omitempty"`
+	}
+	buttonSend struct {
+		Phone    string         `json:"phone"`
+		Body     string         `json:"body"`
+		Sections []replySection `json:"sections"`
+	}
+	replySection struct {
+		Type  string      `json:"type"` // "reply"
+		Reply replyButton `json:"reply"`
+	}
+	replyButton struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	templateSend struct {
+		Template  string         `json:"template"`
+		Language  templateLang   `json:"language"`
+		Namespace string         `json:"namespace"`
+		Params    []templatePart `json:"params"`
+		Phone     string         `json:"phone"`
+	}
+	templateLang struct {
+		Policy string `json:"policy"` // "deterministic"
+		Code   string `json:"code"`
+	}
+	// templatePart is a Cloud API component with its parameters.
+	templatePart struct {
+		Type       string          `json:"type"` // header or body
+		Parameters []textParameter `json:"parameters"`
+	}
+	textParameter struct {
+		Type string `json:"type"` // "text"
+		Text string `json:"text"`
+	}
+)
+
+// Send delivers one message: a template (POST /sendTemplate, any time), a
+// text with reply buttons (POST /sendButton), a file with its caption
+// (POST /sendFile) or a text (POST /sendMessage); all but templates only
+// inside the 24-hour window.
+//
+// 1msg answers {"sent":true,"id":…}, or {"sent":false,"jobId":…} when it
+// queued the message: that is a success without an id yet (the echo and
+// acks carry it later), reported as queued with an empty
+// ProviderMessageID. Business failures come as HTTP 200 {"sent":false,
+// "message":…}. A send whose outcome is unknown (a 5xx, a timeout, a
+// connection broken after the request went out, an unreadable answer) is
+// not retryable: sending again could reach the client twice (§5, "never
+// blind-retry a send with unknown outcome").
+func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResult, error) {
+	to := strings.TrimSpace(m.To)
+	if !e164Re.MatchString(to) {
+		return channel.SendResult{}, &channel.SendError{Message: channel.Explain("21211", ""), Err: fmt.Errorf("1msg send: recipient %q is not E.164", m.To)}
+	}
+	phone := to[1:]
+	var method string
+	var payload any
+	switch {
+	case m.TemplateID != "":
+		ns, name, lang, ok := parseTemplateID(m.TemplateID)
+		if !ok {
+			return channel.SendResult{}, &channel.SendError{
+				Message: "This template cannot be read (any more): pick the template again",
+				Err:     fmt.Errorf("1msg send: template id %q", m.TemplateID),
+			}
+		}
+		params, err := templateParams(m.Variables)
+		if err != nil {
+			return channel.SendResult{}, err
+		}
+		method = "sendTemplate"
+		payload = templateSend{
+			Template: name, Language: templateLang{Policy: "deterministic", Code: lang},
+			Namespace: ns, Params: params, Phone: phone,
+		}
+	case len(m.Buttons) > 0:
+		p := buttonSend{Phone: phone, Body: m.Body}
+		for i, title := range m.Buttons {
+			p.Sections = append(p.Sections, replySection{Type: "reply", Reply: replyButton{ID: strconv.Itoa(i + 1), Title: title}})
+		}
+		method, payload = "sendButton", p
+	case m.MediaURL != "":
+		method, payload = "sendFile", fileSend{Phone: phone, Body: m.MediaURL, Filename: filenameOf(m), Caption: m.Body}
+	default:
+		method, payload = "sendMessage", textSend{Phone: phone, Body: m.Body}
+	}
+	if err := ctx.Err(); err != nil {
+		// Nothing went out: trying again later is safe.
+		return channel.SendResult{}, &channel.SendError{Message: "1msg could not be reached; the message will be retried", Retryable: true, Err: err}
+	}
+
+	status, body, err := c.call(ctx, method, payload)
+	if err != nil {
+		return channel.SendResult{}, sendNetError(err)
+	}
+	if status != http.StatusOK {
+		return channel.SendResult{}, c.failure(method, status, body, true)
+	}
+	var ans struct {
+		Sent  json.RawMessage `json:"sent"`
+		ID    text            `json:"id"`
+		JobID text            `json:"jobId"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return channel.SendResult{}, unreadableSend(method, body, err)
+	}
+	sent, known := flag(ans.Sent)
+	switch {
+	case sent:
+		// Sent without an id would be odd; the echo brings the id then.
+		return channel.SendResult{ProviderMessageID: strings.TrimSpace(string(ans.ID)), Status: channel.StatusQueued}, nil
+	case strings.TrimSpace(string(ans.JobID)) != "":
+		// Queued by 1msg ([AGT] messaging.md): not a failure.
+		return channel.SendResult{Status: channel.StatusQueued}, nil
+	}
+	msg, code := providerError(body)
+	msg = c.redact(msg)
+	if !known && msg == "" {
+		return channel.SendResult{}, unreadableSend(method, body, errors.New("no sent field"))
+	}
+	return channel.SendResult{}, &channel.SendError{
+		Code: code, Message: channel.Explain(code, msg),
+		Err: fmt.Errorf("1msg %s: not sent: %s", method, msg),
+	}
+}
+
+// unknownOutcome ends every message about a send that may have gone out.
+const unknownOutcome = "the message may or may not have reached the client. Check the conversation before sending it again"
+
+func unreadableSend(method string, body []byte, err error) *channel.SendError {
+	return &channel.SendError{
+		Message: "1msg gave an answer Parley could not read: " + unknownOutcome,
+		Err:     fmt.Errorf("1msg %s: answer %.200q: %w", method, body, err),
+	}
+}
+
+// sendNetError classifies a transport failure of a send: retryable only
+// when the request surely did not go out (the connection could not be
+// made, or the host name did not resolve).
+func sendNetError(err error) *channel.SendError {
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns):
+		return &channel.SendError{Message: "1msg could not be reached; the message will be retried", Retryable: true, Err: err}
+	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		return &channel.SendError{Message: "1msg did not answer in time: " + unknownOutcome, Err: err}
+	}
+	return &channel.SendError{Message: "The connection to 1msg broke: " + unknownOutcome, Err: err}
+}
+
+// templateParams turns a template's values into Cloud API components:
+// header variables ("h1", "h2"…) and body variables ("1", "2"…), each in
+// numeric order, one text parameter per variable; [] without variables.
+func templateParams(vars map[string]string) ([]templatePart, error) {
+	type numbered struct {
+		n     int
+		value string
+	}
+	var header, body []numbered
+	for k, v := range vars {
+		key, isHeader := strings.CutPrefix(k, "h")
+		n, err := strconv.Atoi(key)
+		if err != nil || n < 1 || key != strconv.Itoa(n) {
+			return nil, &channel.SendError{Message: channel.Explain("132000", ""), Err: fmt.Errorf("1msg send: template variable %q", k)}
+		}
+		if isHeader {
+			header = append(header, numbered{n, v})
+		} else {
+			body = append(body, numbered{n, v})
+		}
+	}
+	params := []templatePart{}
+	for _, c := range []struct {
+		kind string
+		vars []numbered
+	}{{"header", header}, {"body", body}} {
+		if len(c.vars) == 0 {
+			continue
+		}
+		sort.Slice(c.vars, func(i, j int) bool { return c.vars[i].n < c.vars[j].n })
+		part := templatePart{Type: c.kind}
+		for _, v := range c.vars {
+			part.Parameters = append(part.Parameters, textParameter{Type: "text", Text: v.value})
+		}
+		params = append(params, part)
+	}
+	return params, nil
+}
+
+// filenameOf is the name 1msg gives the file (sendFile requires one): the
+// message's, else the last part of the URL's path.
+func filenameOf(m channel.Outgoing) string {
+	if f := strings.TrimSpace(m.Filename); f != "" {
+		return f
+	}
+	if u, err := url.Parse(m.MediaURL); err == nil {
+		if base := path.Base(u.Path); base != "." && base != "/" && base != "" {
+			return base
+		}
+	}
+	if exts, _ := mime.ExtensionsByType(m.MediaType); len(exts) > 0 {
+		return "file" + exts[0]
+	}
+	return "file"
+}
+
+// FetchMedia downloads an inbound file. 1msg's links are temporary public
+// links (no token; an expired one answers an error status); redirects are
+// followed, and files over max are refused without keeping them.
+func (c *Client) FetchMedia(ctx context.Context, link string, max int64) (channel.Media, error) {
+	u, err := url.Parse(link)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return channel.Media{}, fmt.Errorf("fetch media: %q is not an http(s) link", link)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return channel.Media{}, fmt.Errorf("media request: %w", err)
+	}
+	resp, err := c.media.Do(req)
+	if err != nil {
+		return channel.Media{}, fmt.Errorf("fetch media: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		hint := ""
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone || resp.StatusCode == http.StatusForbidden {
+			hint = " (1msg's media links expire; the file is no longer available)"
+		}
+		return channel.Media{}, fmt.Errorf("fetch media: %s%s", resp.Status, hint)
+	}
+	if resp.ContentLength > max {
+		return channel.Media{}, &channel.TooLargeError{Size: resp.ContentLength}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return channel.Media{}, fmt.Errorf("read media: %w", err)
+	}
+	if int64(len(data)) > max {
+		size := int64(len(data))
+		if n, err := io.Copy(io.Discard, resp.Body); err == nil {
+			size += n
+		}
+		return channel.Media{}, &channel.TooLargeError{Size: size}
+	}
+	ct := resp.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt == "application/octet-stream" {
+		// Storage links often serve everything as octet-stream.
+		ct = http.DetectContentType(data)
+	}
+	return channel.Media{ContentType: ct, Data: data}, nil
+}

@@ -1,0 +1,253 @@
+package onemsg
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"parley/internal/channel"
+)
+
+// Webhook is one POST 1msg made to Parley.
+type Webhook struct {
+	InstanceID string
+	Messages   []Message
+	Acks       []channel.Status
+	Skipped    []string // items left out, each with the reason, for a log line
+}
+
+// Message is a message of the chat: the client's, or an echo of the business's own.
+type Message struct {
+	channel.Inbound
+	FromMe  bool // an echo of a message the business sent
+	FromApp bool // the echo of a message typed in the WhatsApp app on the business phone (self 0), not sent through the API
+}
+
+// envelope is a webhook body (§3): {"instanceId", "messages": [...]} and/or
+// {"instanceId", "ack": [...]}. 1msg signs nothing; the secret is in
+// Parley's webhook URL.
+type envelope struct {
+	InstanceID text              `json:"instanceId"`
+	Messages   []json.RawMessage `json:"messages"`
+	Acks       []json.RawMessage `json:"ack"`
+}
+
+// rawMessage is one message item (§3; [SPEC] Message). Every field is read
+// leniently: a number where a string was expected still reads.
+type rawMessage struct {
+	ID         text            `json:"id"`
+	Body       text            `json:"body"`
+	FromMe     json.RawMessage `json:"fromMe"`
+	Self       json.RawMessage `json:"self"`
+	Time       text            `json:"time"`
+	ChatID     text            `json:"chatId"`
+	Type       text            `json:"type"`
+	SenderName text            `json:"senderName"`
+	Caption    text            `json:"caption"`
+}
+
+// rawAck is one ack item ([PROD]: id, chatId, phone, status, error as text).
+type rawAck struct {
+	ID     text            `json:"id"`
+	Status text            `json:"status"`
+	Error  json.RawMessage `json:"error"`
+}
+
+// ParseWebhook reads a webhook body. Malformed JSON, or a body with
+// neither messages nor acks, is an error; otherwise each item is read on
+// its own, and one Parley cannot use is named in Skipped while the others
+// are kept.
+func ParseWebhook(body []byte) (Webhook, error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Webhook{}, fmt.Errorf("1msg webhook: %w", err)
+	}
+	if env.Messages == nil && env.Acks == nil {
+		return Webhook{}, errors.New("1msg webhook: neither messages nor ack")
+	}
+	w := Webhook{InstanceID: strings.TrimSpace(string(env.InstanceID))}
+	for i, raw := range env.Messages {
+		m, err := parseMessage(raw)
+		if err != nil {
+			w.Skipped = append(w.Skipped, fmt.Sprintf("message %s: %v", itemName(i, m.ProviderMessageID), err))
+			continue
+		}
+		w.Messages = append(w.Messages, m)
+	}
+	for i, raw := range env.Acks {
+		st, err := parseAck(raw)
+		if err != nil {
+			w.Skipped = append(w.Skipped, fmt.Sprintf("ack %s: %v", itemName(i, st.ProviderMessageID), err))
+			continue
+		}
+		w.Acks = append(w.Acks, st)
+	}
+	return w, nil
+}
+
+// itemName names an item in a Skipped line: its id, else its position.
+func itemName(i int, id string) string {
+	if id != "" {
+		return strconv.Quote(id)
+	}
+	return "#" + strconv.Itoa(i+1)
+}
+
+// Message types (§3) and what Parley makes of them.
+var (
+	textTypes  = map[string]bool{"chat": true, "text": true, "interactive": true, "button": true}
+	mediaTypes = map[string]string{ // type → the content type when WhatsApp always uses one
+		"image": "", "video": "", "document": "", "audio": "",
+		"voice": "audio/ogg", "ptt": "audio/ogg", "sticker": "image/webp",
+	}
+	// systemTypes are events, not messages of the chat.
+	systemTypes = map[string]bool{
+		"request_welcome": true, "reaction": true, "revoked": true, "e2e_notification": true,
+		"notification": true, "notification_template": true, "gp2": true, "call_log": true,
+		"ciphertext": true, "protocol": true, "deleted": true, "system": true, "unsupported": true,
+	}
+)
+
+// parseMessage reads one message item. On error the returned message
+// carries the id, when there was one, for the Skipped line.
+func parseMessage(raw json.RawMessage) (Message, error) {
+	var rm rawMessage
+	if err := json.Unmarshal(raw, &rm); err != nil {
+		return Message{}, fmt.Errorf("not readable: %w", err)
+	}
+	m := Message{Inbound: channel.Inbound{ProviderMessageID: strings.TrimSpace(string(rm.ID))}}
+	if m.ProviderMessageID == "" {
+		return m, errors.New("no id")
+	}
+	from, err := clientNumber(string(rm.ChatID))
+	if err != nil {
+		return m, err
+	}
+	m.From = from
+	m.FromMe, _ = flag(rm.FromMe)
+	// self 1 = sent through the API, 0 = typed in the app ([SPEC]); an echo
+	// without it is taken as the API's.
+	if self, known := flag(rm.Self); m.FromMe && known && !self {
+		m.FromApp = true
+	}
+	if sec, ok := unixSeconds(rm.Time); ok && sec > 0 {
+		m.At = time.Unix(sec, 0).UTC()
+	}
+	if !m.FromMe {
+		m.ProfileName = strings.TrimSpace(string(rm.SenderName))
+	}
+
+	kind := strings.ToLower(strings.TrimSpace(string(rm.Type)))
+	body := string(rm.Body)
+	contentType, isMedia := mediaTypes[kind]
+	switch {
+	case textTypes[kind]:
+		if strings.TrimSpace(body) == "" {
+			return m, fmt.Errorf("empty %s message", kind)
+		}
+		m.Body = body
+		// A tap on a button: type "button" ([PROD]), or "interactive" from
+		// the client (a reply button or list answer). The tapped title is
+		// the body (§4, UNVERIFIED which field; the simulator uses body).
+		if kind == "button" || (kind == "interactive" && !m.FromMe) {
+			m.ButtonPayload = body
+		}
+	case isMedia:
+		link := strings.TrimSpace(body)
+		if !strings.HasPrefix(link, "https://") && !strings.HasPrefix(link, "http://") {
+			return m, fmt.Errorf("%s message without a download link", kind)
+		}
+		m.Media = []channel.MediaRef{{URL: link, ContentType: contentType}}
+		m.Body = string(rm.Caption)
+	case kind == "location":
+		if loc := parseLocation(body); loc != nil {
+			m.Location = loc
+		} else if strings.TrimSpace(body) != "" {
+			m.Body = body
+		} else {
+			return m, errors.New("location without coordinates")
+		}
+	case systemTypes[kind]:
+		return m, fmt.Errorf("type %q is not a chat message", kind)
+	case strings.TrimSpace(body) != "":
+		m.Body = body // vcard, order…: its text is better than nothing
+	default:
+		return m, fmt.Errorf("type %q without text", kind)
+	}
+	return m, nil
+}
+
+// clientNumber turns a chatId ("15550001111@c.us", or bare digits) into
+// the client's number, E.164. Group and @lid (business-scoped user id)
+// chats have no client number and are refused.
+func clientNumber(chatID string) (string, error) {
+	chatID = strings.TrimSpace(chatID)
+	user, server, hasServer := strings.Cut(chatID, "@")
+	switch {
+	case chatID == "":
+		return "", errors.New("no chatId")
+	case server == "g.us":
+		return "", errors.New("group chat")
+	case server == "lid":
+		return "", errors.New("@lid chat without a phone number")
+	case hasServer && server != "c.us" && server != "s.whatsapp.net":
+		return "", fmt.Errorf("chat %q is not a person's", chatID)
+	}
+	d := strings.TrimPrefix(user, "+")
+	if len(d) < 8 || len(d) > 15 || d[0] == '0' || strings.Trim(d, "0123456789") != "" {
+		return "", fmt.Errorf("chat %q has no phone number", chatID)
+	}
+	return "+" + d, nil
+}
+
+// parseLocation reads "latitude,longitude" (or with a ";") as 1msg puts
+// it in a location's body (§3).
+func parseLocation(s string) *channel.Location {
+	lat, lng, ok := strings.Cut(strings.TrimSpace(s), ",")
+	if !ok {
+		lat, lng, ok = strings.Cut(strings.TrimSpace(s), ";")
+	}
+	if !ok {
+		return nil
+	}
+	lat, lng = strings.TrimSpace(lat), strings.TrimSpace(lng)
+	la, err1 := strconv.ParseFloat(lat, 64)
+	lo, err2 := strconv.ParseFloat(lng, 64)
+	if err1 != nil || err2 != nil || la < -90 || la > 90 || lo < -180 || lo > 180 {
+		return nil
+	}
+	return &channel.Location{Latitude: lat, Longitude: lng}
+}
+
+// parseAck reads one delivery status. A failed ack carries Meta's text
+// only ([PROD]); its code is taken from "(#131049) …" when quoted.
+func parseAck(raw json.RawMessage) (channel.Status, error) {
+	var ra rawAck
+	if err := json.Unmarshal(raw, &ra); err != nil {
+		return channel.Status{}, fmt.Errorf("not readable: %w", err)
+	}
+	st := channel.Status{ProviderMessageID: strings.TrimSpace(string(ra.ID))}
+	if st.ProviderMessageID == "" {
+		return st, errors.New("no id")
+	}
+	switch s := strings.ToLower(strings.TrimSpace(string(ra.Status))); s {
+	case "sent":
+		st.Status = channel.StatusSent
+	case "delivered":
+		st.Status = channel.StatusDelivered
+	case "read", "viewed":
+		st.Status = channel.StatusRead
+	case "failed":
+		st.Status = channel.StatusFailed
+		st.ErrorText, st.ErrorCode = errorField(ra.Error)
+		if st.ErrorCode == "" {
+			st.ErrorCode = metaCode(st.ErrorText)
+		}
+	default:
+		return st, fmt.Errorf("status %q", s)
+	}
+	return st, nil
+}
