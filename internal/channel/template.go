@@ -57,9 +57,12 @@ func SortTemplates(ts []Template) {
 }
 
 // WhatsApp's rules for template variables and text (Meta's template
-// guidelines; Twilio error 21656 and Meta error 132005).
+// guidelines; Twilio error 21656 and Meta error 132005): a body of at
+// most 1,024 characters once filled; with a header and a footer of 60
+// each, a template's whole text stays under MaxTemplateTextRunes.
 const (
 	MaxTemplateBodyRunes = 1024
+	MaxTemplateTextRunes = 1200
 )
 
 // CheckVariable says, in words for the agent, what WhatsApp would refuse

@@ -87,9 +87,20 @@ type Message struct {
 	ErrorMessage      *string
 	ProviderMessageID *string
 	CreatedAt         time.Time
-	// Template is set on a message sent as an approved template.
-	Template    *SentTemplate
+	// Template is set on a message sent as an approved template;
+	// ReplyButtons on a text sent with reply buttons.
+	Template     *SentTemplate
+	ReplyButtons []string
 	Attachments []Attachment `db:"-"`
+}
+
+// Buttons are the buttons the client received with the message: a
+// quick-reply template's or the reply buttons under a text.
+func (m Message) Buttons() []string {
+	if m.Template != nil {
+		return m.Template.Buttons
+	}
+	return m.ReplyButtons
 }
 
 // Attachment is a file of a message.
@@ -172,7 +183,7 @@ func (s *Service) Messages(ctx context.Context, tid uuid.UUID, caseID int64) ([]
 	var ms []Message
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT m.id, m.case_id, m.integration_id, m.direction, m.kind, m.agent_id, a.name AS agent_name,
-				m.body, m.status, m.error_code, m.error_message, m.provider_message_id, m.created_at, m.meta->'template' AS template
+				m.body, m.status, m.error_code, m.error_message, m.provider_message_id, m.created_at, m.meta->'template' AS template, m.meta->'buttons' AS reply_buttons
 			FROM messages m LEFT JOIN agents a ON a.tenant_id = m.tenant_id AND a.id = m.agent_id
 			WHERE m.case_id = $1 ORDER BY m.id`, caseID)
 		var err error

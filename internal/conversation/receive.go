@@ -32,10 +32,14 @@ type Received struct {
 // message (once per provider message id), queues the download of its files
 // and notifies browsers.
 func (s *Service) Receive(ctx context.Context, ig integration.Integration, in channel.Inbound) (Received, error) {
+	return s.receive(ctx, ig, in, false)
+}
+
+func (s *Service) receive(ctx context.Context, ig integration.Integration, in channel.Inbound, echo bool) (Received, error) {
 	var r Received
 	err := s.db.InTenant(ctx, ig.TenantID, func(tx pgx.Tx) error {
 		var err error
-		r, err = s.receiveTx(ctx, tx, ig, in)
+		r, err = s.receiveTx(ctx, tx, ig, in, echo)
 		return err
 	})
 	if errors.Is(err, errDuplicate) {
@@ -47,7 +51,11 @@ func (s *Service) Receive(ctx context.Context, ig integration.Integration, in ch
 	return r, nil
 }
 
-func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integration, in channel.Inbound) (Received, error) {
+// receiveTx stores a client's message, or with echo the business's own
+// message that the provider reports (1msg echoes what was typed in the
+// WhatsApp app on the business phone): the agent's side of the chat, sent,
+// without opening the 24-hour window or counting as unread.
+func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integration, in channel.Inbound, echo bool) (Received, error) {
 	var r Received
 	// One round trip reads what decides the way: whether this is a
 	// redelivery (recognised before anything else, so it cannot open a
@@ -105,16 +113,21 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 	if err != nil {
 		return r, err
 	}
+	if echo {
+		meta["echo"] = true
+	}
 	err = tx.QueryRow(ctx, `WITH m AS (
 			INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
-			VALUES ($1, $2, $3, 'in', $4, $5, 'received', $6, $7, $8, $8)
+			VALUES ($1, $2, $3, CASE WHEN $12 THEN 'out' ELSE 'in' END, $4, $5, CASE WHEN $12 THEN 'sent' ELSE 'received' END, $6, $7, $8, $8)
 			ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
 			RETURNING id),
 		u AS (
-			UPDATE cases SET last_activity_at = $8, last_client_message_at = $8, preview = $9, unread = unread + 1
+			UPDATE cases SET last_activity_at = $8, preview = $9,
+				last_client_message_at = CASE WHEN $12 THEN last_client_message_at ELSE $8 END,
+				unread = unread + CASE WHEN $12 THEN 0 ELSE 1 END
 			WHERE id = $2 AND EXISTS (SELECT FROM m))
 		SELECT m.id, pg_notify($10, $11) FROM m`,
-		ig.TenantID, r.CaseID, ig.ID, kind, body, in.ProviderMessageID, meta, now, previewOf(kind, body), realtime.Channel, string(note)).
+		ig.TenantID, r.CaseID, ig.ID, kind, body, in.ProviderMessageID, meta, now, previewOf(kind, body), realtime.Channel, string(note), echo).
 		Scan(&r.MessageID, nil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Delivered twice at once: the other delivery stored it. Undo this

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,6 +40,9 @@ type Reply struct {
 	Body     string
 	File     *Upload
 	Template *TemplateUse
+	// Buttons are reply buttons under the text (1msg only), tapped
+	// answers coming back as the client's messages.
+	Buttons []string
 	// Status, when a macro set one, becomes the chat's status.
 	Status string
 	// IdempotencyKey comes from the form: a double click or a retried
@@ -65,6 +69,12 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 	o := outgoing{kind: "text", body: strings.TrimSpace(r.Body), file: r.File, key: r.IdempotencyKey, status: r.Status}
 	if o.status != "" && !ValidStatus(o.status) {
 		return Message{}, problem.New(problem.Invalid, "Choose a status for the chat, or none.")
+	}
+	if r.Template == nil {
+		var err error
+		if o.buttons, err = replyButtons(r.Buttons, o.body, r.File != nil); err != nil {
+			return Message{}, err
+		}
 	}
 	switch {
 	case r.Template != nil:
@@ -106,6 +116,13 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 		if o.template == nil && !c.WindowOpen(s.clock.Now()) {
 			return problem.New(problem.Conflict, channel.WindowClosedMessage)
 		}
+		if len(o.buttons) > 0 {
+			var provider string
+			err := tx.QueryRow(ctx, `SELECT provider FROM integrations WHERE id = $1`, c.IntegrationID).Scan(&provider)
+			if err != nil || provider != integration.OneMsg {
+				return problem.Field("buttons", "Reply buttons can be sent through 1msg only.")
+			}
+		}
 		msgID, err = s.storeOutgoing(ctx, tx, tid, agentID, c, o)
 		return err
 	})
@@ -137,8 +154,8 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 		at *Attachment
 	)
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT id, case_id, kind, body, status, provider_message_id, meta->'template' FROM messages WHERE id = $1 AND direction = 'out'`, msgID).
-			Scan(&m.ID, &m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID, &m.Template)
+		err := tx.QueryRow(ctx, `SELECT id, case_id, kind, body, status, provider_message_id, meta->'template', meta->'buttons' FROM messages WHERE id = $1 AND direction = 'out'`, msgID).
+			Scan(&m.ID, &m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID, &m.Template, &m.ReplyButtons)
 		if err != nil {
 			return notFound(err, "message gone")
 		}
@@ -179,7 +196,7 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 	if err != nil {
 		return s.failMessage(ctx, tid, msgID, "", "The integration's credentials cannot be read: reconnect it in Settings.")
 	}
-	out := channel.Outgoing{To: deref(c.ClientWhatsApp), Body: m.Body, StatusCallback: s.integrations.WebhookURL(ig)}
+	out := channel.Outgoing{To: deref(c.ClientWhatsApp), Body: m.Body, Buttons: m.ReplyButtons, StatusCallback: s.integrations.WebhookURL(ig)}
 	if m.Template != nil {
 		// Only the template and its values go: the provider has the text.
 		out.Body, out.TemplateID, out.Variables = "", m.Template.ID, m.Template.Values()
@@ -204,7 +221,7 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 		return s.failMessage(ctx, tid, msgID, "", "The message could not be sent.")
 	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = $2, updated_at = $3,
+		_, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = nullif($2, ''), updated_at = $3,
 				status = CASE WHEN status = 'queued' AND $4 <> 'queued' THEN $4 ELSE status END
 			WHERE id = $1`, msgID, res.ProviderMessageID, s.clock.Now(), res.Status)
 		if err != nil {
@@ -212,6 +229,37 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: m.CaseID, GroupID: c.GroupID})
 	})
+}
+
+// MaxReplyButtons and MaxButtonRunes are WhatsApp's limits on reply
+// buttons.
+const (
+	MaxReplyButtons = 3
+	MaxButtonRunes  = 20
+)
+
+// replyButtons checks the reply buttons typed under a text.
+func replyButtons(typed []string, body string, file bool) ([]string, error) {
+	var out []string
+	for _, b := range typed {
+		if b = strings.TrimSpace(b); b != "" && !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	switch {
+	case len(out) == 0:
+		return nil, nil
+	case file || body == "":
+		return nil, problem.Field("buttons", "Reply buttons go under a text: write one, without a file.")
+	case len(out) > MaxReplyButtons:
+		return nil, problem.Field("buttons", "WhatsApp allows at most 3 reply buttons.")
+	}
+	for _, b := range out {
+		if utf8.RuneCountInString(b) > MaxButtonRunes {
+			return nil, problem.Field("buttons", fmt.Sprintf("“%s” is longer than WhatsApp's 20 characters for a button.", b))
+		}
+	}
+	return out, nil
 }
 
 // failMessage marks a message failed with plain words; the conversation

@@ -53,8 +53,8 @@ func VariableField(key string) string { return "var_" + key }
 // next to its variable, and returns what will be stored and sent.
 func (u TemplateUse) check() (SentTemplate, error) {
 	t := u.Template
-	if strings.TrimSpace(t.ID) == "" || strings.TrimSpace(t.Body) == "" || len(t.ID) > 200 ||
-		utf8.RuneCountInString(t.Body) > channel.MaxTemplateBodyRunes || len(t.Variables) > 100 {
+	if strings.TrimSpace(t.ID) == "" || strings.TrimSpace(t.Body) == "" || len(t.ID) > 1000 ||
+		utf8.RuneCountInString(t.Body) > channel.MaxTemplateTextRunes || len(t.Variables) > 100 {
 		return SentTemplate{}, problem.Field("template", "This template cannot be read; pick it again from the macros panel.")
 	}
 	st := SentTemplate{ID: t.ID, Name: truncate(t.Name, 200), Language: truncate(t.Language, 20), Body: t.Body, Buttons: t.Buttons}
@@ -71,9 +71,9 @@ func (u TemplateUse) check() (SentTemplate, error) {
 	if err := errs.Err(); err != nil {
 		return st, err
 	}
-	if n := utf8.RuneCountInString(st.Text()); n > channel.MaxTemplateBodyRunes {
+	if n := utf8.RuneCountInString(st.Text()); n > channel.MaxTemplateTextRunes {
 		for _, v := range t.Variables {
-			errs.Add(VariableField(v.Key), fmt.Sprintf("With these values the template has %d characters; WhatsApp accepts at most 1,024. Shorten the values.", n))
+			errs.Add(VariableField(v.Key), fmt.Sprintf("With these values the template has %d characters; WhatsApp accepts at most 1,024 in its text. Shorten the values.", n))
 		}
 		return st, errs.Err()
 	}
@@ -209,6 +209,7 @@ type outgoing struct {
 	fileKey  string
 	key      string // idempotency key
 	status   string // a macro's status for the chat, or ""
+	buttons  []string
 }
 
 // storeOutgoing stores an agent's message as queued with its send job and
@@ -218,6 +219,9 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 	meta := map[string]any{}
 	if o.template != nil {
 		meta["template"] = o.template
+	}
+	if len(o.buttons) > 0 {
+		meta["buttons"] = o.buttons
 	}
 	var msgID int64
 	err := tx.QueryRow(ctx, `INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, agent_id, body, status, idempotency_key, meta, created_at, updated_at)

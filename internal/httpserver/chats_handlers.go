@@ -15,6 +15,7 @@ import (
 
 	"parley/internal/channel"
 	"parley/internal/conversation"
+	"parley/internal/integration"
 	"parley/internal/problem"
 	"parley/web"
 )
@@ -94,9 +95,16 @@ func (s *Server) chatsView(r *http.Request, openID int64) (web.ChatsView, error)
 
 // composerFor is the composer of c with the tenant's default end status.
 func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (web.ComposerView, error) {
-	st, err := s.Conversations.ChatSettings(r.Context(), signed(r).Tenant.ID)
+	tid := signed(r).Tenant.ID
+	st, err := s.Conversations.ChatSettings(r.Context(), tid)
 	v := s.composer(c, f)
 	v.EndStatus = st.EndStatus
+	if err == nil && c.IntegrationID != nil {
+		var ig integration.Integration
+		if ig, err = s.Integrations.Get(r.Context(), tid, *c.IntegrationID); err == nil {
+			v.ReplyButtons = ig.Provider == integration.OneMsg
+		}
+	}
 	return v, err
 }
 
@@ -147,7 +155,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, formOf(r, err))
 		return
 	}
-	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Status: r.FormValue("status"), IdempotencyKey: r.FormValue("key")}
+	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Buttons: r.Form["button"], Status: r.FormValue("status"), IdempotencyKey: r.FormValue("key")}
 	if file, hdr, err := r.FormFile("file"); err == nil && tpl == nil {
 		data, err := io.ReadAll(file)
 		file.Close()

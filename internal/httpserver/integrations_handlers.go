@@ -23,16 +23,54 @@ func (s *Server) integrationsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) twilioFormPage(w http.ResponseWriter, r *http.Request) {
-	s.renderTwilioForm(w, r, http.StatusOK, web.Form{})
+	s.renderConnectForm(w, r, http.StatusOK, integration.Twilio, web.Form{})
 }
 
-func (s *Server) renderTwilioForm(w http.ResponseWriter, r *http.Request, status int, f web.Form) {
+func (s *Server) oneMsgFormPage(w http.ResponseWriter, r *http.Request) {
+	s.renderConnectForm(w, r, http.StatusOK, integration.OneMsg, web.Form{})
+}
+
+// renderConnectForm draws a provider's connect form.
+func (s *Server) renderConnectForm(w http.ResponseWriter, r *http.Request, status int, provider string, f web.Form) {
 	groups, err := s.Tenants.Groups(r.Context(), signed(r).Tenant.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, web.TwilioForm(s.page(r, "Connect WhatsApp", "settings"), groups, f))
+	p := s.page(r, "Connect WhatsApp", "settings")
+	if provider == integration.OneMsg {
+		s.render(w, r, status, web.OneMsgForm(p, groups, f))
+		return
+	}
+	s.render(w, r, status, web.TwilioForm(p, groups, f))
+}
+
+// connected answers a connect form: the new integration's page, or the
+// form again with what went wrong.
+func (s *Server) connected(w http.ResponseWriter, r *http.Request, provider string, ig integration.Integration, err error, keep ...string) {
+	if p, ok := problem.As(err); ok && (p.Kind == problem.Invalid || p.Kind == problem.Unavailable || p.Kind == problem.Conflict) {
+		s.renderConnectForm(w, r, statusOf(p.Kind), provider, formOf(r, err, keep...))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/settings/integrations/"+strconv.FormatInt(ig.ID, 10))
+}
+
+func (s *Server) connectOneMsg(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	groupID, _ := strconv.ParseInt(r.PostFormValue("default_group"), 10, 64)
+	ig, err := s.Integrations.ConnectOneMsg(r.Context(), signed(r).Tenant.ID, integration.OneMsgForm{
+		APIURL:         r.PostFormValue("api_url"),
+		Token:          r.PostFormValue("token"),
+		Phone:          r.PostFormValue("phone"),
+		DefaultGroupID: groupID,
+	})
+	s.connected(w, r, integration.OneMsg, ig, err, "api_url", "phone", "default_group")
 }
 
 func (s *Server) connectTwilio(w http.ResponseWriter, r *http.Request) {
@@ -46,15 +84,7 @@ func (s *Server) connectTwilio(w http.ResponseWriter, r *http.Request) {
 		Sender:         r.PostFormValue("sender"),
 		DefaultGroupID: groupID,
 	})
-	if p, ok := problem.As(err); ok && (p.Kind == problem.Invalid || p.Kind == problem.Unavailable) {
-		s.renderTwilioForm(w, r, statusOf(p.Kind), formOf(r, err, "account_sid", "sender", "default_group"))
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	redirect(w, r, "/settings/integrations/"+strconv.FormatInt(ig.ID, 10))
+	s.connected(w, r, integration.Twilio, ig, err, "account_sid", "sender", "default_group")
 }
 
 func (s *Server) integrationPage(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +109,7 @@ func (s *Server) renderIntegration(w http.ResponseWriter, r *http.Request, statu
 		return
 	}
 	if f.Values == nil {
-		f.Values = map[string]string{"sender": ig.Sender, "default_group": strconv.FormatInt(ig.DefaultGroupID, 10)}
+		f.Values = map[string]string{"sender": ig.Sender, "phone": ig.Sender, "default_group": strconv.FormatInt(ig.DefaultGroupID, 10)}
 	}
 	v := web.IntegrationView{Integration: ig, WebhookURL: s.Integrations.WebhookURL(ig)}
 	s.render(w, r, status, web.IntegrationPage(s.page(r, "Integration", "settings"), v, groups, f, saved))
@@ -90,12 +120,24 @@ func (s *Server) updateIntegration(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	tid := signed(r).Tenant.ID
+	ig, err := s.Integrations.Get(r.Context(), tid, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	groupID, _ := strconv.ParseInt(r.PostFormValue("default_group"), 10, 64)
-	err := s.Integrations.UpdateTwilio(r.Context(), signed(r).Tenant.ID, id, integration.TwilioForm{
-		AuthToken: r.PostFormValue("auth_token"), Sender: r.PostFormValue("sender"), DefaultGroupID: groupID,
-	})
+	if ig.Provider == integration.OneMsg {
+		err = s.Integrations.UpdateOneMsg(r.Context(), tid, id, integration.OneMsgForm{
+			Token: r.PostFormValue("token"), Phone: r.PostFormValue("phone"), DefaultGroupID: groupID,
+		})
+	} else {
+		err = s.Integrations.UpdateTwilio(r.Context(), tid, id, integration.TwilioForm{
+			AuthToken: r.PostFormValue("auth_token"), Sender: r.PostFormValue("sender"), DefaultGroupID: groupID,
+		})
+	}
 	if p, ok := problem.As(err); ok && (p.Kind == problem.Invalid || p.Kind == problem.Unavailable) {
-		s.renderIntegration(w, r, statusOf(p.Kind), formOf(r, err, "sender", "default_group"), false)
+		s.renderIntegration(w, r, statusOf(p.Kind), formOf(r, err, "sender", "phone", "default_group"), false)
 		return
 	}
 	if err != nil {

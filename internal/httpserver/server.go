@@ -83,6 +83,7 @@ func New(d Deps) (http.Handler, error) {
 	// Providers: the token in the URL finds the integration; signatures
 	// are checked per provider.
 	r.With(s.limitBody(MaxFormBytes)).Post("/webhooks/twilio/{token}", s.twilioWebhook)
+	r.With(s.limitBody(maxOneMsgWebhookBytes)).Post("/webhooks/1msg/{token}", s.oneMsgWebhook)
 	r.Get("/media/public/{token}/*", s.publicMedia)
 	if d.Sandbox != nil {
 		r.Mount("/sandbox", d.Sandbox)
@@ -147,6 +148,8 @@ func New(d Deps) (http.Handler, error) {
 					r.Get("/integrations", s.integrationsPage)
 					r.Get("/integrations/new/twilio", s.twilioFormPage)
 					r.Post("/integrations/new/twilio", s.connectTwilio)
+					r.Get("/integrations/new/1msg", s.oneMsgFormPage)
+					r.Post("/integrations/new/1msg", s.connectOneMsg)
 					r.Get("/integrations/{id}", s.integrationPage)
 					r.Post("/integrations/{id}", s.updateIntegration)
 					r.Post("/integrations/{id}/enabled", s.setIntegrationEnabled)

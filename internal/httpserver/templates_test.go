@@ -114,7 +114,7 @@ func TestTemplateVariablesAreCheckedBeforeSending(t *testing.T) {
 		{"tab", templateForm(tpl, "d", "Casey\tC", "A-1", "Friday"), 422, "line breaks or tabs"},
 		{"spaces", templateForm(tpl, "e", "Casey      C", "A-1", "Friday"), 422, "four spaces"},
 		{"5000 characters", templateForm(tpl, "f", "Casey", long, "Friday"), 422, "1,024"},
-		{"text too long once filled", templateForm(tpl, "g", strings.Repeat("y", 500), strings.Repeat("z", 500), "Friday"), 422, "at most 1,024"},
+		{"text too long once filled", templateForm(tpl, "g", strings.Repeat("y", 600), strings.Repeat("z", 600), "Friday"), 422, "at most 1,024 in its text"},
 		{"broken template", url.Values{"template": {`{"ID": 7`}, "key": {"h"}}, 422, "cannot be read"},
 		{"template without id", url.Values{"template": {`{"Name":"x","Body":"Hi"}`}, "key": {"i"}}, 422, "cannot be read"},
 	} {

@@ -28,8 +28,10 @@ type demo struct {
 	env    *apptest.Env
 	admin  tenant.Agent
 	client *http.Client
-	ig     integration.Integration
+	ig     integration.Integration // Twilio
 	sim    *sandbox.Twilio
+	om     integration.Integration // 1msg
+	omsim  *sandbox.OneMsg
 }
 
 func startDemo(t *testing.T) *demo {
@@ -46,14 +48,14 @@ func demoOf(t *testing.T, env *apptest.Env) *demo {
 		t.Fatal(err)
 	}
 	list, err := env.App.Integrations.List(ctx, admin.TenantID)
-	if err != nil || len(list) != 1 {
+	if err != nil || len(list) != 2 || list[0].Provider != integration.Twilio || list[1].Provider != integration.OneMsg {
 		t.Fatalf("demo integrations: %v %v", list, err)
 	}
 	c := env.Client()
 	if status, _, _ := env.Post(t, c, "/login", url.Values{"email": {sandbox.DemoEmail}, "password": {sandbox.DemoPassword}}); status != http.StatusSeeOther {
 		t.Fatalf("demo login: %d", status)
 	}
-	return &demo{env: env, admin: admin, client: c, ig: list[0], sim: env.App.Sandbox.Twilio}
+	return &demo{env: env, admin: admin, client: c, ig: list[0], sim: env.App.Sandbox.Twilio, om: list[1], omsim: env.App.Sandbox.OneMsg}
 }
 
 func (d *demo) customerWrites(t *testing.T, from, body string, media ...sandbox.MediaFile) string {

@@ -2,13 +2,17 @@ package httpserver
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"parley/internal/channel/onemsg"
 	"parley/internal/channel/twilio"
+	"parley/internal/integration"
 	"parley/internal/problem"
 )
 
@@ -92,4 +96,82 @@ func (s *Server) twilioWebhook(w http.ResponseWriter, r *http.Request) {
 func (s *Server) webhookFailed(w http.ResponseWriter, r *http.Request, err error) {
 	s.Log.ErrorContext(r.Context(), "webhook failed", "request_id", middleware.GetReqID(r.Context()), "err", err)
 	http.Error(w, "temporary failure", http.StatusInternalServerError)
+}
+
+// maxOneMsgWebhookBytes bounds a 1msg webhook POST: a batch of thousands
+// of messages and acks fits.
+const maxOneMsgWebhookBytes = 32 << 20
+
+// oneMsgWebhook receives 1msg's messages, echoes and acks for one
+// integration. 1msg signs nothing: the unguessable token in the URL is the
+// secret. Every item of a batch is handled on its own; if any could not
+// be stored the answer is 500, so that 1msg delivers the batch again, and
+// the items already stored are then recognised and stored once.
+func (s *Server) oneMsgWebhook(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ig, err := s.Integrations.ByWebhookToken(ctx, integration.OneMsg, chi.URLParam(r, "token"))
+	if problem.Is(err, problem.NotFound) {
+		s.Log.WarnContext(ctx, "1msg webhook for an unknown or disabled integration", "request_id", middleware.GetReqID(ctx))
+		http.Error(w, "unknown integration", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return
+	}
+	log := s.Log.With("tenant_id", ig.TenantID, "integration_id", ig.ID, "request_id", middleware.GetReqID(ctx))
+	logAttrs(ctx, slog.String("tenant_id", ig.TenantID.String()), slog.Int64("integration_id", ig.ID))
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			log.WarnContext(ctx, "1msg webhook body too large")
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		log.WarnContext(ctx, "1msg webhook body unreadable", "err", err)
+		http.Error(w, "unreadable body", http.StatusBadRequest)
+		return
+	}
+	hook, err := onemsg.ParseWebhook(body)
+	if err != nil {
+		log.WarnContext(ctx, "1msg webhook refused", "reason", err.Error())
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if hook.InstanceID != "" && !strings.HasSuffix(ig.Account, "/"+hook.InstanceID) {
+		log.WarnContext(ctx, "1msg webhook from another channel than the integration's", "instance_id", hook.InstanceID, "api_url", ig.Account)
+	}
+	for _, reason := range hook.Skipped {
+		log.InfoContext(ctx, "1msg webhook: item ignored", "reason", reason)
+	}
+	failed := 0
+	for _, m := range hook.Messages {
+		var err error
+		if m.FromMe {
+			_, _, err = s.Conversations.ReceiveEcho(ctx, ig, m.Inbound, m.FromApp)
+		} else {
+			_, err = s.Conversations.Receive(ctx, ig, m.Inbound)
+		}
+		if err != nil {
+			failed++
+			log.ErrorContext(ctx, "1msg webhook: message not stored", "message_id", m.ProviderMessageID, "err", err)
+		}
+	}
+	for _, st := range hook.Acks {
+		found, err := s.Conversations.ApplyStatus(ctx, ig, st)
+		if err == nil && !found {
+			err = s.Conversations.DeferStatus(ctx, ig, st)
+		}
+		if err != nil {
+			failed++
+			log.ErrorContext(ctx, "1msg webhook: ack not applied", "message_id", st.ProviderMessageID, "err", err)
+		}
+	}
+	if failed > 0 {
+		http.Error(w, "temporary failure", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"ok":true}` + "\n"))
 }

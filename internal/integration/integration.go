@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/channel"
+	"parley/internal/channel/onemsg"
 	"parley/internal/channel/twilio"
 	"parley/internal/credential"
 	"parley/internal/phone"
@@ -75,7 +76,15 @@ func NewService(db *postgres.DB, sealer *credential.Sealer, baseURL string, tran
 
 // WebhookURL is the address the provider posts to for this integration.
 func (s *Service) WebhookURL(i Integration) string {
-	return s.baseURL + "/webhooks/" + i.Provider + "/" + i.WebhookToken
+	return s.webhookURL(i.Provider, i.WebhookToken)
+}
+
+func (s *Service) webhookURL(provider, token string) string {
+	path := provider
+	if provider == OneMsg {
+		path = "1msg"
+	}
+	return s.baseURL + "/webhooks/" + path + "/" + token
 }
 
 // TwilioForm is what an admin fills to connect Twilio.
@@ -151,6 +160,10 @@ func (s *Service) insert(ctx context.Context, tid uuid.UUID, provider, account, 
 	if err != nil {
 		return Integration{}, err
 	}
+	return s.insertWithToken(ctx, tid, provider, token, account, secret, sender, groupID)
+}
+
+func (s *Service) insertWithToken(ctx context.Context, tid uuid.UUID, provider, token, account, secret, sender string, groupID int64) (Integration, error) {
 	sealed, err := s.sealer.Seal(secret, token)
 	if err != nil {
 		return Integration{}, fmt.Errorf("seal credentials: %w", err)
@@ -250,6 +263,8 @@ func (s *Service) Provider(i Integration) (channel.Provider, error) {
 	switch i.Provider {
 	case Twilio:
 		return twilio.New(i.Account, secret, i.Sender, s.Transport), nil
+	case OneMsg:
+		return onemsg.New(i.Account, secret, i.Sender, s.Transport)
 	}
 	return nil, fmt.Errorf("integration %d: provider %q has no adapter", i.ID, i.Provider)
 }
@@ -301,8 +316,16 @@ func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, enabl
 	})
 }
 
-// Delete removes an integration. Its chats and cases stay, without it.
+// Delete removes an integration. Its chats and cases stay, without it. A
+// 1msg channel is told first to stop sending to Parley.
 func (s *Service) Delete(ctx context.Context, tid uuid.UUID, id int64) error {
+	i, err := s.Get(ctx, tid, id)
+	if err != nil {
+		return err
+	}
+	if err := s.disconnect(ctx, i); err != nil {
+		return err
+	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM integrations WHERE id = $1`, id)
 		if err == nil && tag.RowsAffected() == 0 {

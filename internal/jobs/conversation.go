@@ -59,3 +59,21 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[conversation.Sta
 	}
 	return nil
 }
+
+// EchoWorker settles the echo of an API send that Parley did not
+// recognise when it arrived.
+type EchoWorker struct {
+	river.WorkerDefaults[conversation.EchoArgs]
+	Conversations *conversation.Service
+	Integrations  *integration.Service
+}
+
+// Work stores the echo unless it is a message of ours.
+func (w *EchoWorker) Work(ctx context.Context, job *river.Job[conversation.EchoArgs]) error {
+	ig, err := w.Integrations.Get(ctx, job.Args.TenantID, job.Args.IntegrationID)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	_, err = w.Conversations.StoreEcho(ctx, ig, job.Args.Message)
+	return err
+}

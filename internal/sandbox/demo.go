@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"parley/internal/integration"
@@ -25,12 +26,17 @@ const (
 	DemoTwilioAccountSID = "AC00000000000000000000000000000001"
 	DemoTwilioAuthToken  = "sandboxauthtoken0000000000000001"
 	DemoTwilioSender     = "+15550001111"
+
+	DemoOneMsgInstance = "demo1msg"
+	DemoOneMsgToken    = "sandbox1msgtoken0000000000000001"
+	DemoOneMsgPhone    = "+15550002222"
 )
 
 // Sandbox is the simulated world of `make run` and of end-to-end tests: the
 // provider simulators, mounted under /sandbox/, and the customer phone page.
 type Sandbox struct {
 	Twilio  *Twilio
+	OneMsg  *OneMsg
 	baseURL string
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -42,7 +48,10 @@ type demoIntegration struct {
 	WebhookURL string `json:"webhook_url"`
 	AccountSID string `json:"account_sid,omitempty"`
 	AuthToken  string `json:"auth_token,omitempty"`
+	APIURL     string `json:"api_url,omitempty"`
+	Token      string `json:"token,omitempty"`
 	Sender     string `json:"sender"`
+	instance   string
 }
 
 // New builds the sandbox for a Parley served at baseURL; now is the
@@ -51,6 +60,8 @@ func New(baseURL string, log *slog.Logger, now func() time.Time) *Sandbox {
 	s := &Sandbox{baseURL: baseURL, log: log, mux: http.NewServeMux()}
 	s.Twilio = NewTwilio(TwilioOptions{PublicURL: baseURL + "/sandbox/twilio", StatusDelay: DefaultStatusDelay, Logger: log, Now: now})
 	s.mux.Handle("/sandbox/twilio/", http.StripPrefix("/sandbox/twilio", s.Twilio.Handler()))
+	s.OneMsg = NewOneMsg(OneMsgOptions{PublicURL: baseURL + "/sandbox/1msg", AckDelay: DefaultStatusDelay, Logger: log, Now: now})
+	s.mux.Handle("/sandbox/1msg/", http.StripPrefix("/sandbox/1msg", s.OneMsg.Handler()))
 	s.mux.HandleFunc("GET /sandbox/info", s.info)
 	s.mux.HandleFunc("GET /sandbox/phone", s.phone)
 	return s
@@ -62,7 +73,7 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serv
 // Transport sends provider API calls to the simulators instead of the
 // providers' hosts; the adapters are otherwise unchanged.
 func (s *Sandbox) Transport() http.RoundTripper {
-	return TwilioTransport(s.baseURL+"/sandbox/twilio", nil)
+	return TwilioTransport(s.baseURL+"/sandbox/twilio", OneMsgTransport(s.baseURL+"/sandbox/1msg", nil))
 }
 
 // SeedDemo makes sure the demo tenant, its admin and its sandbox Twilio
@@ -77,34 +88,59 @@ func (s *Sandbox) SeedDemo(ctx context.Context, tenants *tenant.Service, integra
 	if err != nil {
 		return fmt.Errorf("seed demo tenant: %w", err)
 	}
-	s.Twilio.AddAccount(DemoTwilioAccountSID, DemoTwilioAuthToken, "Parley sandbox")
-	s.Twilio.SeedDemoTemplates(DemoTwilioAccountSID)
+	groups, err := tenants.Groups(ctx, admin.TenantID)
+	if err != nil || len(groups) == 0 {
+		return fmt.Errorf("seed demo integrations: no group: %w", err)
+	}
 	list, err := integrations.List(ctx, admin.TenantID)
 	if err != nil {
 		return err
 	}
-	var ig *integration.Integration
-	for i := range list {
-		if list[i].Provider == integration.Twilio && list[i].Account == DemoTwilioAccountSID {
-			ig = &list[i]
+	find := func(provider, account string) *integration.Integration {
+		for i := range list {
+			if list[i].Provider == provider && list[i].Account == account {
+				return &list[i]
+			}
 		}
+		return nil
 	}
-	if ig == nil {
-		groups, err := tenants.Groups(ctx, admin.TenantID)
-		if err != nil || len(groups) == 0 {
-			return fmt.Errorf("seed demo integration: no group: %w", err)
-		}
+
+	s.Twilio.AddAccount(DemoTwilioAccountSID, DemoTwilioAuthToken, "Parley sandbox")
+	s.Twilio.SeedDemoTemplates(DemoTwilioAccountSID)
+	tw := find(integration.Twilio, DemoTwilioAccountSID)
+	if tw == nil {
 		created, err := integrations.ConnectTwilio(ctx, admin.TenantID, integration.TwilioForm{
 			AccountSID: DemoTwilioAccountSID, AuthToken: DemoTwilioAuthToken, Sender: DemoTwilioSender, DefaultGroupID: groups[0].ID,
 		})
 		if err != nil {
-			return fmt.Errorf("seed demo integration: %w", err)
+			return fmt.Errorf("seed demo Twilio integration: %w", err)
 		}
-		ig = &created
+		tw = &created
 	}
-	hook := integrations.WebhookURL(*ig)
-	s.Twilio.AddSender(DemoTwilioAccountSID, ig.Sender, hook)
-	s.demo = []demoIntegration{{Provider: "twilio", WebhookURL: hook, AccountSID: DemoTwilioAccountSID, AuthToken: DemoTwilioAuthToken, Sender: ig.Sender}}
+	hook := integrations.WebhookURL(*tw)
+	s.Twilio.AddSender(DemoTwilioAccountSID, tw.Sender, hook)
+
+	// The 1msg channel: connecting registers Parley's webhook with the
+	// simulator, as with 1msg; a simulator that restarted is told again.
+	s.OneMsg.AddInstance(DemoOneMsgInstance, DemoOneMsgToken, DemoOneMsgPhone)
+	s.OneMsg.SeedDemoTemplates(DemoOneMsgInstance)
+	apiURL := OneMsgAPIURL(DemoOneMsgInstance)
+	om := find(integration.OneMsg, strings.TrimSuffix(apiURL, "/"))
+	if om == nil {
+		created, err := integrations.ConnectOneMsg(ctx, admin.TenantID, integration.OneMsgForm{
+			APIURL: apiURL, Token: DemoOneMsgToken, Phone: DemoOneMsgPhone, DefaultGroupID: groups[0].ID,
+		})
+		if err != nil {
+			return fmt.Errorf("seed demo 1msg integration: %w", err)
+		}
+		om = &created
+	} else if err := integrations.RegisterWebhook(ctx, *om); err != nil {
+		return fmt.Errorf("register the demo 1msg webhook: %w", err)
+	}
+	s.demo = []demoIntegration{
+		{Provider: "twilio", WebhookURL: hook, AccountSID: DemoTwilioAccountSID, AuthToken: DemoTwilioAuthToken, Sender: tw.Sender},
+		{Provider: "onemsg", WebhookURL: integrations.WebhookURL(*om), APIURL: apiURL, Token: DemoOneMsgToken, Sender: om.Sender, instance: DemoOneMsgInstance},
+	}
 	return nil
 }
 
@@ -121,10 +157,15 @@ func (s *Sandbox) info(w http.ResponseWriter, _ *http.Request) {
 func (s *Sandbox) phone(w http.ResponseWriter, r *http.Request) {
 	var list []web.PhoneIntegration
 	for _, d := range s.demo {
-		list = append(list, web.PhoneIntegration{
-			Provider: d.Provider, Sender: d.Sender, API: "/sandbox/" + d.Provider,
+		pi := web.PhoneIntegration{
+			Provider: d.Provider, Sender: d.Sender, API: "/sandbox/twilio",
 			Label: DemoCompany + " — WhatsApp via Twilio (" + d.Sender + ")",
-		})
+		}
+		if d.Provider == "onemsg" {
+			pi.API, pi.Instance = "/sandbox/1msg", d.instance
+			pi.Label = DemoCompany + " — WhatsApp via 1msg (" + d.Sender + ")"
+		}
+		list = append(list, pi)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := web.PhonePage(list).Render(r.Context(), w); err != nil {

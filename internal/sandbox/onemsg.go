@@ -552,3 +552,38 @@ func (o *OneMsg) applyFaults(w http.ResponseWriter, r *http.Request) bool {
 	f := o.currentFaults()
 	return injectFaults(w, r, f.Latency, f.TimeoutRate, f.ServerErrorRate, omError)
 }
+
+// OneMsgAPIURL is a channel's API URL as 1msg shows it; in the sandbox,
+// OneMsgTransport carries requests to it to the simulator.
+func OneMsgAPIURL(instanceID string) string {
+	return "https://" + oneMsgAPIHost + "/" + instanceID + "/"
+}
+
+const oneMsgAPIHost = "api.1msg.io"
+
+// OneMsgTransport sends requests for https://api.1msg.io/... to the
+// simulator at simulatorBaseURL, keeping path and query, and everything
+// else to base (nil: http.DefaultTransport): the 1msg adapter runs as in
+// production, with the API URL 1msg shows.
+func OneMsgTransport(simulatorBaseURL string, base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	sim, err := url.Parse(strings.TrimRight(simulatorBaseURL, "/"))
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.URL.Hostname() != oneMsgAPIHost {
+			return base.RoundTrip(req)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: bad simulator URL %q: %w", simulatorBaseURL, err)
+		}
+		out := req.Clone(req.Context())
+		u := *req.URL
+		u.Scheme, u.Host = sim.Scheme, sim.Host
+		u.Path = sim.Path + req.URL.Path
+		u.RawPath = ""
+		out.URL = &u
+		out.Host = ""
+		return base.RoundTrip(out)
+	})
+}

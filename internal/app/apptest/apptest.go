@@ -79,9 +79,8 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	handler.Store(a.Handler)
 	srv.Start()
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// Registered before Start, so that a start that fails halfway stops
+	// what it started before the test ends.
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
@@ -90,6 +89,9 @@ func Start(t testing.TB, opts Options) *Env {
 		_ = a.Stop(stopCtx)
 		a.Close()
 	})
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock}
 }
 
