@@ -31,7 +31,9 @@ func TestBrowserOneMsgQuickReplyTemplate(t *testing.T) {
 	)
 	apptest.Step(t, agent, "the agent opens the chat and picks the quick-reply template",
 		chromedp.WaitVisible(chromedp.CSS(".chat-item.unread")),
-		chromedp.Click(chromedp.CSS(".chat-item")),
+	)
+	apptest.Click(t, agent, ".chat-item")
+	apptest.Step(t, agent, "and the quick-reply template",
 		chromedp.WaitVisible(chromedp.CSS("#reply-body")),
 		chromedp.Click(chromedp.CSS("[data-macros-toggle]")),
 		chromedp.WaitVisible(chromedp.CSS(".template-list [data-template-pick]")),

@@ -42,8 +42,8 @@ func TestBrowserCustomerWritesAgentRepliesPhoneShowsDelivered(t *testing.T) {
 	if got := apptest.TextOf(t, agent, "#chat-indicator .indicator-count"); got != "1" {
 		t.Fatalf("indicator shows %q, want 1", got)
 	}
+	apptest.Click(t, agent, ".chat-item")
 	apptest.Step(t, agent, "agent opens the chat and replies",
-		chromedp.Click(chromedp.CSS(".chat-item")),
 		chromedp.WaitVisible(chromedp.CSS("#reply-body")),
 		chromedp.SendKeys(chromedp.CSS("#reply-body"), "Sorry about that, Casey. It ships today."),
 		chromedp.Click(chromedp.CSS("#composer button.primary")),

@@ -105,7 +105,9 @@ func TestBrowserIndicatorEndChatAllCases(t *testing.T) {
 	apptest.Step(t, b, "click the indicator, open the chat, end it as pending",
 		chromedp.Click(chromedp.CSS("#chat-indicator")),
 		chromedp.WaitVisible(chromedp.CSS(".chat-item")),
-		chromedp.Click(chromedp.CSS(".chat-item")),
+	)
+	apptest.Click(t, b, ".chat-item")
+	apptest.Step(t, b, "end it as pending",
 		chromedp.WaitVisible(chromedp.CSS("#end-chat")),
 		chromedp.SetValue(chromedp.CSS("#end-status"), "pending"),
 		chromedp.Click(chromedp.CSS("#end-chat")),

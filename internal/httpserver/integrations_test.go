@@ -43,8 +43,8 @@ func TestConnectTwilioChecksCredentialsFirst(t *testing.T) {
 	if status != http.StatusBadGateway || !strings.Contains(body, "could not be reached") {
 		t.Fatalf("Twilio down: %d\n%.500s", status, body)
 	}
-	if n := d.count(t, `SELECT count(*) FROM integrations`); n != 1 {
-		t.Fatalf("%d integrations after refused connects, want only the demo's", n)
+	if n := d.count(t, `SELECT count(*) FROM integrations`); n != 2 {
+		t.Fatalf("%d integrations after refused connects, want only the demo's two", n)
 	}
 
 	d.sim.SetFaults(sandbox.TwilioFaults{})
@@ -86,14 +86,20 @@ func TestSandboxInfo(t *testing.T) {
 			WebhookURL       string `json:"webhook_url"`
 			AccountSID       string `json:"account_sid"`
 			AuthToken        string `json:"auth_token"`
+			APIURL           string `json:"api_url"`
+			Token            string
 		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Login.Email != sandbox.DemoEmail || len(info.Integrations) != 1 || info.Integrations[0].Provider != "twilio" ||
+	if info.Login.Email != sandbox.DemoEmail || len(info.Integrations) != 2 || info.Integrations[0].Provider != "twilio" ||
 		info.Integrations[0].WebhookURL != d.env.App.Integrations.WebhookURL(d.ig) || info.Integrations[0].AccountSID != sandbox.DemoTwilioAccountSID {
 		t.Fatalf("info = %+v", info)
+	}
+	if om := info.Integrations[1]; om.Provider != "onemsg" || om.WebhookURL != d.env.App.Integrations.WebhookURL(d.om) ||
+		om.APIURL != sandbox.OneMsgAPIURL(sandbox.DemoOneMsgInstance) || om.Token != sandbox.DemoOneMsgToken || om.Sender != sandbox.DemoOneMsgPhone {
+		t.Fatalf("1msg in info = %+v", om)
 	}
 }
 
