@@ -7,6 +7,7 @@ package channel
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -64,6 +65,10 @@ type Media struct {
 	ContentType string
 	Data        []byte
 }
+
+// ErrMediaGone says the provider no longer has an inbound file (1msg's
+// links expire): trying again cannot help.
+var ErrMediaGone = errors.New("the provider no longer has the file")
 
 // TooLargeError says a file exceeds a limit.
 type TooLargeError struct{ Size int64 }

@@ -55,6 +55,8 @@ func (s *Service) FetchMedia(ctx context.Context, tid uuid.UUID, attID int64, la
 	case errors.As(err, &tooLarge):
 		return s.finishAttachment(ctx, tid, attID, caseID, "too_large", &tooLarge.Size,
 			fmt.Sprintf("file too large (%s); files up to 25 MB are accepted", megabytes(tooLarge.Size)))
+	case errors.Is(err, channel.ErrMediaGone):
+		return s.finishAttachment(ctx, tid, attID, caseID, "failed", nil, "The link to this file expired before Parley could download it; ask the client to send it again.")
 	case err != nil && !lastAttempt:
 		return err
 	case err != nil:

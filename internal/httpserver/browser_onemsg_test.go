@@ -38,6 +38,11 @@ func TestBrowserOneMsgQuickReplyTemplate(t *testing.T) {
 		chromedp.Click(chromedp.CSS("[data-macros-toggle]")),
 		chromedp.WaitVisible(chromedp.CSS(".template-list [data-template-pick]")),
 		chromedp.SendKeys(chromedp.CSS("[data-macros-search]"), "resolved"),
+	)
+	if got := visibleTexts(t, agent, ".template-list .panel-item .quick-reply"); len(got) != 3 || got[2] != "Talk to an agent" {
+		t.Errorf("the panel shows the template's buttons %q", got)
+	}
+	apptest.Step(t, agent, "pick it",
 		chromedp.Click(chromedp.CSS(".template-list li:not([hidden]) [data-template-pick]")),
 		chromedp.WaitVisible(chromedp.CSS(`#composer input[name="var_1"]`)),
 	)

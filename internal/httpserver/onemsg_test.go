@@ -301,4 +301,51 @@ func TestOneMsgSends(t *testing.T) {
 	if n := d.count(t, `SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'failed'`); n != 0 {
 		t.Errorf("%d sends failed", n)
 	}
+
+	// Meta pauses a template after the panel listed it: 1msg accepts the
+	// send and a failed ack says why, in 1msg's words made plain.
+	var follow channel.Template
+	for _, tp := range tpls.List {
+		if tp.Name == "conversation_follow_up" {
+			follow = tp
+		}
+	}
+	d.omsim.RemoveTemplate(sandbox.DemoOneMsgInstance, "conversation_follow_up", "en")
+	d.omsim.AddTemplate(sandbox.DemoOneMsgInstance, sandbox.OneMsgTemplate{Name: "conversation_follow_up", Language: "en", Status: "paused",
+		Namespace: strings.SplitN(follow.ID, "/", 2)[0], Body: "Hello! We have an update on your request."})
+	if status, _ := d.composerPost(t, chat.ID, templateForm(follow, "t2"), nil, ""); status != http.StatusOK {
+		t.Fatalf("paused template: %d", status)
+	}
+	eventually(t, "the paused template failed", func() bool {
+		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status = 'failed' AND error_message = 'This template is paused by WhatsApp'`) == 1
+	})
+	// And a template 1msg no longer has fails at once, with its words.
+	d.omsim.RemoveTemplate(sandbox.DemoOneMsgInstance, "issue_resolved_check", "en")
+	if status, _ := d.composerPost(t, chat.ID, templateForm(check, "t3", "Mo"), nil, ""); status != http.StatusOK {
+		t.Fatalf("removed template: %d", status)
+	}
+	eventually(t, "the removed template failed", func() bool {
+		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status = 'failed'`) == 2
+	})
+	_, page = d.env.Get(t, d.client, "/chats/"+itoa(chat.ID))
+	if !strings.Contains(page, channel.Explain("132001", "")) {
+		t.Errorf("the removed template's error is not in plain words")
+	}
+}
+
+// A media link that expired before Parley fetched it: the message says so
+// at once, without retrying for hours.
+func TestOneMsgExpiredMediaLink(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	status, _ := d.post1msg(t, `{"instanceId":"demo1msg","messages":[{"id":"media-1","body":"`+d.env.URL+`/sandbox/1msg/media/expired0000","caption":"scan","fromMe":false,"self":0,"time":1700000000,"chatId":"15557000004@c.us","type":"image","senderName":"Lu"}]}`)
+	if status != http.StatusOK {
+		t.Fatalf("webhook: %d", status)
+	}
+	eventually(t, "the download given up", func() bool {
+		return d.count(t, `SELECT count(*) FROM attachments WHERE state = 'failed' AND error LIKE '%expired%'`) == 1
+	})
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE direction = 'in' AND body = 'scan'`); n != 1 {
+		t.Fatal("the message of the expired file is lost")
+	}
 }

@@ -254,11 +254,11 @@ func (c *Client) FetchMedia(ctx context.Context, link string, max int64) (channe
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		hint := ""
 		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone || resp.StatusCode == http.StatusForbidden {
-			hint = " (1msg's media links expire; the file is no longer available)"
+			// 1msg's media links expire: trying again cannot help.
+			return channel.Media{}, fmt.Errorf("fetch media: %s: %w", resp.Status, channel.ErrMediaGone)
 		}
-		return channel.Media{}, fmt.Errorf("fetch media: %s%s", resp.Status, hint)
+		return channel.Media{}, fmt.Errorf("fetch media: %s", resp.Status)
 	}
 	if resp.ContentLength > max {
 		return channel.Media{}, &channel.TooLargeError{Size: resp.ContentLength}
