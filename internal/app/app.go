@@ -23,8 +23,8 @@ import (
 	"parley/internal/credential"
 	"parley/internal/httpserver"
 	"parley/internal/integration"
-	"parley/internal/macro"
 	"parley/internal/jobs"
+	"parley/internal/macro"
 	"parley/internal/media"
 	"parley/internal/postgres"
 	"parley/internal/realtime"
@@ -49,6 +49,7 @@ type App struct {
 	Sessions      *auth.Sessions
 	Integrations  *integration.Service
 	Conversations *conversation.Service
+	Clients       *client.Service
 	Hub           *realtime.Hub
 	Sandbox       *sandbox.Sandbox // nil unless PARLEY_SANDBOX
 	Metrics       *prometheus.Registry
@@ -101,6 +102,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Tenants = tenant.NewService(db, p.Clock)
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
+	a.Clients = client.NewService(db)
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, p.Clock, p.Log, cfg.BaseURL)
 	a.Hub = realtime.NewHub(postgres.ConnString(cfg.DatabaseURL), p.Log)
 	a.Jobs, err = jobs.New(db, jobs.Services{
@@ -111,7 +113,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	}
 	deps := httpserver.Deps{
 		Config: cfg, Log: p.Log, DB: db, Sessions: a.Sessions, Tenants: a.Tenants, Metrics: a.Metrics,
-		Integrations: a.Integrations, Conversations: a.Conversations, Clients: client.NewService(db), Macros: macro.NewService(db), Hub: a.Hub, Clock: p.Clock,
+		Integrations: a.Integrations, Conversations: a.Conversations, Clients: a.Clients, Macros: macro.NewService(db), Hub: a.Hub, Clock: p.Clock,
 		Ready: func() error {
 			if !a.started.Load() {
 				return errors.New("job client not started")

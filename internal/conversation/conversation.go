@@ -91,7 +91,7 @@ type Message struct {
 	// ReplyButtons on a text sent with reply buttons.
 	Template     *SentTemplate
 	ReplyButtons []string
-	Attachments []Attachment `db:"-"`
+	Attachments  []Attachment `db:"-"`
 }
 
 // Buttons are the buttons the client received with the message: a

@@ -156,8 +156,9 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 // provider message; Receive reports it as a duplicate, not an error.
 var errDuplicate = errors.New("duplicate delivery")
 
-// clientForWhatsApp finds the client with this WhatsApp number, or creates
-// one named after the WhatsApp profile.
+// clientForWhatsApp finds the client with this WhatsApp number, then one
+// with it as their phone number, or creates one named after the WhatsApp
+// profile.
 func (s *Service) clientForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUID, number, profileName string) (int64, error) {
 	name := profileName
 	if name == "" {
@@ -167,6 +168,14 @@ func (s *Service) clientForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUI
 	// Known clients are only read: no write, no lock on their row.
 	const find = `SELECT id FROM clients WHERE whatsapp = $1`
 	err := tx.QueryRow(ctx, find, number).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// A client known by this number as their phone (from the
+		// telephony channel, or typed in by an agent) gets the WhatsApp
+		// field, and the chat joins their history.
+		err = tx.QueryRow(ctx, `UPDATE clients SET whatsapp = $1, updated_at = now()
+			WHERE id = (SELECT id FROM clients WHERE phone = $1 AND whatsapp IS NULL AND merged_into IS NULL ORDER BY id LIMIT 1)
+			RETURNING id`, number).Scan(&id)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		// ON CONFLICT makes two first messages of a new client create
 		// one client; the loser reads the winner's.

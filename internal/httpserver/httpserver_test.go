@@ -3,6 +3,7 @@ package httpserver_test
 import (
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -247,6 +248,19 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		return regexp.MustCompile(base + `/(\d+)"`).FindStringSubmatch(body)[1]
 	}
 	bGeneral, bPersonal := macroID("/settings/macros"), macroID("/me/macros")
+	// Two more of B's clients, one merged into the other: a merge to undo.
+	var bKept, bGone int64
+	if err := env.App.DB.InTenant(t.Context(), b.admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(t.Context(), `WITH k AS (INSERT INTO clients (tenant_id, name) VALUES (current_tenant(), 'Kept') RETURNING id),
+			g AS (INSERT INTO clients (tenant_id, name) VALUES (current_tenant(), 'Gone') RETURNING id) SELECT k.id, g.id FROM k, g`).Scan(&bKept, &bGone)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bMerge, err := env.App.Clients.Merge(t.Context(), b.admin.TenantID, b.admin.ID, bKept, bGone, map[string]string{"name": "survivor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bKeptID, bMergeID := strconv.FormatInt(bKept, 10), strconv.FormatInt(bMerge.ID, 10)
 
 	routes := map[string]struct {
 		path string
@@ -276,6 +290,10 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		"POST /settings/macros/{id}/delete":        {"/settings/macros/" + bGeneral + "/delete", nil},
 		"POST /me/macros/{id}":                     {"/me/macros/" + bPersonal, url.Values{"title": {"Taken over"}, "body": {"x"}}},
 		"POST /me/macros/{id}/delete":              {"/me/macros/" + bPersonal + "/delete", nil},
+		"POST /clients/{id}":                       {"/clients/" + bClient, url.Values{"name": {"Taken over"}}},
+		"GET /clients/{id}/merge/{other}":          {"/clients/" + bKeptID + "/merge/" + bClient, nil},
+		"POST /clients/{id}/merge/{other}":         {"/clients/" + bKeptID + "/merge/" + bClient, nil},
+		"POST /clients/{id}/merges/{merge}/undo":   {"/clients/" + bKeptID + "/merges/" + bMergeID + "/undo", nil},
 	}
 	walkParamRoutes(t, env, func(method, pattern string) {
 		r, ok := routes[method+" "+pattern]
@@ -321,6 +339,12 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		if _, body = env.Get(t, b.client, page); !strings.Contains(body, "Hello from B") {
 			t.Errorf("tenant A deleted tenant B's macro on %s", page)
 		}
+	}
+	if n := b.count(t, `SELECT count(*) FROM client_merges WHERE undone_at IS NULL`); n != 1 {
+		t.Error("tenant A undid tenant B's merge")
+	}
+	if n := b.count(t, `SELECT count(*) FROM clients WHERE name = 'Taken over' OR merged_into = `+strconv.FormatInt(bKept, 10)+` AND id <> `+strconv.FormatInt(bGone, 10)); n != 0 {
+		t.Error("tenant A changed or merged tenant B's clients")
 	}
 	if ig, err := env.App.Integrations.Get(context.Background(), b.admin.TenantID, b.ig.ID); err != nil || !ig.Enabled || ig.Sender != b.ig.Sender {
 		t.Errorf("tenant B's integration after A's attempts: %+v %v", ig, err)

@@ -5,6 +5,7 @@ package phone
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -56,4 +57,21 @@ func onlyDigits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// Regions are the countries phone numbers can be read in (ISO 3166
+// codes), sorted.
+func Regions() []string {
+	var out []string
+	for r := range phonenumbers.GetSupportedRegions() {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// KnownRegion says whether r is one of Regions.
+func KnownRegion(r string) bool {
+	_, ok := phonenumbers.GetSupportedRegions()[r]
+	return ok
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/channel"
+	"parley/internal/client"
 	"parley/internal/clock"
 	"parley/internal/conversation"
 	"parley/internal/credential"
@@ -178,6 +179,20 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	_, err = conv.Receive(ctx, ig, channel.Inbound{ProviderMessageID: "SM-" + name, From: "+15557654321", Body: "hi",
 		Media: []channel.MediaRef{{URL: "https://example.test/m", ContentType: "image/png"}}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A second profile of the same client, merged into the first.
+	var first, second int64
+	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE whatsapp = '+15557654321'`).Scan(&first); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO clients (tenant_id, name, phone) VALUES ($1, 'Second', '+15557654321') RETURNING id`, admin.TenantID).Scan(&second)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.NewService(db).Merge(ctx, admin.TenantID, admin.ID, first, second, map[string]string{"name": client.KeepSurvivor}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := macro.NewService(db).Create(ctx, admin.TenantID, macro.Owner{Agent: admin.ID}, macro.Form{Title: "Hello", Body: "Hello!"}); err != nil {
