@@ -207,3 +207,16 @@ func (s *Service) SetDefaultCountry(ctx context.Context, tid uuid.UUID, country 
 		return err
 	})
 }
+
+// Version changes whenever the profile changes in a way its page shows:
+// an edit, a merge into it or of it, an undo. Pages compare it to reload
+// when another agent changed the profile.
+func (s *Service) Version(ctx context.Context, tid uuid.UUID, id int64) (string, error) {
+	var v string
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT concat_ws('.', extract(epoch FROM c.updated_at)::text, c.merged_into::text,
+				(SELECT count(*) + count(undone_at) FROM client_merges m WHERE m.survivor_id = c.id OR m.merged_id = c.id)::text)
+			FROM clients c WHERE c.id = $1`, id).Scan(&v)
+	})
+	return v, err
+}

@@ -34,6 +34,13 @@ func TestBrowserMergeProfilesAndUndo(t *testing.T) {
 
 	b := apptest.Browser(t)
 	demoLogin(t, b, d.env.URL)
+	// Another agent has Casey's profile open while the merge happens.
+	other := apptest.Browser(t)
+	demoLogin(t, other, d.env.URL)
+	apptest.Step(t, other, "another agent looks at Casey's profile",
+		chromedp.Navigate(d.env.URL+"/clients/"+itoa(casey)),
+		chromedp.WaitVisible(chromedp.CSS("form.client-form")),
+	)
 	apptest.Step(t, b, "the agent types Casey's number into Pat's phone field",
 		chromedp.Navigate(d.env.URL+"/clients/"+itoa(pat)),
 		chromedp.WaitVisible(chromedp.CSS("form.client-form #f-phone")),
@@ -63,6 +70,8 @@ func TestBrowserMergeProfilesAndUndo(t *testing.T) {
 		t.Errorf("the merged profile's WhatsApp is %q", wa)
 	}
 	apptest.Shot(t, b, "merged")
+	// The other agent's page follows, without them reloading it.
+	apptest.WaitText(t, other, "h1", "Pat Phone")
 	apptest.Step(t, b, "Casey's old page leads to the merged profile",
 		chromedp.Navigate(d.env.URL+"/clients/"+itoa(casey)),
 		chromedp.WaitVisible(chromedp.CSS(".merges")),

@@ -90,7 +90,14 @@ func (s *Server) renderClient(w http.ResponseWriter, r *http.Request, status int
 		f.Values = map[string]string{"name": c.Name, "whatsapp": deref(c.WhatsApp), "phone": deref(c.Phone), "email": deref(c.Email), "notes": c.Notes}
 	}
 	v.Form = f
-	s.render(w, r, status, web.ClientPage(s.page(r, c.Name, "clients"), s.Clock.Now(), v))
+	version, err := s.Clients.Version(ctx, tid, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.page(r, c.Name, "clients")
+	p.Events = "/events?" + url.Values{"client": {strconv.FormatInt(id, 10)}, "clientv": {version}}.Encode()
+	s.render(w, r, status, web.ClientPage(p, s.Clock.Now(), v))
 }
 
 // updateClient saves the profile's fields; a number another profile has

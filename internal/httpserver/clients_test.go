@@ -133,3 +133,54 @@ func TestInboundMatchesWhatsAppThenPhone(t *testing.T) {
 		t.Fatalf("%d clients after a new number", n)
 	}
 }
+
+// "Merge with…": search, pick, confirm with a choice for each conflicting
+// field. Merging a profile into itself, or one another agent has just
+// merged away, is refused in words and changes nothing.
+func TestManualMerge(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	d.customerWrites(t, "+15557654321", "Hi")
+	casey := d.liveChats(t)[0].ClientID
+	pat := d.newClient(t, "Pat", "+15550009999")
+	path := "/clients/" + itoa(pat)
+
+	_, page := d.env.Get(t, d.client, path+"?merge_q=casey")
+	if !strings.Contains(page, path+"/merge/"+itoa(casey)) {
+		t.Fatal("the search does not offer Casey")
+	}
+	_, confirm := d.env.Get(t, d.client, path+"/merge/"+itoa(casey))
+	if !strings.Contains(confirm, `name="choose_name"`) || !strings.Contains(confirm, "Casey Customer") {
+		t.Fatalf("confirm page lacks the name choice")
+	}
+	if status, _, body := d.env.Post(t, d.client, path+"/merge/"+itoa(casey), nil); status != http.StatusUnprocessableEntity || !strings.Contains(body, "choose") {
+		t.Fatalf("merge without choosing the name: %d", status)
+	}
+	if status, _, body := d.env.Post(t, d.client, path+"/merge/"+itoa(pat), nil); status < 400 || !strings.Contains(body, "itself") {
+		t.Fatalf("merge into itself: %d", status)
+	}
+	if status, loc, _ := d.env.Post(t, d.client, path+"/merge/"+itoa(casey), url.Values{"choose_name": {"merged"}}); status != http.StatusSeeOther || loc != path {
+		t.Fatalf("merge: %d %s", status, loc)
+	}
+	if n := d.count(t, `SELECT count(*) FROM clients WHERE id = `+itoa(pat)+` AND name = 'Casey Customer' AND whatsapp = '+15557654321' AND phone = '+15550009999'`); n != 1 {
+		t.Fatal("the fields were not combined with the chosen name")
+	}
+	if n := d.count(t, `SELECT count(*) FROM cases WHERE client_id = `+itoa(pat)); n != 1 {
+		t.Fatal("Casey's chat did not move")
+	}
+	// A second agent's stale confirm page: Casey is gone.
+	if status, _, body := d.env.Post(t, d.client, path+"/merge/"+itoa(casey), url.Values{"choose_name": {"merged"}}); status != http.StatusConflict || !strings.Contains(body, "just merged") {
+		t.Fatalf("merging a merged-away profile: %d", status)
+	}
+	if status, _, _ := d.env.Post(t, d.client, "/clients/"+itoa(casey), url.Values{"name": {"Edit the gone one"}}); status != http.StatusNotFound {
+		t.Errorf("editing a merged-away profile: %d", status)
+	}
+	// A new message from Casey's WhatsApp lands in the merged profile.
+	d.customerWrites(t, "+15557654321", "Still me")
+	if n := d.count(t, `SELECT count(*) FROM clients`); n != 2 {
+		t.Errorf("%d clients after Casey wrote again, want the 2 (one merged away)", n)
+	}
+	if n := d.count(t, `SELECT count(*) FROM messages m JOIN cases c ON c.id = m.case_id WHERE c.client_id = `+itoa(pat)+` AND m.body = 'Still me'`); n != 1 {
+		t.Error("Casey's new message is not in the merged profile")
+	}
+}

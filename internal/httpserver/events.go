@@ -28,6 +28,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sg := signed(r)
 	caseID, _ := strconv.ParseInt(r.URL.Query().Get("case"), 10, 64)
+	// A client's page (?client=) gives the profile's version it drew
+	// (?clientv=) and is told to reload when another agent changes it.
+	clientID, _ := strconv.ParseInt(r.URL.Query().Get("client"), 10, 64)
+	clientVersion := r.URL.Query().Get("clientv")
+	profileChanged := func() error {
+		if clientID == 0 {
+			return nil
+		}
+		v, err := s.Clients.Version(ctx, sg.Tenant.ID, clientID)
+		if err != nil || v == clientVersion {
+			return err
+		}
+		clientVersion = v
+		_, err = fmt.Fprint(w, "event: client\ndata: changed\n\n")
+		return err
+	}
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -46,6 +62,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if err := s.pushFragments(ctx, w, r, caseID, true, &composerState); err != nil {
 		return
 	}
+	if err := profileChanged(); err != nil {
+		return
+	}
 	flusher.Flush()
 	keepAlive := time.NewTicker(25 * time.Second)
 	defer keepAlive.Stop()
@@ -60,6 +79,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-sub.C:
 			cases, resync := sub.Changes()
 			if err := s.pushFragments(ctx, w, r, caseID, resync || cases[caseID], &composerState); err != nil {
+				return
+			}
+			if err := profileChanged(); err != nil {
 				return
 			}
 		}

@@ -268,6 +268,12 @@
     refresh();
     if (e.detail && e.detail.type === "conversation") scrollMessages();
     if (e.detail && e.detail.type === "composer") carry();
+    // Another agent changed the profile on this page (an edit, a merge, an
+    // undo): draw it again, unless this agent is typing in its form.
+    if (e.detail && e.detail.type === "client") {
+      var form = document.querySelector("form.client-form");
+      if (!form || !form.contains(document.activeElement)) location.reload();
+    }
   });
   document.addEventListener("DOMContentLoaded", function () {
     refresh();
