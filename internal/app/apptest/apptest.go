@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func Start(t testing.TB, opts Options) *Env {
 		Sandbox:     opts.Sandbox,
 		MediaDir:    t.TempDir(),
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +96,33 @@ func Start(t testing.TB, opts Options) *Env {
 	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock}
 }
 
-type testWriter struct{ t testing.TB }
+// testWriter sends the app's log lines to the test's log while the test
+// runs, and drops those that background goroutines (a simulator's late
+// status callback, say) write after it has ended: testing panics on a log
+// after the end.
+type testWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+func newTestWriter(t testing.TB) *testWriter {
+	w := &testWriter{t: t}
+	// Registered first, so it runs last, after the app has stopped.
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
 }
 
