@@ -176,6 +176,9 @@ func TestOneMsgInbound(t *testing.T) {
 	eventually(t, "the app message", func() bool {
 		return d.count(t, `SELECT count(*) FROM messages WHERE direction = 'out' AND body = 'Sent from my phone' AND agent_id IS NULL`) == 1
 	})
+	if _, page := d.env.Get(t, d.client, "/chats/"+itoa(chat.ID)); !strings.Contains(page, "Sent outside Parley") {
+		t.Error("the app message is not shown as the business's side")
+	}
 
 	// A button tap is the client's message with the tapped text.
 	d.customerWrites1msg(t, sandbox.OneMsgInbound{From: "+15557000001", ButtonText: "Yes"})
