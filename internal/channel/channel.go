@@ -8,6 +8,9 @@ package channel
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"time"
 )
 
@@ -155,3 +158,24 @@ func (e *SendError) Unwrap() error { return e.Err }
 
 // WindowClosedMessage is what agents read when the 24-hour window is closed.
 const WindowClosedMessage = "The 24-hour window is closed: only an approved template can be sent"
+
+// ReadMedia reads a downloaded file's body, at most max bytes: a larger
+// file is a *TooLargeError with its size (counted, not kept) when the
+// provider did not say it up front.
+func ReadMedia(resp *http.Response, max int64) ([]byte, error) {
+	if resp.ContentLength > max {
+		return nil, &TooLargeError{Size: resp.ContentLength}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read media: %w", err)
+	}
+	if int64(len(data)) > max {
+		size := int64(len(data))
+		if n, err := io.Copy(io.Discard, resp.Body); err == nil {
+			size += n
+		}
+		return nil, &TooLargeError{Size: size}
+	}
+	return data, nil
+}

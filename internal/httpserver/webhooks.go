@@ -24,18 +24,10 @@ const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 // public URL, proves the request is Twilio's. Only then is anything stored.
 func (s *Server) twilioWebhook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ig, err := s.Integrations.ByWebhookToken(ctx, "twilio", chi.URLParam(r, "token"))
-	if problem.Is(err, problem.NotFound) {
-		s.Log.WarnContext(ctx, "twilio webhook for an unknown or disabled integration", "request_id", middleware.GetReqID(ctx))
-		http.Error(w, "unknown integration", http.StatusNotFound)
+	ig, log, ok := s.webhookIntegration(w, r, integration.Twilio)
+	if !ok {
 		return
 	}
-	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
-	}
-	log := s.Log.With("tenant_id", ig.TenantID, "integration_id", ig.ID, "request_id", middleware.GetReqID(ctx))
-	logAttrs(ctx, slog.String("tenant_id", ig.TenantID.String()), slog.Int64("integration_id", ig.ID))
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -92,6 +84,25 @@ func (s *Server) twilioWebhook(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(emptyTwiML))
 }
 
+// webhookIntegration finds the enabled integration of a webhook URL's
+// token and the logger that names it. An unknown, disabled or deleted one
+// answers 404; ok is false when it has answered.
+func (s *Server) webhookIntegration(w http.ResponseWriter, r *http.Request, provider string) (ig integration.Integration, log *slog.Logger, ok bool) {
+	ctx := r.Context()
+	ig, err := s.Integrations.ByWebhookToken(ctx, provider, chi.URLParam(r, "token"))
+	if problem.Is(err, problem.NotFound) {
+		s.Log.WarnContext(ctx, "webhook for an unknown or disabled integration", "provider", provider, "request_id", middleware.GetReqID(ctx))
+		http.Error(w, "unknown integration", http.StatusNotFound)
+		return ig, nil, false
+	}
+	if err != nil {
+		s.webhookFailed(w, r, err)
+		return ig, nil, false
+	}
+	logAttrs(ctx, slog.String("tenant_id", ig.TenantID.String()), slog.Int64("integration_id", ig.ID))
+	return ig, s.Log.With("tenant_id", ig.TenantID, "integration_id", ig.ID, "request_id", middleware.GetReqID(ctx)), true
+}
+
 // webhookFailed answers 500 so that the provider retries, and logs why.
 func (s *Server) webhookFailed(w http.ResponseWriter, r *http.Request, err error) {
 	s.Log.ErrorContext(r.Context(), "webhook failed", "request_id", middleware.GetReqID(r.Context()), "err", err)
@@ -109,18 +120,10 @@ const maxOneMsgWebhookBytes = 32 << 20
 // the items already stored are then recognised and stored once.
 func (s *Server) oneMsgWebhook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ig, err := s.Integrations.ByWebhookToken(ctx, integration.OneMsg, chi.URLParam(r, "token"))
-	if problem.Is(err, problem.NotFound) {
-		s.Log.WarnContext(ctx, "1msg webhook for an unknown or disabled integration", "request_id", middleware.GetReqID(ctx))
-		http.Error(w, "unknown integration", http.StatusNotFound)
+	ig, log, ok := s.webhookIntegration(w, r, integration.OneMsg)
+	if !ok {
 		return
 	}
-	if err != nil {
-		s.webhookFailed(w, r, err)
-		return
-	}
-	log := s.Log.With("tenant_id", ig.TenantID, "integration_id", ig.ID, "request_id", middleware.GetReqID(ctx))
-	logAttrs(ctx, slog.String("tenant_id", ig.TenantID.String()), slog.Int64("integration_id", ig.ID))
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError

@@ -162,19 +162,9 @@ func (c *Client) FetchMedia(ctx context.Context, url string, max int64) (channel
 	if resp.StatusCode != http.StatusOK {
 		return channel.Media{}, fmt.Errorf("fetch media: %s", resp.Status)
 	}
-	if resp.ContentLength > max {
-		return channel.Media{}, &channel.TooLargeError{Size: resp.ContentLength}
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	data, err := channel.ReadMedia(resp, max)
 	if err != nil {
-		return channel.Media{}, fmt.Errorf("read media: %w", err)
-	}
-	if int64(len(data)) > max {
-		size := int64(len(data))
-		if n, err := io.Copy(io.Discard, resp.Body); err == nil {
-			size += n
-		}
-		return channel.Media{}, &channel.TooLargeError{Size: size}
+		return channel.Media{}, err
 	}
 	return channel.Media{ContentType: resp.Header.Get("Content-Type"), Data: data}, nil
 }
