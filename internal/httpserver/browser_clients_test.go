@@ -32,10 +32,10 @@ func TestBrowserMergeProfilesAndUndo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := apptest.Browser(t)
+	browsers := apptest.Browsers(t, 2)
+	b, other := browsers[0], browsers[1]
 	demoLogin(t, b, d.env.URL)
 	// Another agent has Casey's profile open while the merge happens.
-	other := apptest.Browser(t)
 	demoLogin(t, other, d.env.URL)
 	apptest.Step(t, other, "another agent looks at Casey's profile",
 		chromedp.Navigate(d.env.URL+"/clients/"+itoa(casey)),

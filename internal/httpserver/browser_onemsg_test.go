@@ -15,10 +15,10 @@ import (
 func TestBrowserOneMsgQuickReplyTemplate(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t)
-	agent := apptest.Browser(t)
+	b := apptest.Browsers(t, 2)
+	agent, phone := b[0], b[1]
 	demoLogin(t, agent, d.env.URL)
 
-	phone := apptest.Browser(t)
 	apptest.Step(t, phone, "customer writes through 1msg",
 		chromedp.Navigate(d.env.URL+"/sandbox/phone"),
 		chromedp.WaitVisible(chromedp.CSS("#phone-text")),

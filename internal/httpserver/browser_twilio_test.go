@@ -16,7 +16,8 @@ import (
 func TestBrowserCustomerWritesAgentRepliesPhoneShowsDelivered(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t)
-	agent := apptest.Browser(t)
+	b := apptest.Browsers(t, 2)
+	agent, phone := b[0], b[1]
 	apptest.Step(t, agent, "agent logs in and waits on the chats page",
 		chromedp.Navigate(d.env.URL+"/login"),
 		chromedp.SendKeys(chromedp.CSS("#f-email"), sandbox.DemoEmail),
@@ -26,7 +27,6 @@ func TestBrowserCustomerWritesAgentRepliesPhoneShowsDelivered(t *testing.T) {
 	)
 
 	// The phone is a browser of its own: a background tab may be frozen.
-	phone := apptest.Browser(t)
 	apptest.Step(t, phone, "customer writes on the sandbox phone",
 		chromedp.Navigate(d.env.URL+"/sandbox/phone"),
 		chromedp.WaitVisible(chromedp.CSS("#phone-text")),

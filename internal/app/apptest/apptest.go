@@ -176,15 +176,47 @@ func (e *Env) SignUp(t testing.TB, company, email string) *http.Client {
 }
 
 // browsers bounds how many Chromium processes run at once: on a 2-core
-// machine more only make each slower.
-var browsers = make(chan struct{}, 2)
+// machine more only make each slower. A test takes all the browsers it
+// needs at once (under taking), so that two tests can never each hold one
+// and wait for the other's.
+var (
+	browsers = make(chan struct{}, 2)
+	taking   sync.Mutex
+)
 
 // Browser returns a chromedp context on a fresh headless Chromium, closed
 // when the test ends. A missing browser fails the test: nothing is skipped.
 func Browser(t testing.TB) context.Context {
 	t.Helper()
-	browsers <- struct{}{}
-	t.Cleanup(func() { <-browsers })
+	return Browsers(t, 1)[0]
+}
+
+// Browsers returns n browsers (at most 2), each a Chromium of its own: a
+// background tab may be frozen, so each actor of a test gets one.
+func Browsers(t testing.TB, n int) []context.Context {
+	t.Helper()
+	if n < 1 || n > cap(browsers) {
+		t.Fatalf("apptest: %d browsers asked for, 1 to %d run at once", n, cap(browsers))
+	}
+	taking.Lock()
+	for range n {
+		browsers <- struct{}{}
+	}
+	taking.Unlock()
+	t.Cleanup(func() {
+		for range n {
+			<-browsers
+		}
+	})
+	out := make([]context.Context, n)
+	for i := range out {
+		out[i] = startBrowser(t)
+	}
+	return out
+}
+
+func startBrowser(t testing.TB) context.Context {
+	t.Helper()
 	path := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
