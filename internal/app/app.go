@@ -28,6 +28,7 @@ import (
 	"parley/internal/media"
 	"parley/internal/postgres"
 	"parley/internal/realtime"
+	"parley/internal/rule"
 	"parley/internal/sandbox"
 	"parley/internal/tenant"
 )
@@ -50,6 +51,7 @@ type App struct {
 	Integrations  *integration.Service
 	Conversations *conversation.Service
 	Clients       *client.Service
+	Rules         *rule.Service
 	Hub           *realtime.Hub
 	Sandbox       *sandbox.Sandbox // nil unless PARLEY_SANDBOX
 	Metrics       *prometheus.Registry
@@ -104,16 +106,18 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
 	a.Clients = client.NewService(db)
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, p.Clock, p.Log, cfg.BaseURL)
+	a.Rules = rule.NewService(db, a.Conversations)
 	a.Hub = realtime.NewHub(postgres.ConnString(cfg.DatabaseURL), p.Log)
 	a.Jobs, err = jobs.New(db, jobs.Services{
 		Sessions: a.Sessions, Invitations: a.Tenants, Conversations: a.Conversations, Integrations: a.Integrations,
+		Rules: a.Rules,
 	}, jobs.Options{Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly})
 	if err != nil {
 		return nil, err
 	}
 	deps := httpserver.Deps{
 		Config: cfg, Log: p.Log, DB: db, Sessions: a.Sessions, Tenants: a.Tenants, Metrics: a.Metrics,
-		Integrations: a.Integrations, Conversations: a.Conversations, Clients: a.Clients, Macros: macro.NewService(db), Hub: a.Hub, Clock: p.Clock,
+		Integrations: a.Integrations, Conversations: a.Conversations, Clients: a.Clients, Macros: macro.NewService(db), Rules: a.Rules, Hub: a.Hub, Clock: p.Clock,
 		Ready: func() error {
 			if !a.started.Load() {
 				return errors.New("job client not started")

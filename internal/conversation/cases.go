@@ -200,6 +200,39 @@ func (s *Service) Assign(ctx context.Context, tid uuid.UUID, caseID, groupID int
 	})
 }
 
+// SetStatus sets a chat's or case's status; by says who or what ("rule
+// 'After hours'") in the conversation's event.
+func (s *Service) SetStatus(ctx context.Context, tid uuid.UUID, caseID int64, status, by string) error {
+	if !ValidStatus(status) {
+		return problem.Field("status", "Choose a status.")
+	}
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var groupID int64
+		if err := tx.QueryRow(ctx, `UPDATE cases SET status = $2 WHERE id = $1 RETURNING group_id`, caseID, status).Scan(&groupID); err != nil {
+			return notFound(err, "No such chat or case.")
+		}
+		if err := addEvent(ctx, tx, tid, caseID, "Status set to "+status+" by "+by, s.clock.Now()); err != nil {
+			return err
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
+	})
+}
+
+// RecordEvent adds a system event to a conversation ("Rule 'X' did not
+// send …").
+func (s *Service) RecordEvent(ctx context.Context, tid uuid.UUID, caseID int64, text string) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		c, err := caseTx(ctx, tx, caseID, false)
+		if err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, tid, caseID, text, s.clock.Now()); err != nil {
+			return err
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: c.GroupID})
+	})
+}
+
 // AddNote adds an internal note: agents see it, the client never does.
 func (s *Service) AddNote(ctx context.Context, tid uuid.UUID, agentID, caseID int64, body string) error {
 	body = strings.TrimSpace(body)
@@ -216,7 +249,7 @@ func (s *Service) AddNote(ctx context.Context, tid uuid.UUID, agentID, caseID in
 		}
 		now := s.clock.Now()
 		if _, err := tx.Exec(ctx, `INSERT INTO messages (tenant_id, case_id, direction, kind, agent_id, body, status, created_at, updated_at)
-			VALUES ($1, $2, 'internal', 'note', $3, $4, 'none', $5, $5)`, tid, caseID, agentID, body, now); err != nil {
+			VALUES ($1, $2, 'internal', 'note', nullif($3, 0), $4, 'none', $5, $5)`, tid, caseID, agentID, body, now); err != nil {
 			return fmt.Errorf("add note: %w", err)
 		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: c.GroupID})

@@ -64,12 +64,14 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 	var (
 		seen             bool
 		clientID, caseID *int64
+		triggers         []string // of the tenant's enabled rules
 	)
 	err := tx.QueryRow(ctx, `SELECT
 			EXISTS (SELECT FROM messages WHERE integration_id = $1 AND provider_message_id = $2),
 			cl.id,
-			(SELECT c.id FROM cases c WHERE c.client_id = cl.id AND c.integration_id = $1 AND c.state = 'live')
-		FROM (SELECT) AS one LEFT JOIN clients cl ON cl.whatsapp = $3`, ig.ID, in.ProviderMessageID, in.From).Scan(&seen, &clientID, &caseID)
+			(SELECT c.id FROM cases c WHERE c.client_id = cl.id AND c.integration_id = $1 AND c.state = 'live'),
+			(SELECT coalesce(array_agg(DISTINCT r.trigger), '{}') FROM rules r WHERE r.enabled)
+		FROM (SELECT) AS one LEFT JOIN clients cl ON cl.whatsapp = $3`, ig.ID, in.ProviderMessageID, in.From).Scan(&seen, &clientID, &caseID, &triggers)
 	if err != nil {
 		return r, err
 	}
@@ -137,6 +139,16 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 	}
 	if err != nil {
 		return r, fmt.Errorf("insert message: %w", err)
+	}
+	// The rules that this message fires run in a job recorded with it.
+	if !echo {
+		for _, t := range triggers {
+			if t == RuleClientMessage || (t == RuleChatStarted && r.NewChat) {
+				if _, err := s.queue.InsertTx(ctx, tx, RuleArgs{TenantID: ig.TenantID, Trigger: t, CaseID: r.CaseID, MessageID: r.MessageID}, nil); err != nil {
+					return r, fmt.Errorf("queue rules: %w", err)
+				}
+			}
+		}
 	}
 	for _, m := range in.Media {
 		var attID int64

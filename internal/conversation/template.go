@@ -225,7 +225,7 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 	}
 	var msgID int64
 	err := tx.QueryRow(ctx, `INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, agent_id, body, status, idempotency_key, meta, created_at, updated_at)
-		VALUES ($1, $2, $3, 'out', $4, $5, $6, 'queued', nullif($7, ''), $8, $9, $9) RETURNING id`,
+		VALUES ($1, $2, $3, 'out', $4, nullif($5, 0), $6, 'queued', nullif($7, ''), $8, $9, $9) RETURNING id`,
 		tid, c.ID, c.IntegrationID, o.kind, agentID, o.body, o.key, meta, now).Scan(&msgID)
 	if err != nil {
 		return 0, fmt.Errorf("insert message: %w", err)
@@ -242,7 +242,7 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE cases SET last_activity_at = $2, preview = $3, unread = 0,
-			assignee_id = coalesce(assignee_id, $4), status = coalesce(nullif($5, ''), status) WHERE id = $1`,
+			assignee_id = coalesce(assignee_id, nullif($4, 0)), status = coalesce(nullif($5, ''), status) WHERE id = $1`,
 		c.ID, now, previewOf(o.kind, o.body), agentID, o.status); err != nil {
 		return 0, fmt.Errorf("update chat: %w", err)
 	}

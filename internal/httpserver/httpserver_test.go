@@ -261,6 +261,9 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	bKeptID, bMergeID := strconv.FormatInt(bKept, 10), strconv.FormatInt(bMerge.ID, 10)
+	env.Post(t, b.client, "/settings/rules", url.Values{"name": {"B's rule"}, "enabled": {"true"}, "trigger": {"chat_started"}, "action_0": {"set_status"}, "action_0_pick": {"pending"}})
+	_, body = env.Get(t, b.client, "/settings/rules")
+	bRule := regexp.MustCompile(`/settings/rules/(\d+)"`).FindStringSubmatch(body)[1]
 
 	routes := map[string]struct {
 		path string
@@ -291,6 +294,9 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		"POST /me/macros/{id}":                     {"/me/macros/" + bPersonal, url.Values{"title": {"Taken over"}, "body": {"x"}}},
 		"POST /me/macros/{id}/delete":              {"/me/macros/" + bPersonal + "/delete", nil},
 		"POST /clients/{id}":                       {"/clients/" + bClient, url.Values{"name": {"Taken over"}}},
+		"GET /settings/rules/{id}":                 {"/settings/rules/" + bRule, nil},
+		"POST /settings/rules/{id}":                {"/settings/rules/" + bRule, url.Values{"name": {"Taken over"}, "trigger": {"chat_started"}, "action_0": {"set_status"}, "action_0_pick": {"open"}}},
+		"POST /settings/rules/{id}/delete":         {"/settings/rules/" + bRule + "/delete", nil},
 		"GET /clients/{id}/merge/{other}":          {"/clients/" + bKeptID + "/merge/" + bClient, nil},
 		"POST /clients/{id}/merge/{other}":         {"/clients/" + bKeptID + "/merge/" + bClient, nil},
 		"POST /clients/{id}/merges/{merge}/undo":   {"/clients/" + bKeptID + "/merges/" + bMergeID + "/undo", nil},
@@ -330,7 +336,7 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 	if strings.Contains(body, "Deactivated") {
 		t.Error("tenant A deactivated tenant B's agent")
 	}
-	for _, page := range []string{"/settings/groups", "/settings/macros", "/me/macros"} {
+	for _, page := range []string{"/settings/groups", "/settings/macros", "/me/macros", "/settings/rules"} {
 		if _, body = env.Get(t, b.client, page); strings.Contains(body, "Taken over") {
 			t.Errorf("tenant A changed something on tenant B's %s", page)
 		}

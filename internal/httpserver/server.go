@@ -24,6 +24,7 @@ import (
 	"parley/internal/macro"
 	"parley/internal/postgres"
 	"parley/internal/realtime"
+	"parley/internal/rule"
 	"parley/internal/tenant"
 	"parley/web"
 )
@@ -44,6 +45,7 @@ type Deps struct {
 	Conversations *conversation.Service
 	Clients       *client.Service
 	Macros        *macro.Service
+	Rules         *rule.Service
 	Hub           *realtime.Hub
 	Clock         clock.Clock
 	// Sandbox, when set, mounts the simulated providers and the customer
@@ -163,6 +165,11 @@ func New(d Deps) (http.Handler, error) {
 					r.Post("/macros", general.create)
 					r.Post("/macros/{id}", general.update)
 					r.Post("/macros/{id}/delete", general.delete)
+					r.Get("/rules", s.rulesPage)
+					r.Post("/rules", s.createRule)
+					r.Get("/rules/{id}", s.rulePage)
+					r.Post("/rules/{id}", s.updateRule)
+					r.Post("/rules/{id}/delete", s.deleteRule)
 					r.Get("/clients", s.clientSettingsPage)
 					r.Post("/clients", s.updateClientSettings)
 					r.Get("/chats", s.chatSettingsPage)

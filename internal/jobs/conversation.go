@@ -8,6 +8,7 @@ import (
 
 	"parley/internal/conversation"
 	"parley/internal/integration"
+	"parley/internal/rule"
 )
 
 // SendWorker sends an agent's message through its integration.
@@ -76,4 +77,15 @@ func (w *EchoWorker) Work(ctx context.Context, job *river.Job[conversation.EchoA
 	}
 	_, err = w.Conversations.StoreEcho(ctx, ig, job.Args.Message)
 	return err
+}
+
+// RuleWorker runs a tenant's rules for one event.
+type RuleWorker struct {
+	river.WorkerDefaults[conversation.RuleArgs]
+	Rules *rule.Service
+}
+
+// Work runs the rules.
+func (w *RuleWorker) Work(ctx context.Context, job *river.Job[conversation.RuleArgs]) error {
+	return w.Rules.Run(ctx, job.Args.TenantID, job.Args.Trigger, job.Args.CaseID, job.Args.MessageID)
 }

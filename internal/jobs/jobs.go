@@ -20,6 +20,7 @@ import (
 	"parley/internal/conversation"
 	"parley/internal/integration"
 	"parley/internal/postgres"
+	"parley/internal/rule"
 )
 
 // NewInserter is an insert-only River client for domain services: they
@@ -39,6 +40,7 @@ type Client = river.Client[pgx.Tx]
 type Services struct {
 	Conversations *conversation.Service
 	Integrations  *integration.Service
+	Rules         *rule.Service
 	Sessions      Purger // expired sessions
 	Invitations   Purger // expired invitations
 }
@@ -76,6 +78,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	river.AddWorker(workers, &FetchMediaWorker{Conversations: svc.Conversations})
 	river.AddWorker(workers, &StatusWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
 	river.AddWorker(workers, &EchoWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
+	river.AddWorker(workers, &RuleWorker{Rules: svc.Rules})
 	river.AddWorker(workers, &EndIdleChatsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 	river.AddWorker(workers, &CloseWindowsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 

@@ -195,6 +195,12 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	if _, err := client.NewService(db).Merge(ctx, admin.TenantID, admin.ID, first, second, map[string]string{"name": client.KeepSurvivor}); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, actions) VALUES ($1, 'r', 'chat_started', '[]')`, admin.TenantID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := macro.NewService(db).Create(ctx, admin.TenantID, macro.Owner{Agent: admin.ID}, macro.Form{Title: "Hello", Body: "Hello!"}); err != nil {
 		t.Fatal(err)
 	}

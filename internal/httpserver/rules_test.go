@@ -1,0 +1,161 @@
+package httpserver_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/app/apptest"
+	"parley/internal/clock"
+	"parley/internal/conversation"
+	"parley/internal/sandbox"
+)
+
+// ruleForm is the Settings → Rules form with one action and conditions.
+func ruleForm(name, trigger string, kv ...string) url.Values {
+	f := url.Values{"name": {name}, "enabled": {"true"}, "trigger": {trigger}, "match": {"all"}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return f
+}
+
+// The article's example: "chat started → end chat and set status Open"
+// puts every new chat straight into All cases, recorded in the case.
+func TestRuleEndsNewChats(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	if status, _, body := d.env.Post(t, d.client, "/settings/rules", ruleForm("Straight to cases", "chat_started",
+		"action_0", "end_chat", "action_0_pick", "open")); status != http.StatusSeeOther {
+		t.Fatalf("create rule: %d\n%s", status, body)
+	}
+	d.customerWrites(t, "+15557654321", "Hello?")
+	eventually(t, "the chat ended by the rule", func() bool {
+		return d.count(t, `SELECT count(*) FROM cases WHERE state = 'ended' AND status = 'open' AND ended_by = 'rule ''Straight to cases'''`) == 1
+	})
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE kind = 'event' AND body LIKE 'Chat ended by rule ''Straight to cases'' · status open%'`); n != 1 {
+		t.Error("the case does not record the rule's run")
+	}
+	if len(d.liveChats(t)) != 0 {
+		t.Error("the chat is still live")
+	}
+}
+
+// Conditions and actions: a client's message containing a word moves the
+// chat to a group and sends a macro inside the window; outside it the
+// macro is not sent and the case says why.
+func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Now())
+	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
+	d := demoOf(t, env)
+	if err := env.App.Conversations.UpdateChatSettings(t.Context(), d.admin.TenantID, conversation.Settings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
+		t.Fatal(err)
+	}
+	env.Post(t, d.client, "/settings/groups", url.Values{"name": {"Billing"}})
+	_, page := env.Get(t, d.client, "/settings/groups")
+	billing := regexp.MustCompile(`/settings/groups/(\d+)"`).FindAllStringSubmatch(page, -1)[1][1]
+	env.Post(t, d.client, "/settings/macros", url.Values{"title": {"Invoices"}, "body": {"Invoices are sent on the 1st."}})
+	_, page = env.Get(t, d.client, "/settings/macros")
+	macroID := regexp.MustCompile(`/settings/macros/(\d+)"`).FindStringSubmatch(page)[1]
+	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("Invoices", "client_message",
+		"condition_0", "text_contains", "condition_0_text", "INVOICE",
+		"condition_1", "integration", "condition_1_pick", itoa(d.ig.ID),
+		"action_0", "assign_group", "action_0_pick", billing,
+		"action_1", "send_macro", "action_1_pick", macroID)); status != http.StatusSeeOther {
+		t.Fatalf("create rule: %d\n%s", status, body)
+	}
+	d.customerWrites(t, "+15557654321", "Hello")
+	d.customerWrites(t, "+15557654321", "Where is my invoice?")
+	eventually(t, "the macro sent", func() bool {
+		return d.count(t, `SELECT count(*) FROM messages WHERE direction = 'out' AND body = 'Invoices are sent on the 1st.' AND agent_id IS NULL`) == 1
+	})
+	if n := d.count(t, `SELECT count(*) FROM cases WHERE group_id = `+billing); n != 1 {
+		t.Error("the chat did not move to Billing")
+	}
+	// The same rule running when the window has closed (a job that ran
+	// late, say) sends nothing and records why.
+	chat := d.liveChats(t)[0]
+	if err := env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(t.Context(), `UPDATE cases SET last_client_message_at = $2 WHERE id = $1`, chat.ID, clk.Now().Add(-25*time.Hour))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	msgID := int64(d.count(t, `SELECT id FROM messages WHERE body = 'Where is my invoice?'`))
+	before := len(d.sim.Sent(sandbox.DemoTwilioAccountSID))
+	if err := env.App.Rules.Run(t.Context(), d.admin.TenantID, "client_message", chat.ID, msgID); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.sim.Sent(sandbox.DemoTwilioAccountSID)); n != before {
+		t.Errorf("%d sends reached Twilio outside the window", n-before)
+	}
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE kind = 'event' AND body = 'Rule ''Invoices'' could not send a macro to the client: the 24-hour window is closed'`); n != 1 {
+		t.Error("the case does not say why the macro was not sent")
+	}
+}
+
+// Bad rules are refused in the form with the reason next to the row.
+func TestRuleFormRefusesBadRules(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	for _, tt := range []struct {
+		form url.Values
+		want string
+	}{
+		{ruleForm("", "chat_started", "action_0", "end_chat", "action_0_pick", "open"), "Give the rule a name"},
+		{ruleForm("x", "bogus", "action_0", "end_chat", "action_0_pick", "open"), "Choose when the rule runs"},
+		{ruleForm("x", "chat_started"), "at least one action"},
+		{ruleForm("x", "chat_started", "action_0", "end_chat", "action_0_pick", "nope"), "Choose the status"},
+		{ruleForm("x", "chat_started", "action_0", "assign_group", "action_0_pick", "999999"), "Choose one of your groups"},
+		{ruleForm("x", "chat_started", "action_0", "send_macro", "action_0_pick", "999999"), "general macros"},
+		{ruleForm("x", "chat_started", "condition_0", "text_contains", "condition_0_text", "hi", "action_0", "end_chat", "action_0_pick", "open"), "can test its text"},
+		{ruleForm("x", "chat_started", "condition_0", "window", "condition_0_text", "ajar", "action_0", "end_chat", "action_0_pick", "open"), "open or closed"},
+	} {
+		status, _, body := d.env.Post(t, d.client, "/settings/rules", tt.form)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, tt.want) {
+			t.Errorf("%v: %d, want 422 with %q", tt.form, status, tt.want)
+		}
+	}
+	if n := d.count(t, `SELECT count(*) FROM rules`); n != 0 {
+		t.Fatalf("%d rules stored from bad forms", n)
+	}
+}
+
+// TestBrowserRuleEndsNewChat: an admin creates the article's rule in
+// Settings → Rules; a new chat then goes straight to All cases.
+func TestBrowserRuleEndsNewChat(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	b := apptest.Browser(t)
+	demoLogin(t, b, d.env.URL)
+	apptest.Step(t, b, "create the rule",
+		chromedp.Navigate(d.env.URL+"/settings/rules"),
+		chromedp.WaitVisible(chromedp.CSS("form.rule-form")),
+		chromedp.SendKeys(chromedp.CSS("form.rule-form #f-name"), "Straight to cases"),
+		chromedp.SetValue(chromedp.CSS(`select[name="trigger"]`), "chat_started"),
+		chromedp.SetValue(chromedp.CSS(`select[name="action_0"]`), "end_chat"),
+		chromedp.SetValue(chromedp.CSS(`select[name="action_0_pick"]`), "open"),
+		chromedp.Click(chromedp.CSS("form.rule-form button.primary")),
+		chromedp.WaitVisible(chromedp.CSS(".rules-list")),
+	)
+	apptest.Shot(t, b, "rules")
+	d.customerWrites(t, "+15557654321", "Anyone?")
+	apptest.Step(t, b, "the new chat is in All cases, ended by the rule",
+		chromedp.Navigate(d.env.URL+"/cases"),
+		chromedp.WaitVisible(chromedp.CSS("body")),
+	)
+	eventually(t, "the rule's run", func() bool {
+		return d.count(t, `SELECT count(*) FROM cases WHERE state = 'ended' AND ended_by LIKE 'rule%'`) == 1
+	})
+	apptest.Step(t, b, "All cases lists it",
+		chromedp.Navigate(d.env.URL+"/cases"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href^="/cases/"]`)),
+	)
+}

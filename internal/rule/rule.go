@@ -1,0 +1,358 @@
+// Package rule holds automation rules: a trigger (a chat started, a client
+// wrote), conditions that must all or any hold, and actions run in order —
+// among them "end chat and set status", which puts chats straight into All
+// cases. Rules run in a River job recorded with the event that fired them;
+// each run is recorded in the conversation.
+package rule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/conversation"
+	"parley/internal/postgres"
+	"parley/internal/problem"
+)
+
+// Triggers, conditions and actions a rule can have.
+var (
+	Triggers = []Choice{
+		{conversation.RuleChatStarted, "A chat started"},
+		{conversation.RuleClientMessage, "A client's message was received"},
+	}
+	ConditionFields = []Choice{
+		{"integration", "The WhatsApp number (integration) is"},
+		{"group", "The group is"},
+		{"text_contains", "The client's message contains"},
+		{"window", "The 24-hour window is (open / closed)"},
+	}
+	ActionKinds = []Choice{
+		{"end_chat", "End the chat and set status"},
+		{"set_status", "Set status"},
+		{"assign_group", "Move to group"},
+		{"add_note", "Add an internal note"},
+		{"send_macro", "Send a macro to the client"},
+	}
+)
+
+// Choice is a value and how people read it.
+type Choice struct{ Value, Label string }
+
+// Condition is one test of a rule.
+type Condition struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+// Action is one thing a rule does.
+type Action struct {
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+}
+
+// Rule is one automation rule.
+type Rule struct {
+	ID         int64
+	Name       string
+	Enabled    bool
+	Position   int
+	Trigger    string
+	Match      string // "all" or "any"
+	Conditions []Condition
+	Actions    []Action
+}
+
+// Service is the rule domain.
+type Service struct {
+	db   *postgres.DB
+	conv *conversation.Service
+}
+
+// NewService returns the rule service.
+func NewService(db *postgres.DB, conv *conversation.Service) *Service {
+	return &Service{db: db, conv: conv}
+}
+
+const selectRule = `SELECT id, name, enabled, position, trigger, match, conditions, actions FROM rules`
+
+func scan(row pgx.CollectableRow) (Rule, error) {
+	var r Rule
+	err := row.Scan(&r.ID, &r.Name, &r.Enabled, &r.Position, &r.Trigger, &r.Match, &r.Conditions, &r.Actions)
+	return r, err
+}
+
+// List returns the tenant's rules in the order they run.
+func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Rule, error) {
+	var rs []Rule
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, selectRule+` ORDER BY position, id`)
+		var err error
+		rs, err = pgx.CollectRows(rows, scan)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	return rs, nil
+}
+
+// Save creates (id 0) or changes a rule after checking it.
+func (s *Service) Save(ctx context.Context, tid uuid.UUID, id int64, r Rule) (int64, error) {
+	if err := s.check(ctx, tid, &r); err != nil {
+		return 0, err
+	}
+	conds, _ := json.Marshal(r.Conditions)
+	acts, _ := json.Marshal(r.Actions)
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		if id == 0 {
+			return tx.QueryRow(ctx, `INSERT INTO rules (tenant_id, name, enabled, position, trigger, match, conditions, actions)
+				VALUES ($1, $2, $3, (SELECT coalesce(max(position), 0) + 1 FROM rules), $4, $5, $6, $7) RETURNING id`,
+				tid, r.Name, r.Enabled, r.Trigger, r.Match, conds, acts).Scan(&id)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE rules SET name = $2, enabled = $3, trigger = $4, match = $5, conditions = $6, actions = $7 WHERE id = $1`,
+			id, r.Name, r.Enabled, r.Trigger, r.Match, conds, acts)
+		if err == nil && tag.RowsAffected() == 0 {
+			return problem.New(problem.NotFound, "No such rule.")
+		}
+		return err
+	})
+	return id, err
+}
+
+// Delete removes a rule.
+func (s *Service) Delete(ctx context.Context, tid uuid.UUID, id int64) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM rules WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return problem.New(problem.NotFound, "No such rule.")
+		}
+		return err
+	})
+}
+
+// check validates a rule: a name, a known trigger, conditions and actions
+// that exist and refer to things of this tenant.
+func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
+	errs := problem.Fields{}
+	r.Name = strings.TrimSpace(r.Name)
+	if n := utf8.RuneCountInString(r.Name); n == 0 || n > 100 {
+		errs.Add("name", "Give the rule a name of at most 100 characters.")
+	}
+	if !known(Triggers, r.Trigger) {
+		errs.Add("trigger", "Choose when the rule runs.")
+	}
+	if r.Match != "any" {
+		r.Match = "all"
+	}
+	var conds []Condition
+	for i, c := range r.Conditions {
+		c.Value = strings.TrimSpace(c.Value)
+		if c.Field == "" {
+			continue
+		}
+		field := "condition_" + strconv.Itoa(i)
+		switch {
+		case !known(ConditionFields, c.Field):
+			errs.Add(field, "Choose a condition.")
+		case c.Value == "" || utf8.RuneCountInString(c.Value) > 500:
+			errs.Add(field, "Give the condition a value (at most 500 characters).")
+		case c.Field == "window" && c.Value != "open" && c.Value != "closed":
+			errs.Add(field, "The window is open or closed.")
+		case (c.Field == "integration" || c.Field == "group") && !s.exists(ctx, tid, c.Field, c.Value):
+			errs.Add(field, "Choose one of your "+c.Field+"s.")
+		case c.Field == "text_contains" && r.Trigger != conversation.RuleClientMessage:
+			errs.Add(field, "Only a rule that runs on a client's message can test its text.")
+		}
+		conds = append(conds, c)
+	}
+	var acts []Action
+	for i, a := range r.Actions {
+		a.Value = strings.TrimSpace(a.Value)
+		if a.Kind == "" {
+			continue
+		}
+		field := "action_" + strconv.Itoa(i)
+		switch a.Kind {
+		case "end_chat", "set_status":
+			if !conversation.ValidStatus(a.Value) {
+				errs.Add(field, "Choose the status to set.")
+			}
+		case "assign_group":
+			if !s.exists(ctx, tid, "group", a.Value) {
+				errs.Add(field, "Choose one of your groups.")
+			}
+		case "send_macro":
+			if !s.exists(ctx, tid, "macro", a.Value) {
+				errs.Add(field, "Choose one of the general macros.")
+			}
+		case "add_note":
+			if a.Value == "" || utf8.RuneCountInString(a.Value) > 10000 {
+				errs.Add(field, "Write the note (at most 10,000 characters).")
+			}
+		default:
+			errs.Add(field, "Choose an action.")
+		}
+		acts = append(acts, a)
+	}
+	if len(acts) == 0 {
+		errs.Add("action_0", "A rule needs at least one action.")
+	}
+	r.Conditions, r.Actions = conds, acts
+	return errs.Err()
+}
+
+// exists says whether the tenant has the group, integration or general
+// macro with this id.
+func (s *Service) exists(ctx context.Context, tid uuid.UUID, what, id string) bool {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return false
+	}
+	q := map[string]string{
+		"group":       `SELECT EXISTS (SELECT FROM groups WHERE id = $1)`,
+		"integration": `SELECT EXISTS (SELECT FROM integrations WHERE id = $1)`,
+		"macro":       `SELECT EXISTS (SELECT FROM macros WHERE id = $1 AND owner_id IS NULL)`,
+	}[what]
+	var ok bool
+	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error { return tx.QueryRow(ctx, q, n).Scan(&ok) })
+	return err == nil && ok
+}
+
+func known(cs []Choice, v string) bool {
+	for _, c := range cs {
+		if c.Value == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Run runs the tenant's enabled rules for one event, in order, and records
+// each run in the conversation. A rule that ends the chat stops the rules
+// after it. A rule whose group, integration or macro was deleted is skipped
+// with the reason recorded.
+func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64) error {
+	var rules []Rule
+	var text string
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, selectRule+` WHERE enabled AND trigger = $1 ORDER BY position, id`, trigger)
+		var err error
+		if rules, err = pgx.CollectRows(rows, scan); err != nil {
+			return err
+		}
+		if messageID != 0 {
+			err = tx.QueryRow(ctx, `SELECT body FROM messages WHERE id = $1`, messageID).Scan(&text)
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = nil
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rules for %s: %w", trigger, err)
+	}
+	for _, r := range rules {
+		c, err := s.conv.Case(ctx, tid, caseID)
+		if err != nil {
+			return err
+		}
+		if c.State != conversation.StateLive || !s.matches(r, c, text) {
+			continue
+		}
+		for _, a := range r.Actions {
+			if err := s.act(ctx, tid, r, a, c, messageID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) matches(r Rule, c conversation.Case, text string) bool {
+	if len(r.Conditions) == 0 {
+		return true
+	}
+	any := r.Match == "any"
+	for _, cond := range r.Conditions {
+		ok := false
+		switch cond.Field {
+		case "integration":
+			ok = c.IntegrationID != nil && strconv.FormatInt(*c.IntegrationID, 10) == cond.Value
+		case "group":
+			ok = strconv.FormatInt(c.GroupID, 10) == cond.Value
+		case "text_contains":
+			ok = strings.Contains(strings.ToLower(text), strings.ToLower(cond.Value))
+		case "window":
+			ok = c.WindowOpen(s.conv.Now()) == (cond.Value == "open")
+		}
+		if ok && any {
+			return true
+		}
+		if !ok && !any {
+			return false
+		}
+	}
+	return !any
+}
+
+// act runs one action; problems a person can act on are recorded in the
+// conversation, not retried.
+func (s *Service) act(ctx context.Context, tid uuid.UUID, r Rule, a Action, c conversation.Case, messageID int64) error {
+	by := "rule '" + r.Name + "'"
+	var err error
+	switch a.Kind {
+	case "end_chat":
+		err = s.conv.EndChat(ctx, tid, c.ID, a.Value, by)
+	case "set_status":
+		err = s.conv.SetStatus(ctx, tid, c.ID, a.Value, by)
+	case "assign_group":
+		g, _ := strconv.ParseInt(a.Value, 10, 64)
+		err = s.conv.Assign(ctx, tid, c.ID, g, nil, by)
+	case "add_note":
+		err = s.conv.AddNote(ctx, tid, 0, c.ID, a.Value)
+	case "send_macro":
+		err = s.sendMacro(ctx, tid, r, a, c, messageID)
+	}
+	if p, ok := problem.As(err); ok {
+		return s.conv.RecordEvent(ctx, tid, c.ID, fmt.Sprintf("Rule '%s' could not %s: %s", r.Name, label(a.Kind), p.Msg))
+	}
+	return err
+}
+
+// sendMacro sends a general macro (once per rule and event: a retried
+// job sends nothing twice) to the client inside the 24-hour window;
+// outside it nothing goes to the provider and the rule's run says why.
+func (s *Service) sendMacro(ctx context.Context, tid uuid.UUID, r Rule, a Action, c conversation.Case, messageID int64) error {
+	var body string
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT body FROM macros WHERE id = $1 AND owner_id IS NULL`, a.Value).Scan(&body)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return problem.New(problem.NotFound, "the macro was deleted")
+	}
+	if err != nil {
+		return err
+	}
+	if !c.WindowOpen(s.conv.Now()) {
+		return problem.New(problem.Conflict, "the 24-hour window is closed")
+	}
+	_, err = s.conv.SendReply(ctx, tid, 0, c.ID, conversation.Reply{Body: body, IdempotencyKey: fmt.Sprintf("rule-%d-message-%d-macro-%s", r.ID, messageID, a.Value)})
+	return err
+}
+
+func label(kind string) string {
+	for _, c := range ActionKinds {
+		if c.Value == kind {
+			return strings.ToLower(c.Label)
+		}
+	}
+	return kind
+}
