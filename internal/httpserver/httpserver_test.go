@@ -297,6 +297,8 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		"GET /settings/rules/{id}":                 {"/settings/rules/" + bRule, nil},
 		"POST /settings/rules/{id}":                {"/settings/rules/" + bRule, url.Values{"name": {"Taken over"}, "trigger": {"chat_started"}, "action_0": {"set_status"}, "action_0_pick": {"open"}}},
 		"POST /settings/rules/{id}/delete":         {"/settings/rules/" + bRule + "/delete", nil},
+		"POST /settings/rules/{id}/enabled":        {"/settings/rules/" + bRule + "/enabled", url.Values{"enabled": {"false"}}},
+		"POST /settings/rules/{id}/move":           {"/settings/rules/" + bRule + "/move", url.Values{"to": {"up"}}},
 		"GET /clients/{id}/merge/{other}":          {"/clients/" + bKeptID + "/merge/" + bClient, nil},
 		"POST /clients/{id}/merge/{other}":         {"/clients/" + bKeptID + "/merge/" + bClient, nil},
 		"POST /clients/{id}/merges/{merge}/undo":   {"/clients/" + bKeptID + "/merges/" + bMergeID + "/undo", nil},

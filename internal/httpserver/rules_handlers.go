@@ -148,3 +148,27 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
 	}
 	redirect(w, r, "/settings/rules")
 }
+
+func (s *Server) setRuleEnabled(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.idForm(w, r)
+	if !ok {
+		return
+	}
+	if err := s.Rules.SetEnabled(r.Context(), signed(r).Tenant.ID, id, r.PostFormValue("enabled") == "true"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/settings/rules")
+}
+
+func (s *Server) moveRule(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.idForm(w, r)
+	if !ok {
+		return
+	}
+	if err := s.Rules.Move(r.Context(), signed(r).Tenant.ID, id, r.PostFormValue("to") == "up"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/settings/rules")
+}

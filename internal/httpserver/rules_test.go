@@ -59,10 +59,9 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Post(t, d.client, "/settings/groups", url.Values{"name": {"Billing"}})
-	_, page := env.Get(t, d.client, "/settings/groups")
-	billing := regexp.MustCompile(`/settings/groups/(\d+)"`).FindAllStringSubmatch(page, -1)[1][1]
+	billing := itoa(int64(d.count(t, `SELECT id FROM groups WHERE name = 'Billing'`)))
 	env.Post(t, d.client, "/settings/macros", url.Values{"title": {"Invoices"}, "body": {"Invoices are sent on the 1st."}})
-	_, page = env.Get(t, d.client, "/settings/macros")
+	_, page := env.Get(t, d.client, "/settings/macros")
 	macroID := regexp.MustCompile(`/settings/macros/(\d+)"`).FindStringSubmatch(page)[1]
 	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("Invoices", "client_message",
 		"condition_0", "text_contains", "condition_0_text", "INVOICE",
@@ -81,16 +80,16 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 	}
 	// The same rule running when the window has closed (a job that ran
 	// late, say) sends nothing and records why.
-	chat := d.liveChats(t)[0]
+	chatID := int64(d.count(t, `SELECT id FROM cases`))
 	if err := env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
-		_, err := tx.Exec(t.Context(), `UPDATE cases SET last_client_message_at = $2 WHERE id = $1`, chat.ID, clk.Now().Add(-25*time.Hour))
+		_, err := tx.Exec(t.Context(), `UPDATE cases SET last_client_message_at = $2 WHERE id = $1`, chatID, clk.Now().Add(-25*time.Hour))
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	msgID := int64(d.count(t, `SELECT id FROM messages WHERE body = 'Where is my invoice?'`))
 	before := len(d.sim.Sent(sandbox.DemoTwilioAccountSID))
-	if err := env.App.Rules.Run(t.Context(), d.admin.TenantID, "client_message", chat.ID, msgID); err != nil {
+	if err := env.App.Rules.Run(t.Context(), d.admin.TenantID, "client_message", chatID, msgID); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(d.sim.Sent(sandbox.DemoTwilioAccountSID)); n != before {
@@ -158,4 +157,54 @@ func TestBrowserRuleEndsNewChat(t *testing.T) {
 		chromedp.Navigate(d.env.URL+"/cases"),
 		chromedp.WaitVisible(chromedp.CSS(`a[href^="/cases/"]`)),
 	)
+}
+
+// Rules run in the order of the list, which the admin changes; a rule
+// turned off does not run; a rule whose group was deleted is shown broken
+// and skipped with the reason recorded in the case.
+func TestRulesOrderToggleAndBroken(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	d.env.Post(t, d.client, "/settings/groups", url.Values{"name": {"Doomed"}})
+	doomed := itoa(int64(d.count(t, `SELECT id FROM groups WHERE name = 'Doomed'`)))
+	for _, f := range []url.Values{
+		ruleForm("First: pending", "chat_started", "action_0", "set_status", "action_0_pick", "pending"),
+		ruleForm("Second: note", "chat_started", "action_0", "add_note", "action_0_text", "Seen by the rules"),
+		ruleForm("Third: to Doomed", "chat_started", "action_0", "assign_group", "action_0_pick", doomed),
+	} {
+		if status, _, body := d.env.Post(t, d.client, "/settings/rules", f); status != http.StatusSeeOther {
+			t.Fatalf("create: %d\n%s", status, body)
+		}
+	}
+	_, page := d.env.Get(t, d.client, "/settings/rules")
+	ids := regexp.MustCompile(`/settings/rules/(\d+)"`).FindAllStringSubmatch(page, -1)
+	first, second, third := ids[0][1], ids[1][1], ids[2][1]
+	// The note moves first; the pending rule is turned off.
+	d.env.Post(t, d.client, "/settings/rules/"+second+"/move", url.Values{"to": {"up"}})
+	d.env.Post(t, d.client, "/settings/rules/"+first+"/enabled", url.Values{"enabled": {"false"}})
+	// The third rule's group is deleted.
+	if err := d.env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(t.Context(), `DELETE FROM groups WHERE id = `+doomed)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, page = d.env.Get(t, d.client, "/settings/rules")
+	if strings.Index(page, "Second: note") > strings.Index(page, "First: pending") {
+		t.Error("the note rule did not move up")
+	}
+	if !strings.Contains(page, "Broken: its group was deleted") {
+		t.Error("the rule with the deleted group is not shown broken")
+	}
+	d.customerWrites(t, "+15557654321", "Hi")
+	eventually(t, "the broken rule skipped", func() bool {
+		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'event' AND body = 'Rule ''Third: to Doomed'' was skipped: its group was deleted'`) == 1
+	})
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'Seen by the rules'`); n != 1 {
+		t.Error("the note rule did not run")
+	}
+	if n := d.count(t, `SELECT count(*) FROM cases WHERE status = 'pending'`); n != 0 {
+		t.Error("the rule turned off ran")
+	}
+	_ = third
 }

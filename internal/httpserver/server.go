@@ -170,6 +170,8 @@ func New(d Deps) (http.Handler, error) {
 					r.Get("/rules/{id}", s.rulePage)
 					r.Post("/rules/{id}", s.updateRule)
 					r.Post("/rules/{id}/delete", s.deleteRule)
+					r.Post("/rules/{id}/enabled", s.setRuleEnabled)
+					r.Post("/rules/{id}/move", s.moveRule)
 					r.Get("/clients", s.clientSettingsPage)
 					r.Post("/clients", s.updateClientSettings)
 					r.Get("/chats", s.chatSettingsPage)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -68,6 +69,9 @@ type Rule struct {
 	Match      string // "all" or "any"
 	Conditions []Condition
 	Actions    []Action
+	// Broken says why the rule cannot run (a group, integration or macro
+	// it names was deleted); set by List and Run.
+	Broken string
 }
 
 // Service is the rule domain.
@@ -101,7 +105,66 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Rule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
+	for i := range rs {
+		rs[i].Broken = s.broken(ctx, tid, rs[i])
+	}
 	return rs, nil
+}
+
+// broken says which group, integration or macro a rule names that no
+// longer exists, or "".
+func (s *Service) broken(ctx context.Context, tid uuid.UUID, r Rule) string {
+	for _, c := range r.Conditions {
+		if (c.Field == "integration" || c.Field == "group") && !s.exists(ctx, tid, c.Field, c.Value) {
+			return "its " + c.Field + " was deleted"
+		}
+	}
+	for _, a := range r.Actions {
+		switch {
+		case a.Kind == "assign_group" && !s.exists(ctx, tid, "group", a.Value):
+			return "its group was deleted"
+		case a.Kind == "send_macro" && !s.exists(ctx, tid, "macro", a.Value):
+			return "its macro was deleted"
+		}
+	}
+	return ""
+}
+
+// SetEnabled turns a rule on or off.
+func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, on bool) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE rules SET enabled = $2 WHERE id = $1`, id, on)
+		if err == nil && tag.RowsAffected() == 0 {
+			return problem.New(problem.NotFound, "No such rule.")
+		}
+		return err
+	})
+}
+
+// Move swaps a rule with the one before it (up) or after it in the order
+// rules run.
+func (s *Service) Move(ctx context.Context, tid uuid.UUID, id int64, up bool) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT id FROM rules ORDER BY position, id FOR UPDATE`)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		i := slices.Index(ids, id)
+		if i < 0 {
+			return problem.New(problem.NotFound, "No such rule.")
+		}
+		j := i + 1
+		if up {
+			j = i - 1
+		}
+		if j < 0 || j >= len(ids) {
+			return nil
+		}
+		ids[i], ids[j] = ids[j], ids[i]
+		_, err = tx.Exec(ctx, `UPDATE rules SET position = array_position($1::bigint[], id)`, ids)
+		return err
+	})
 }
 
 // Save creates (id 0) or changes a rule after checking it.
@@ -264,7 +327,16 @@ func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 		if err != nil {
 			return err
 		}
-		if c.State != conversation.StateLive || !s.matches(r, c, text) {
+		if c.State != conversation.StateLive {
+			return nil // a rule before ended the chat
+		}
+		if why := s.broken(ctx, tid, r); why != "" {
+			if err := s.conv.RecordEvent(ctx, tid, caseID, fmt.Sprintf("Rule '%s' was skipped: %s", r.Name, why)); err != nil {
+				return err
+			}
+			continue
+		}
+		if !s.matches(r, c, text) {
 			continue
 		}
 		for _, a := range r.Actions {
