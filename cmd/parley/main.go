@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	// Time zones for business hours in rules, also in a distroless image.
+	_ "time/tzdata"
 
 	"parley/internal/config"
 )

@@ -214,6 +214,9 @@ func (s *Service) SetStatus(ctx context.Context, tid uuid.UUID, caseID int64, st
 		if err := addEvent(ctx, tx, tid, caseID, "Status set to "+status+" by "+by, s.clock.Now()); err != nil {
 			return err
 		}
+		if err := s.fireRules(ctx, tx, tid, RuleStatusChanged, caseID, 0); err != nil {
+			return err
+		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
 	})
 }

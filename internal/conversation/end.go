@@ -58,5 +58,8 @@ func (s *Service) endChatTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, caseI
 	if err := addEvent(ctx, tx, tid, caseID, fmt.Sprintf("Chat ended by %s · status %s", by, status), now); err != nil {
 		return err
 	}
+	if err := s.fireRules(ctx, tx, tid, RuleChatEnded, caseID, 0); err != nil {
+		return err
+	}
 	return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
 }

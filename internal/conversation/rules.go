@@ -1,7 +1,11 @@
 package conversation
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 )
 
@@ -9,7 +13,55 @@ import (
 const (
 	RuleChatStarted   = "chat_started"
 	RuleClientMessage = "client_message"
+	RuleAgentMessage  = "agent_message"
+	RuleChatEnded     = "chat_ended"
+	RuleStatusChanged = "status_changed"
+	RuleMessageFailed = "message_failed"
 )
+
+// MaxRuleDepth bounds chains of rules firing rules (a rule's action is an
+// event that fires rules again): deeper events are dropped and logged.
+const MaxRuleDepth = 5
+
+// RuleChain is where an event stands in a chain of rules: how many rule
+// runs led to it and which rules fired on the way (those do not fire
+// again for it).
+type RuleChain struct {
+	Depth int     `json:"depth,omitempty"`
+	Fired []int64 `json:"fired,omitempty"`
+}
+
+type ruleChainKey struct{}
+
+// WithRuleChain marks ctx as the run of rules in chain: events its
+// actions cause carry it on.
+func WithRuleChain(ctx context.Context, chain RuleChain) context.Context {
+	return context.WithValue(ctx, ruleChainKey{}, chain)
+}
+
+func ruleChainOf(ctx context.Context) RuleChain {
+	c, _ := ctx.Value(ruleChainKey{}).(RuleChain)
+	return c
+}
+
+// fireRules records, in the event's transaction, the job that runs the
+// tenant's enabled rules for trigger, if it has any.
+func (s *Service) fireRules(ctx context.Context, tx pgx.Tx, tid uuid.UUID, trigger string, caseID, messageID int64) error {
+	var on bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM rules WHERE enabled AND trigger = $1)`, trigger).Scan(&on); err != nil || !on {
+		return err
+	}
+	chain := ruleChainOf(ctx)
+	if chain.Depth >= MaxRuleDepth {
+		s.log.WarnContext(ctx, "rules: chain too deep, event not run through rules", "tenant_id", tid, "case_id", caseID, "trigger", trigger, "fired", chain.Fired)
+		return nil
+	}
+	chain.Depth++
+	if _, err := s.queue.InsertTx(ctx, tx, RuleArgs{TenantID: tid, Trigger: trigger, CaseID: caseID, MessageID: messageID, Chain: chain}, nil); err != nil {
+		return fmt.Errorf("queue rules: %w", err)
+	}
+	return nil
+}
 
 // RuleArgs is the job that runs a tenant's rules for one event. It is
 // inserted in the transaction of the change that fired it: no event is
@@ -19,6 +71,7 @@ type RuleArgs struct {
 	Trigger   string    `json:"trigger"`
 	CaseID    int64     `json:"case_id"`
 	MessageID int64     `json:"message_id,omitempty"`
+	Chain     RuleChain `json:"chain,omitempty"`
 }
 
 // Kind names the job.

@@ -254,5 +254,8 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 	if _, err := s.queue.InsertTx(ctx, tx, SendArgs{TenantID: tid, MessageID: msgID}, nil); err != nil {
 		return 0, fmt.Errorf("queue send: %w", err)
 	}
+	if err := s.fireRules(ctx, tx, tid, RuleAgentMessage, c.ID, msgID); err != nil {
+		return 0, err
+	}
 	return msgID, realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: c.ID, GroupID: c.GroupID})
 }

@@ -55,6 +55,10 @@ func (s *Server) renderRules(w http.ResponseWriter, r *http.Request, status int,
 	if v.Form.Values == nil {
 		v.Form.Values = ruleValues(*editing)
 	}
+	if v.TimeZone, err = s.Rules.TimeZone(ctx, tid); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, status, web.RulesPage(s.page(r, "Rules", "settings"), v))
 }
 
@@ -167,6 +171,25 @@ func (s *Server) moveRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.Rules.Move(r.Context(), signed(r).Tenant.ID, id, r.PostFormValue("to") == "up"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/settings/rules")
+}
+
+func (s *Server) setTimeZone(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	err := s.Rules.SetTimeZone(r.Context(), signed(r).Tenant.ID, r.PostFormValue("time_zone"))
+	if p, ok := problem.As(err); ok && p.Kind == problem.Invalid {
+		ru := &rule.Rule{Enabled: true}
+		f := web.Form{Values: ruleValues(*ru), Errors: p.Fields}
+		f.Values["time_zone"] = r.PostFormValue("time_zone")
+		s.renderRules(w, r, http.StatusUnprocessableEntity, ru, f)
+		return
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}

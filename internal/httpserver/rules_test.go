@@ -89,7 +89,7 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 	}
 	msgID := int64(d.count(t, `SELECT id FROM messages WHERE body = 'Where is my invoice?'`))
 	before := len(d.sim.Sent(sandbox.DemoTwilioAccountSID))
-	if err := env.App.Rules.Run(t.Context(), d.admin.TenantID, "client_message", chatID, msgID); err != nil {
+	if err := env.App.Rules.Run(t.Context(), d.admin.TenantID, "client_message", chatID, msgID, conversation.RuleChain{Depth: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(d.sim.Sent(sandbox.DemoTwilioAccountSID)); n != before {
@@ -207,4 +207,90 @@ func TestRulesOrderToggleAndBroken(t *testing.T) {
 		t.Error("the rule turned off ran")
 	}
 	_ = third
+}
+
+// Triggers beyond the first message: an agent's message, a chat ending, a
+// status change; a rule's own action does not fire it again, and chains
+// stop.
+func TestRuleTriggersAndLoopProtection(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	for _, f := range []url.Values{
+		// An agent's reply sets pending; pending ends the chat as solved;
+		// the end adds a note. "Status loop" answers every status change
+		// with another one: only the chain's depth limit stops it.
+		ruleForm("Reply → pending", "agent_message", "action_0", "set_status", "action_0_pick", "pending"),
+		ruleForm("Pending → end", "status_changed", "condition_0", "status", "condition_0_pick", "pending", "action_0", "end_chat", "action_0_pick", "solved"),
+		ruleForm("Ended → note", "chat_ended", "action_0", "add_note", "action_0_text", "Closed by the rules"),
+		ruleForm("Status loop", "status_changed", "action_0", "set_status", "action_0_pick", "pending"),
+	} {
+		if status, _, body := d.env.Post(t, d.client, "/settings/rules", f); status != http.StatusSeeOther {
+			t.Fatalf("create: %d\n%s", status, body)
+		}
+	}
+	d.customerWrites(t, "+15557654321", "Hi")
+	chat := d.liveChats(t)[0]
+	if status, _ := d.reply(t, chat.ID, "On it!", "k1", nil, ""); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	eventually(t, "the chain of rules", func() bool {
+		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'Closed by the rules'`) == 1
+	})
+	if n := d.count(t, `SELECT count(*) FROM cases WHERE state = 'ended' AND status = 'solved' AND ended_by = 'rule ''Pending → end'''`); n != 1 {
+		t.Error("the chat was not ended by the status rule")
+	}
+	// The status loop rule set pending once per chain link and never fired
+	// on its own change; the chain stopped.
+	time.Sleep(500 * time.Millisecond)
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE body LIKE 'Status set to pending by rule ''Status loop''%'`); n > conversation.MaxRuleDepth {
+		t.Errorf("the status loop ran %d times", n)
+	}
+}
+
+// Conditions: status, message text by regular expression, client fields,
+// business hours and weekdays in the tenant's time zone across a DST change.
+func TestRuleConditions(t *testing.T) {
+	t.Parallel()
+	// 2026-03-29 is the night Europe/Berlin moves to summer time: 08:30 UTC
+	// is 10:30 there (CEST), 09:30 the day before (CET).
+	clk := clock.NewFake(time.Date(2026, 3, 29, 8, 30, 0, 0, time.UTC))
+	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
+	d := demoOf(t, env)
+	if status, _, _ := env.Post(t, d.client, "/settings/rules/time-zone", url.Values{"time_zone": {"Mars/Olympus"}}); status != http.StatusUnprocessableEntity {
+		t.Errorf("an unknown time zone: %d", status)
+	}
+	if status, _, _ := env.Post(t, d.client, "/settings/rules/time-zone", url.Values{"time_zone": {"Europe/Berlin"}}); status != http.StatusSeeOther {
+		t.Fatal("time zone not saved")
+	}
+	for _, f := range []url.Values{
+		ruleForm("Order numbers", "client_message", "condition_0", "text_matches", "condition_0_text", `#\d{4,}`,
+			"condition_1", "client_has", "condition_1_pick", "whatsapp", "action_0", "add_note", "action_0_text", "Order number given"),
+		ruleForm("After 10 on Sundays", "client_message", "condition_0", "hours", "condition_0_text", "10:00-12:00",
+			"condition_1", "weekdays", "condition_1_text", "sat,sun", "action_0", "add_note", "action_0_text", "Weekend morning"),
+		ruleForm("Not open", "client_message", "condition_0", "status", "condition_0_pick", "pending", "action_0", "add_note", "action_0_text", "Never"),
+	} {
+		if status, _, body := env.Post(t, d.client, "/settings/rules", f); status != http.StatusSeeOther {
+			t.Fatalf("create: %d\n%s", status, body)
+		}
+	}
+	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("Bad regexp", "client_message", "condition_0", "text_matches", "condition_0_text", "(", "action_0", "add_note", "action_0_text", "x")); status != http.StatusUnprocessableEntity || !strings.Contains(body, "regular expression") {
+		t.Errorf("an invalid regular expression: %d", status)
+	}
+	d.customerWrites(t, "+15557654321", "My order #12345 is late")
+	eventually(t, "the notes", func() bool {
+		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`) == 2
+	})
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body IN ('Order number given', 'Weekend morning')`); n != 2 {
+		t.Errorf("%d of the two matching rules ran (10:30 in Berlin on the DST Sunday is within 10:00-12:00)", n)
+	}
+	// The day before, 08:30 UTC was 09:30 in Berlin: outside the hours.
+	clk.Set(time.Date(2026, 3, 28, 8, 30, 0, 0, time.UTC))
+	d.customerWrites(t, "+15557654399", "no order number")
+	time.Sleep(300 * time.Millisecond)
+	eventually(t, "the second chat's rules done", func() bool {
+		return d.count(t, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND state NOT IN ('completed')`) == 0
+	})
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 2 {
+		t.Errorf("%d notes after a message outside the hours and without an order number, want still 2", n)
+	}
 }

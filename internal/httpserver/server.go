@@ -167,6 +167,7 @@ func New(d Deps) (http.Handler, error) {
 					r.Post("/macros/{id}/delete", general.delete)
 					r.Get("/rules", s.rulesPage)
 					r.Post("/rules", s.createRule)
+					r.Post("/rules/time-zone", s.setTimeZone)
 					r.Get("/rules/{id}", s.rulePage)
 					r.Post("/rules/{id}", s.updateRule)
 					r.Post("/rules/{id}/delete", s.deleteRule)

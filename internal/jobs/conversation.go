@@ -87,5 +87,5 @@ type RuleWorker struct {
 
 // Work runs the rules.
 func (w *RuleWorker) Work(ctx context.Context, job *river.Job[conversation.RuleArgs]) error {
-	return w.Rules.Run(ctx, job.Args.TenantID, job.Args.Trigger, job.Args.CaseID, job.Args.MessageID)
+	return w.Rules.Run(ctx, job.Args.TenantID, job.Args.Trigger, job.Args.CaseID, job.Args.MessageID, job.Args.Chain)
 }

@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -28,12 +30,23 @@ var (
 	Triggers = []Choice{
 		{conversation.RuleChatStarted, "A chat started"},
 		{conversation.RuleClientMessage, "A client's message was received"},
+		{conversation.RuleAgentMessage, "An agent's message was sent"},
+		{conversation.RuleChatEnded, "A chat ended"},
+		{conversation.RuleStatusChanged, "A case's status changed"},
+		{conversation.RuleMessageFailed, "A message failed to send"},
 	}
 	ConditionFields = []Choice{
 		{"integration", "The WhatsApp number (integration) is"},
 		{"group", "The group is"},
-		{"text_contains", "The client's message contains"},
+		{"status", "The status is"},
+		{"assignee", "The assignee is (an agent's id, or none)"},
+		{"text_contains", "The message contains"},
+		{"text_matches", "The message matches the regular expression"},
+		{"client_has", "The client has a (name, email, phone, whatsapp)"},
 		{"window", "The 24-hour window is (open / closed)"},
+		{"hours", "The time is within (e.g. 09:00-18:00, tenant's time zone)"},
+		{"outside_hours", "The time is outside (e.g. 09:00-18:00)"},
+		{"weekdays", "The day is one of (e.g. mon-fri, or sat,sun)"},
 	}
 	ActionKinds = []Choice{
 		{"end_chat", "End the chat and set status"},
@@ -231,8 +244,20 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 			errs.Add(field, "The window is open or closed.")
 		case (c.Field == "integration" || c.Field == "group") && !s.exists(ctx, tid, c.Field, c.Value):
 			errs.Add(field, "Choose one of your "+c.Field+"s.")
-		case c.Field == "text_contains" && r.Trigger != conversation.RuleClientMessage:
-			errs.Add(field, "Only a rule that runs on a client's message can test its text.")
+		case (c.Field == "text_contains" || c.Field == "text_matches") && !messageTrigger(r.Trigger):
+			errs.Add(field, "Only a rule that runs on a message can test its text.")
+		case c.Field == "text_matches" && !validRegexp(c.Value):
+			errs.Add(field, "This is not a valid regular expression.")
+		case c.Field == "status" && !conversation.ValidStatus(c.Value):
+			errs.Add(field, "Choose a status.")
+		case c.Field == "assignee" && c.Value != "none" && !s.exists(ctx, tid, "agent", c.Value):
+			errs.Add(field, "Choose one of your agents, or none.")
+		case c.Field == "client_has" && !slices.Contains([]string{"name", "email", "phone", "whatsapp"}, c.Value):
+			errs.Add(field, "A client field is name, email, phone or whatsapp.")
+		case (c.Field == "hours" || c.Field == "outside_hours") && !validHours(c.Value):
+			errs.Add(field, "Write the hours as 09:00-18:00.")
+		case c.Field == "weekdays" && weekdaySet(c.Value) == nil:
+			errs.Add(field, "Write the days as mon-fri, or as sat,sun.")
 		}
 		conds = append(conds, c)
 	}
@@ -283,6 +308,7 @@ func (s *Service) exists(ctx context.Context, tid uuid.UUID, what, id string) bo
 		"group":       `SELECT EXISTS (SELECT FROM groups WHERE id = $1)`,
 		"integration": `SELECT EXISTS (SELECT FROM integrations WHERE id = $1)`,
 		"macro":       `SELECT EXISTS (SELECT FROM macros WHERE id = $1 AND owner_id IS NULL)`,
+		"agent":       `SELECT EXISTS (SELECT FROM agents WHERE id = $1)`,
 	}[what]
 	var ok bool
 	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error { return tx.QueryRow(ctx, q, n).Scan(&ok) })
@@ -302,10 +328,13 @@ func known(cs []Choice, v string) bool {
 // each run in the conversation. A rule that ends the chat stops the rules
 // after it. A rule whose group, integration or macro was deleted is skipped
 // with the reason recorded.
-func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64) error {
+func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64, chain conversation.RuleChain) error {
 	var rules []Rule
-	var text string
+	var text, zone string
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&zone); err != nil {
+			return err
+		}
 		rows, _ := tx.Query(ctx, selectRule+` WHERE enabled AND trigger = $1 ORDER BY position, id`, trigger)
 		var err error
 		if rules, err = pgx.CollectRows(rows, scan); err != nil {
@@ -322,12 +351,23 @@ func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 	if err != nil {
 		return fmt.Errorf("rules for %s: %w", trigger, err)
 	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	start, err := s.conv.Case(ctx, tid, caseID)
+	if err != nil {
+		return err
+	}
 	for _, r := range rules {
+		if slices.Contains(chain.Fired, r.ID) {
+			continue // this rule's own action caused the event
+		}
 		c, err := s.conv.Case(ctx, tid, caseID)
 		if err != nil {
 			return err
 		}
-		if c.State != conversation.StateLive {
+		if start.State == conversation.StateLive && c.State != conversation.StateLive {
 			return nil // a rule before ended the chat
 		}
 		if why := s.broken(ctx, tid, r); why != "" {
@@ -336,11 +376,12 @@ func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 			}
 			continue
 		}
-		if !s.matches(r, c, text) {
+		if !s.matches(r, c, text, s.conv.Now().In(loc)) {
 			continue
 		}
+		rctx := conversation.WithRuleChain(ctx, conversation.RuleChain{Depth: chain.Depth, Fired: append(slices.Clone(chain.Fired), r.ID)})
 		for _, a := range r.Actions {
-			if err := s.act(ctx, tid, r, a, c, messageID); err != nil {
+			if err := s.act(rctx, tid, r, a, c, messageID); err != nil {
 				return err
 			}
 		}
@@ -348,7 +389,7 @@ func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 	return nil
 }
 
-func (s *Service) matches(r Rule, c conversation.Case, text string) bool {
+func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Time) bool {
 	if len(r.Conditions) == 0 {
 		return true
 	}
@@ -364,6 +405,19 @@ func (s *Service) matches(r Rule, c conversation.Case, text string) bool {
 			ok = strings.Contains(strings.ToLower(text), strings.ToLower(cond.Value))
 		case "window":
 			ok = c.WindowOpen(s.conv.Now()) == (cond.Value == "open")
+		case "status":
+			ok = c.Status == cond.Value
+		case "assignee":
+			ok = (c.AssigneeID == nil && cond.Value == "none") || (c.AssigneeID != nil && strconv.FormatInt(*c.AssigneeID, 10) == cond.Value)
+		case "text_matches":
+			re, err := regexp.Compile(cond.Value)
+			ok = err == nil && re.MatchString(text)
+		case "client_has":
+			ok = map[string]bool{"name": c.ClientName != "", "email": c.ClientEmail != nil, "phone": c.ClientPhone != nil, "whatsapp": c.ClientWhatsApp != nil}[cond.Value]
+		case "hours", "outside_hours":
+			ok = withinHours(cond.Value, now) == (cond.Field == "hours")
+		case "weekdays":
+			ok = weekdaySet(cond.Value)[now.Weekday()]
 		}
 		if ok && any {
 			return true
@@ -420,6 +474,71 @@ func (s *Service) sendMacro(ctx context.Context, tid uuid.UUID, r Rule, a Action
 	return err
 }
 
+func messageTrigger(t string) bool {
+	return t == conversation.RuleClientMessage || t == conversation.RuleAgentMessage || t == conversation.RuleMessageFailed
+}
+
+func validRegexp(s string) bool {
+	_, err := regexp.Compile(s)
+	return err == nil
+}
+
+// parseHours reads "09:00-18:00" into minutes of the day; a range that
+// wraps midnight ("22:00-06:00") is allowed.
+func parseHours(s string) (from, to int, ok bool) {
+	a, b, found := strings.Cut(strings.ReplaceAll(s, " ", ""), "-")
+	if !found {
+		return 0, 0, false
+	}
+	minutes := func(hm string) (int, bool) {
+		t, err := time.Parse("15:04", hm)
+		return t.Hour()*60 + t.Minute(), err == nil
+	}
+	from, ok1 := minutes(a)
+	to, ok2 := minutes(b)
+	return from, to, ok1 && ok2 && from != to
+}
+
+func validHours(s string) bool { _, _, ok := parseHours(s); return ok }
+
+// withinHours says whether now's wall-clock time falls in the range.
+func withinHours(s string, now time.Time) bool {
+	from, to, ok := parseHours(s)
+	if !ok {
+		return false
+	}
+	m := now.Hour()*60 + now.Minute()
+	if from < to {
+		return m >= from && m < to
+	}
+	return m >= from || m < to
+}
+
+var weekdayNames = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// weekdaySet reads "mon-fri" or "sat,sun" (or a mix); nil when it cannot.
+func weekdaySet(s string) map[time.Weekday]bool {
+	set := map[time.Weekday]bool{}
+	for _, part := range strings.Split(strings.ToLower(strings.ReplaceAll(s, " ", "")), ",") {
+		a, b, isRange := strings.Cut(part, "-")
+		i, j := slices.Index(weekdayNames, a), slices.Index(weekdayNames, b)
+		switch {
+		case i < 0 || (isRange && j < 0):
+			return nil
+		case !isRange:
+			set[time.Weekday(i)] = true
+		default:
+			for d := i; ; d = (d + 1) % 7 {
+				set[time.Weekday(d)] = true
+				if d == j {
+					break
+				}
+			}
+		}
+	}
+	return set
+}
+
 func label(kind string) string {
 	for _, c := range ActionKinds {
 		if c.Value == kind {
@@ -427,4 +546,26 @@ func label(kind string) string {
 		}
 	}
 	return kind
+}
+
+// TimeZone is the tenant's time zone for business hours (IANA name).
+func (s *Service) TimeZone(ctx context.Context, tid uuid.UUID) (string, error) {
+	var z string
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&z)
+	})
+	return z, err
+}
+
+// SetTimeZone changes it; the name must be one Go knows (IANA, e.g.
+// "Europe/Berlin").
+func (s *Service) SetTimeZone(ctx context.Context, tid uuid.UUID, zone string) error {
+	zone = strings.TrimSpace(zone)
+	if _, err := time.LoadLocation(zone); err != nil || zone == "" || zone == "Local" {
+		return problem.Field("time_zone", "Write a time zone such as Europe/Berlin or America/New_York.")
+	}
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE tenants SET time_zone = $2 WHERE id = $1`, tid, zone)
+		return err
+	})
 }
