@@ -11,7 +11,8 @@ CREATE TABLE rules (
   name       text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
   enabled    boolean NOT NULL DEFAULT true,
   position   int NOT NULL DEFAULT 0,
-  trigger    text NOT NULL CHECK (trigger IN ('chat_started', 'client_message', 'agent_message', 'chat_ended', 'status_changed', 'message_failed')),
+  trigger    text NOT NULL CHECK (trigger IN ('chat_started', 'client_message', 'agent_message', 'chat_ended', 'status_changed', 'message_failed', 'no_client_reply', 'no_agent_reply')),
+  minutes    int CHECK (minutes BETWEEN 1 AND 10080), -- for the waiting triggers
   match      text NOT NULL DEFAULT 'all' CHECK (match IN ('all', 'any')),
   conditions jsonb NOT NULL DEFAULT '[]',
   actions    jsonb NOT NULL DEFAULT '[]',
@@ -23,6 +24,31 @@ ALTER TABLE rules ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON rules
   USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant());
 
+-- A waiting trigger ("no agent reply for 5 minutes") fires once per
+-- waiting period: the period starts with the message that is waiting.
+CREATE TABLE rule_fires (
+  tenant_id    uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  rule_id      bigint NOT NULL,
+  case_id      bigint NOT NULL,
+  period_start timestamptz NOT NULL,
+  PRIMARY KEY (tenant_id, rule_id, case_id, period_start),
+  FOREIGN KEY (tenant_id, rule_id) REFERENCES rules (tenant_id, id) ON DELETE CASCADE,
+  FOREIGN KEY (tenant_id, case_id) REFERENCES cases (tenant_id, id) ON DELETE CASCADE
+);
+ALTER TABLE rule_fires ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON rule_fires
+  USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant());
+
+-- The tenants that have enabled waiting rules, for the sweep that fires
+-- them (it crosses tenants on purpose).
+CREATE FUNCTION waiting_rule_tenants() RETURNS SETOF uuid
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
+  AS $$ SELECT DISTINCT tenant_id FROM rules WHERE enabled AND trigger IN ('no_client_reply', 'no_agent_reply') $$;
+REVOKE EXECUTE ON FUNCTION waiting_rule_tenants() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION waiting_rule_tenants() TO parley_app;
+
 -- +goose Down
+DROP FUNCTION waiting_rule_tenants();
+DROP TABLE rule_fires;
 DROP TABLE rules;
 ALTER TABLE tenants DROP COLUMN time_zone;

@@ -17,6 +17,9 @@ const (
 	RuleChatEnded     = "chat_ended"
 	RuleStatusChanged = "status_changed"
 	RuleMessageFailed = "message_failed"
+	// Waiting triggers fire from a sweep, once per waiting period.
+	RuleNoClientReply = "no_client_reply"
+	RuleNoAgentReply  = "no_agent_reply"
 )
 
 // MaxRuleDepth bounds chains of rules firing rules (a rule's action is an
@@ -72,6 +75,8 @@ type RuleArgs struct {
 	CaseID    int64     `json:"case_id"`
 	MessageID int64     `json:"message_id,omitempty"`
 	Chain     RuleChain `json:"chain,omitempty"`
+	// RuleID, for a waiting trigger, is the one rule whose wait is over.
+	RuleID int64 `json:"rule_id,omitempty"`
 }
 
 // Kind names the job.
@@ -79,3 +84,11 @@ func (RuleArgs) Kind() string { return "run_rules" }
 
 // InsertOpts: a rule run that fails is tried a few times.
 func (RuleArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 5} }
+
+// QueueRule records a rule job in tx (the waiting-trigger sweep's).
+func (s *Service) QueueRule(ctx context.Context, tx pgx.Tx, a RuleArgs) error {
+	if _, err := s.queue.InsertTx(ctx, tx, a, nil); err != nil {
+		return fmt.Errorf("queue rules: %w", err)
+	}
+	return nil
+}

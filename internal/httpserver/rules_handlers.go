@@ -65,6 +65,9 @@ func (s *Server) renderRules(w http.ResponseWriter, r *http.Request, status int,
 // ruleValues draws a rule into the form's fields.
 func ruleValues(ru rule.Rule) map[string]string {
 	vals := map[string]string{"name": ru.Name, "trigger": ru.Trigger, "match": ru.Match}
+	if ru.Minutes > 0 {
+		vals["minutes"] = strconv.Itoa(ru.Minutes)
+	}
 	if ru.Enabled {
 		vals["enabled"] = "true"
 	}
@@ -91,6 +94,7 @@ func ruleValues(ru rule.Rule) map[string]string {
 func ruleOf(r *http.Request) rule.Rule {
 	ru := rule.Rule{Name: r.PostFormValue("name"), Enabled: r.PostFormValue("enabled") == "true",
 		Trigger: r.PostFormValue("trigger"), Match: r.PostFormValue("match")}
+	ru.Minutes, _ = strconv.Atoi(r.PostFormValue("minutes"))
 	value := func(k string) string {
 		if t := r.PostFormValue(k + "_text"); t != "" {
 			return t
@@ -124,7 +128,7 @@ func (s *Server) saveRule(w http.ResponseWriter, r *http.Request, id int64) {
 	_, err := s.Rules.Save(r.Context(), signed(r).Tenant.ID, id, ru)
 	if problem.Is(err, problem.Invalid) {
 		ru.ID = id
-		keep := []string{"name", "enabled", "trigger", "match"}
+		keep := []string{"name", "enabled", "trigger", "match", "minutes"}
 		for i := range 3 {
 			for _, k := range []string{"condition_", "action_"} {
 				k += strconv.Itoa(i)

@@ -294,3 +294,66 @@ func TestRuleConditions(t *testing.T) {
 		t.Errorf("%d notes after a message outside the hours and without an order number, want still 2", n)
 	}
 }
+
+// "No agent reply for 5 minutes → move to a group" fires once per waiting
+// period, from the sweep; an agent's reply ends the wait, and the client's
+// next message starts a new one. "No client reply" waits on the agent's
+// last message.
+func TestWaitingRules(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Now())
+	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
+	d := demoOf(t, env)
+	if err := env.App.Conversations.UpdateChatSettings(t.Context(), d.admin.TenantID, conversation.Settings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("No agent reply", "no_agent_reply", "minutes", "5",
+		"action_0", "add_note", "action_0_text", "Waiting for an agent")); status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", status, body)
+	}
+	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("Client silent", "no_client_reply", "minutes", "60",
+		"action_0", "set_status", "action_0_pick", "pending")); status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", status, body)
+	}
+	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("No minutes", "no_agent_reply", "action_0", "set_status", "action_0_pick", "open")); status != http.StatusUnprocessableEntity || !strings.Contains(body, "how many minutes") {
+		t.Fatalf("a waiting rule without minutes: %d", status)
+	}
+	notes := func() int { return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'Waiting for an agent'`) }
+	sweep := func() {
+		t.Helper()
+		if _, err := env.App.Rules.SweepWaiting(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.customerWrites(t, "+15557654321", "Hello?")
+	chat := d.liveChats(t)[0]
+	clk.Advance(4 * time.Minute)
+	sweep()
+	clk.Advance(2 * time.Minute)
+	sweep()
+	sweep() // the same period: nothing new
+	eventually(t, "the waiting rule", func() bool { return notes() == 1 })
+	// An agent replies: no more waiting for an agent.
+	if status, _ := d.reply(t, chat.ID, "Here!", "w1", nil, ""); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	clk.Advance(10 * time.Minute)
+	sweep()
+	// The client writes again: a new wait.
+	d.customerWrites(t, "+15557654321", "Still there?")
+	clk.Advance(6 * time.Minute)
+	sweep()
+	eventually(t, "the second wait", func() bool { return notes() == 2 })
+	// The client does not answer the agent's reply for an hour.
+	if status, _ := d.reply(t, chat.ID, "Yes, checking", "w2", nil, ""); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	clk.Advance(61 * time.Minute)
+	sweep()
+	eventually(t, "the client-silent rule", func() bool {
+		return d.count(t, `SELECT count(*) FROM cases WHERE status = 'pending'`) == 1
+	})
+	if n := notes(); n != 2 {
+		t.Errorf("%d waiting-for-agent notes, want 2", n)
+	}
+}

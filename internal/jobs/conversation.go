@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/riverqueue/river"
 
@@ -87,5 +88,27 @@ type RuleWorker struct {
 
 // Work runs the rules.
 func (w *RuleWorker) Work(ctx context.Context, job *river.Job[conversation.RuleArgs]) error {
-	return w.Rules.Run(ctx, job.Args.TenantID, job.Args.Trigger, job.Args.CaseID, job.Args.MessageID, job.Args.Chain)
+	return w.Rules.RunArgs(ctx, job.Args)
+}
+
+// WaitingRulesArgs is the periodic sweep of waiting rules.
+type WaitingRulesArgs struct{}
+
+// Kind names the job.
+func (WaitingRulesArgs) Kind() string { return "waiting_rules" }
+
+// WaitingRulesWorker fires the waiting rules whose wait is over.
+type WaitingRulesWorker struct {
+	river.WorkerDefaults[WaitingRulesArgs]
+	Rules *rule.Service
+	Log   *slog.Logger
+}
+
+// Work sweeps.
+func (w *WaitingRulesWorker) Work(ctx context.Context, _ *river.Job[WaitingRulesArgs]) error {
+	n, err := w.Rules.SweepWaiting(ctx)
+	if n > 0 {
+		w.Log.InfoContext(ctx, "waiting rules fired", "chats", n)
+	}
+	return err
 }

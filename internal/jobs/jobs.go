@@ -79,6 +79,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	river.AddWorker(workers, &StatusWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
 	river.AddWorker(workers, &EchoWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
 	river.AddWorker(workers, &RuleWorker{Rules: svc.Rules})
+	river.AddWorker(workers, &WaitingRulesWorker{Rules: svc.Rules, Log: opts.Logger})
 	river.AddWorker(workers, &EndIdleChatsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 	river.AddWorker(workers, &CloseWindowsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 
@@ -92,6 +93,9 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(opts.PurgeInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "purge_expired", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(opts.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return WaitingRulesArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "waiting_rules", RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(opts.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return EndIdleChatsArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "end_idle_chats", RunOnStart: true}),

@@ -196,7 +196,8 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 		t.Fatal(err)
 	}
 	if err := db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, actions) VALUES ($1, 'r', 'chat_started', '[]')`, admin.TenantID)
+		_, err := tx.Exec(ctx, `WITH r AS (INSERT INTO rules (tenant_id, name, trigger, minutes, actions) VALUES ($1, 'r', 'no_agent_reply', 5, '[]') RETURNING id)
+			INSERT INTO rule_fires (tenant_id, rule_id, case_id, period_start) SELECT $1, r.id, (SELECT min(id) FROM cases), now() FROM r`, admin.TenantID)
 		return err
 	}); err != nil {
 		t.Fatal(err)

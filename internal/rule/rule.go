@@ -34,6 +34,8 @@ var (
 		{conversation.RuleChatEnded, "A chat ended"},
 		{conversation.RuleStatusChanged, "A case's status changed"},
 		{conversation.RuleMessageFailed, "A message failed to send"},
+		{conversation.RuleNoClientReply, "The client has not replied for … minutes"},
+		{conversation.RuleNoAgentReply, "No agent has replied for … minutes"},
 	}
 	ConditionFields = []Choice{
 		{"integration", "The WhatsApp number (integration) is"},
@@ -79,6 +81,7 @@ type Rule struct {
 	Enabled    bool
 	Position   int
 	Trigger    string
+	Minutes    int    // for the waiting triggers
 	Match      string // "all" or "any"
 	Conditions []Condition
 	Actions    []Action
@@ -98,11 +101,11 @@ func NewService(db *postgres.DB, conv *conversation.Service) *Service {
 	return &Service{db: db, conv: conv}
 }
 
-const selectRule = `SELECT id, name, enabled, position, trigger, match, conditions, actions FROM rules`
+const selectRule = `SELECT id, name, enabled, position, trigger, coalesce(minutes, 0), match, conditions, actions FROM rules`
 
 func scan(row pgx.CollectableRow) (Rule, error) {
 	var r Rule
-	err := row.Scan(&r.ID, &r.Name, &r.Enabled, &r.Position, &r.Trigger, &r.Match, &r.Conditions, &r.Actions)
+	err := row.Scan(&r.ID, &r.Name, &r.Enabled, &r.Position, &r.Trigger, &r.Minutes, &r.Match, &r.Conditions, &r.Actions)
 	return r, err
 }
 
@@ -189,12 +192,12 @@ func (s *Service) Save(ctx context.Context, tid uuid.UUID, id int64, r Rule) (in
 	acts, _ := json.Marshal(r.Actions)
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		if id == 0 {
-			return tx.QueryRow(ctx, `INSERT INTO rules (tenant_id, name, enabled, position, trigger, match, conditions, actions)
-				VALUES ($1, $2, $3, (SELECT coalesce(max(position), 0) + 1 FROM rules), $4, $5, $6, $7) RETURNING id`,
-				tid, r.Name, r.Enabled, r.Trigger, r.Match, conds, acts).Scan(&id)
+			return tx.QueryRow(ctx, `INSERT INTO rules (tenant_id, name, enabled, position, trigger, minutes, match, conditions, actions)
+				VALUES ($1, $2, $3, (SELECT coalesce(max(position), 0) + 1 FROM rules), $4, nullif($8, 0), $5, $6, $7) RETURNING id`,
+				tid, r.Name, r.Enabled, r.Trigger, r.Match, conds, acts, r.Minutes).Scan(&id)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE rules SET name = $2, enabled = $3, trigger = $4, match = $5, conditions = $6, actions = $7 WHERE id = $1`,
-			id, r.Name, r.Enabled, r.Trigger, r.Match, conds, acts)
+		tag, err := tx.Exec(ctx, `UPDATE rules SET name = $2, enabled = $3, trigger = $4, match = $5, conditions = $6, actions = $7, minutes = nullif($8, 0) WHERE id = $1`,
+			id, r.Name, r.Enabled, r.Trigger, r.Match, conds, acts, r.Minutes)
 		if err == nil && tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "No such rule.")
 		}
@@ -222,8 +225,13 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 	if n := utf8.RuneCountInString(r.Name); n == 0 || n > 100 {
 		errs.Add("name", "Give the rule a name of at most 100 characters.")
 	}
-	if !known(Triggers, r.Trigger) {
+	switch {
+	case !known(Triggers, r.Trigger):
 		errs.Add("trigger", "Choose when the rule runs.")
+	case waiting(r.Trigger) && (r.Minutes < 1 || r.Minutes > 10080):
+		errs.Add("minutes", "Say how many minutes to wait: 1 to 10,080 (a week).")
+	case !waiting(r.Trigger):
+		r.Minutes = 0
 	}
 	if r.Match != "any" {
 		r.Match = "all"
@@ -329,13 +337,19 @@ func known(cs []Choice, v string) bool {
 // after it. A rule whose group, integration or macro was deleted is skipped
 // with the reason recorded.
 func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64, chain conversation.RuleChain) error {
+	return s.run(ctx, tid, trigger, caseID, messageID, chain, 0)
+}
+
+// run runs the rules of trigger, or with only the one rule whose wait is
+// over.
+func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64, chain conversation.RuleChain, only int64) error {
 	var rules []Rule
 	var text, zone string
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&zone); err != nil {
 			return err
 		}
-		rows, _ := tx.Query(ctx, selectRule+` WHERE enabled AND trigger = $1 ORDER BY position, id`, trigger)
+		rows, _ := tx.Query(ctx, selectRule+` WHERE enabled AND trigger = $1 AND ($2 = 0 OR id = $2) ORDER BY position, id`, trigger, only)
 		var err error
 		if rules, err = pgx.CollectRows(rows, scan); err != nil {
 			return err
@@ -474,6 +488,10 @@ func (s *Service) sendMacro(ctx context.Context, tid uuid.UUID, r Rule, a Action
 	return err
 }
 
+func waiting(t string) bool {
+	return t == conversation.RuleNoClientReply || t == conversation.RuleNoAgentReply
+}
+
 func messageTrigger(t string) bool {
 	return t == conversation.RuleClientMessage || t == conversation.RuleAgentMessage || t == conversation.RuleMessageFailed
 }
@@ -568,4 +586,73 @@ func (s *Service) SetTimeZone(ctx context.Context, tid uuid.UUID, zone string) e
 		_, err := tx.Exec(ctx, `UPDATE tenants SET time_zone = $2 WHERE id = $1`, tid, zone)
 		return err
 	})
+}
+
+// RunArgs runs the rules a job names.
+func (s *Service) RunArgs(ctx context.Context, a conversation.RuleArgs) error {
+	return s.run(ctx, a.TenantID, a.Trigger, a.CaseID, a.MessageID, a.Chain, a.RuleID)
+}
+
+// waitingChats finds, for one waiting rule, the live chats whose wait is
+// over and that the rule has not fired for in this waiting period: no
+// agent reply since the client's last message, or no client reply since
+// the agents' last message, for the rule's minutes.
+const waitingChats = `
+WITH w AS (
+	SELECT c.id AS case_id,
+		CASE WHEN $2 = 'no_agent_reply' THEN c.last_client_message_at
+		     ELSE (SELECT max(m.created_at) FROM messages m WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id AND m.direction = 'out') END AS since,
+		c.last_client_message_at AS client_at,
+		(SELECT max(m.created_at) FROM messages m WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id AND m.direction = 'out') AS agent_at
+	FROM cases c WHERE c.state = 'live')
+INSERT INTO rule_fires (tenant_id, rule_id, case_id, period_start)
+SELECT current_tenant(), $1, w.case_id, w.since FROM w
+WHERE w.since IS NOT NULL AND w.since <= $3::timestamptz - make_interval(mins => $4)
+	AND CASE WHEN $2 = 'no_agent_reply' THEN w.agent_at IS NULL OR w.agent_at < w.client_at
+	         ELSE w.client_at IS NULL OR w.client_at < w.agent_at END
+ON CONFLICT DO NOTHING
+RETURNING case_id`
+
+// SweepWaiting fires the waiting rules whose wait is over, each once per
+// waiting period, as rule jobs recorded with the firing. A periodic job
+// calls it.
+func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
+	var tenants []uuid.UUID
+	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT * FROM waiting_rule_tenants()`)
+		var err error
+		tenants, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("tenants with waiting rules: %w", err)
+	}
+	fired := 0
+	for _, tid := range tenants {
+		err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+			rows, _ := tx.Query(ctx, selectRule+` WHERE enabled AND trigger IN ('no_client_reply', 'no_agent_reply') ORDER BY position, id`)
+			rules, err := pgx.CollectRows(rows, scan)
+			if err != nil {
+				return err
+			}
+			for _, r := range rules {
+				rows, _ := tx.Query(ctx, waitingChats, r.ID, r.Trigger, s.conv.Now(), r.Minutes)
+				cases, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+				if err != nil {
+					return fmt.Errorf("waiting chats of rule %d: %w", r.ID, err)
+				}
+				for _, c := range cases {
+					if err := s.conv.QueueRule(ctx, tx, conversation.RuleArgs{TenantID: tid, Trigger: r.Trigger, CaseID: c, RuleID: r.ID, Chain: conversation.RuleChain{Depth: 1}}); err != nil {
+						return err
+					}
+					fired++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fired, err
+		}
+	}
+	return fired, nil
 }
