@@ -145,7 +145,7 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("start job client: %w", err)
 	}
 	if a.Sandbox != nil {
-		if err := a.Sandbox.SeedDemo(ctx, a.Tenants, a.Integrations); err != nil {
+		if err := a.Sandbox.SeedDemo(ctx, a.Tenants, a.Integrations, a.Rules); err != nil {
 			return err
 		}
 	}

@@ -28,6 +28,9 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, web.SignUp(s.page(r, "Sign up", ""), formOf(r, err, "company", "name", "email")))
 		return
 	}
+	if err == nil {
+		err = s.Rules.SeedExamples(r.Context(), a.TenantID)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -88,7 +88,7 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 		t.Errorf("panel sections %q, want general, personal, templates", sections)
 	}
 	items := visibleTexts(t, agent, ".macros-panel .panel-item strong")
-	want := []string{"Opening hours", "Sign-off",
+	want := []string{"After hours", "Opening hours", "Sign-off",
 		"atualizacao_atendimento", "conversation_follow_up", "issue_resolved_check", "order_shipped", "seguimiento_pedido", "terminerinnerung"}
 	if strings.Join(items, ",") != strings.Join(want, ",") {
 		t.Errorf("panel lists %q\nwant %q (pending and rejected templates left out)", items, want)

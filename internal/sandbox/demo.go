@@ -11,6 +11,7 @@ import (
 
 	"parley/internal/integration"
 	"parley/internal/problem"
+	"parley/internal/rule"
 	"parley/internal/tenant"
 	"parley/web"
 )
@@ -80,10 +81,13 @@ func (s *Sandbox) Transport() http.RoundTripper {
 // integration exist, and registers the integration with the simulator.
 // It is safe to run at every start; the server must already be listening,
 // since connecting checks the credentials over HTTP like in production.
-func (s *Sandbox) SeedDemo(ctx context.Context, tenants *tenant.Service, integrations *integration.Service) error {
+func (s *Sandbox) SeedDemo(ctx context.Context, tenants *tenant.Service, integrations *integration.Service, rules *rule.Service) error {
 	admin, err := tenants.Authenticate(ctx, DemoEmail, DemoPassword)
 	if problem.Is(err, problem.Unauthorized) {
 		admin, err = tenants.SignUp(ctx, tenant.SignUpForm{Company: DemoCompany, Name: DemoName, Email: DemoEmail, Password: DemoPassword})
+		if err == nil {
+			err = rules.SeedExamples(ctx, admin.TenantID)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("seed demo tenant: %w", err)
