@@ -115,31 +115,50 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Rule, error) {
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, selectRule+` ORDER BY position, id`)
 		var err error
-		rs, err = pgx.CollectRows(rows, scan)
+		if rs, err = pgx.CollectRows(rows, scan); err != nil {
+			return err
+		}
+		ref, err := loadRefs(ctx, tx)
+		for i := range rs {
+			rs[i].Broken = ref.broken(rs[i])
+		}
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
-	for i := range rs {
-		rs[i].Broken = s.broken(ctx, tid, rs[i])
-	}
 	return rs, nil
+}
+
+// refs are the ids of the tenant's groups, integrations and general
+// macros that rules may name, read once for a listing or a run.
+type refs map[string]map[string]bool
+
+func loadRefs(ctx context.Context, tx pgx.Tx) (refs, error) {
+	out := refs{"group": {}, "integration": {}, "macro": {}}
+	rows, _ := tx.Query(ctx, `SELECT 'group', id::text FROM groups UNION ALL SELECT 'integration', id::text FROM integrations
+		UNION ALL SELECT 'macro', id::text FROM macros WHERE owner_id IS NULL`)
+	var kind, id string
+	_, err := pgx.ForEachRow(rows, []any{&kind, &id}, func() error {
+		out[kind][id] = true
+		return nil
+	})
+	return out, err
 }
 
 // broken says which group, integration or macro a rule names that no
 // longer exists, or "".
-func (s *Service) broken(ctx context.Context, tid uuid.UUID, r Rule) string {
+func (ref refs) broken(r Rule) string {
 	for _, c := range r.Conditions {
-		if (c.Field == "integration" || c.Field == "group") && !s.exists(ctx, tid, c.Field, c.Value) {
+		if (c.Field == "integration" || c.Field == "group") && !ref[c.Field][c.Value] {
 			return "its " + c.Field + " was deleted"
 		}
 	}
 	for _, a := range r.Actions {
 		switch {
-		case a.Kind == "assign_group" && !s.exists(ctx, tid, "group", a.Value):
+		case a.Kind == "assign_group" && !ref["group"][a.Value]:
 			return "its group was deleted"
-		case a.Kind == "send_macro" && !s.exists(ctx, tid, "macro", a.Value):
+		case a.Kind == "send_macro" && !ref["macro"][a.Value]:
 			return "its macro was deleted"
 		}
 	}
@@ -345,12 +364,16 @@ func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64, chain conversation.RuleChain, only int64) error {
 	var rules []Rule
 	var text, zone string
+	var ref refs
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&zone); err != nil {
 			return err
 		}
-		rows, _ := tx.Query(ctx, selectRule+` WHERE enabled AND trigger = $1 AND ($2 = 0 OR id = $2) ORDER BY position, id`, trigger, only)
 		var err error
+		if ref, err = loadRefs(ctx, tx); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, selectRule+` WHERE enabled AND trigger = $1 AND ($2 = 0 OR id = $2) ORDER BY position, id`, trigger, only)
 		if rules, err = pgx.CollectRows(rows, scan); err != nil {
 			return err
 		}
@@ -373,18 +396,15 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 	if err != nil {
 		return err
 	}
+	c := start
 	for _, r := range rules {
 		if slices.Contains(chain.Fired, r.ID) {
 			continue // this rule's own action caused the event
 		}
-		c, err := s.conv.Case(ctx, tid, caseID)
-		if err != nil {
-			return err
-		}
 		if start.State == conversation.StateLive && c.State != conversation.StateLive {
 			return nil // a rule before ended the chat
 		}
-		if why := s.broken(ctx, tid, r); why != "" {
+		if why := ref.broken(r); why != "" {
 			if err := s.conv.RecordEvent(ctx, tid, caseID, fmt.Sprintf("Rule '%s' was skipped: %s", r.Name, why)); err != nil {
 				return err
 			}
@@ -398,6 +418,10 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 			if err := s.act(rctx, tid, r, a, c, messageID); err != nil {
 				return err
 			}
+		}
+		// The rules after this one see what its actions changed.
+		if c, err = s.conv.Case(ctx, tid, caseID); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/conversation"
+	"parley/internal/rule"
+)
+
+// rulesCount is how many enabled rules the rules benchmark gives the tenant.
+const rulesCount = 50
+
+// runRules measures what automation rules cost the webhook: the same
+// Twilio inbound load with no rules and with 50 enabled rules (each runs
+// on every client message; their conditions do not match, as most rules'
+// do not), and whether the rule jobs keep up: the queue of rule jobs
+// sampled every second while the load runs.
+func runRules(ctx context.Context, e *env) error {
+	o := e.Opts
+	progress("starting Parley (sandbox mode, demo tenant)")
+	p, err := startParley(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	c, err := newCorpus(p.webhookURL, o.Customers)
+	if err != nil {
+		return err
+	}
+	t := newTarget("parley", p.webhookURL, o.Conns, c.fresh)
+	defer t.close()
+
+	progress("creating %d rules, turned off", rulesCount)
+	for i := range rulesCount {
+		_, err := p.app.Rules.Save(ctx, p.tenantID, 0, rule.Rule{
+			Name: fmt.Sprintf("Rule %d", i+1), Enabled: false, Trigger: conversation.RuleClientMessage, Match: "all",
+			Conditions: []rule.Condition{{Field: "text_contains", Value: fmt.Sprintf("no client writes this %d", i)}},
+			Actions:    []rule.Action{{Kind: "add_note", Value: "matched"}},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	setRules := func(on bool) error {
+		return p.app.DB.InTenant(ctx, p.tenantID, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE rules SET enabled = $1 WHERE name LIKE 'Rule %'`, on)
+			return err
+		})
+	}
+	queue := func() (int, error) {
+		var n int
+		err := p.app.DB.InSystem(ctx, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND state IN ('available', 'scheduled', 'running', 'retryable')`).Scan(&n)
+		})
+		return n, err
+	}
+
+	type row struct {
+		label              string
+		round              int
+		res                result
+		qStart, qMax, qEnd int
+		drained            time.Duration
+	}
+	var rows []row
+	rate := 2000.0
+	for round := 1; round <= o.Rounds; round++ {
+		for _, on := range []bool{false, true} {
+			label := "no rules"
+			if on {
+				label = fmt.Sprintf("%d rules", rulesCount)
+			}
+			if err := setRules(on); err != nil {
+				return err
+			}
+			c.ensureFresh(int(math.Ceil(rate*(o.Duration+o.Warmup).Seconds()*1.5)) + 1000)
+			if o.Warmup > 0 {
+				progress("%s round %d: warm-up %s", label, round, o.Warmup)
+				t.run(ctx, o.Warmup)
+			}
+			r := row{label: label, round: round}
+			if r.qStart, err = queue(); err != nil {
+				return err
+			}
+			progress("%s round %d: measuring %s", label, round, o.Duration)
+			done := make(chan result, 1)
+			go func() { done <- t.run(ctx, o.Duration) }()
+			tick := time.NewTicker(time.Second)
+		sample:
+			for {
+				select {
+				case r.res = <-done:
+					break sample
+				case <-tick.C:
+					if n, err := queue(); err == nil && n > r.qMax {
+						r.qMax = n
+					}
+				}
+			}
+			tick.Stop()
+			if r.qEnd, err = queue(); err != nil {
+				return err
+			}
+			start := time.Now()
+			for n := r.qEnd; n > 0; n, _ = queue() {
+				time.Sleep(100 * time.Millisecond)
+			}
+			r.drained = time.Since(start)
+			rate = r.res.rate()
+			progress("  %.0f req/s, rule jobs waiting: %d at start, at most %d, %d at the end (drained in %s)", rate, r.qStart, r.qMax, r.qEnd, r.drained.Round(time.Millisecond))
+			rows = append(rows, r)
+		}
+	}
+
+	w := e.Out
+	fmt.Fprintf(w, "### rules: Twilio inbound webhook with %d enabled rules, %d connections\n\n", rulesCount, o.Conns)
+	fmt.Fprintf(w, "Closed loop, %d keep-alive connections, %s measured per phase after %s of warm-up; phases alternate (no rules, %d rules). Each client message records one rule job in its transaction; the job evaluates the %d rules (conditions that do not match). \"Waiting\" is the rule jobs not yet done, sampled every second.\n\n", o.Conns, o.Duration, o.Warmup, rulesCount, rulesCount)
+	fmt.Fprintln(w, "| rules | round | requests | req/s | p50 | p99 | errors | jobs waiting at start | max | at end | drained after |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	sums := map[string][2]float64{}
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %d | %d | %d | %d | %s |\n", r.label, r.round, r.res.ok(), r.res.rate(),
+			ms(r.res.pct(0.5)), ms(r.res.pct(0.99)), r.res.errors, r.qStart, r.qMax, r.qEnd, r.drained.Round(time.Millisecond))
+		s := sums[r.label]
+		sums[r.label] = [2]float64{s[0] + float64(r.res.ok()), s[1] + r.res.elapsed.Seconds()}
+	}
+	none, with := sums["no rules"], sums[fmt.Sprintf("%d rules", rulesCount)]
+	ratio := (with[0] / with[1]) / (none[0] / none[1])
+	verdict := "met"
+	if ratio < 0.9 {
+		verdict = "not met"
+	}
+	fmt.Fprintf(w, "\n**%d rules / no rules throughput: %.2f×** (goal ≥ 0.9×: %s).\n\n", rulesCount, ratio, verdict)
+	return nil
+}
