@@ -4,6 +4,8 @@
 -- +goose Up
 -- Business hours in rules are read in the tenant's time zone.
 ALTER TABLE tenants ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC';
+-- Tags on chats and cases, set by agents' rules.
+ALTER TABLE cases ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
 
 CREATE TABLE rules (
   tenant_id  uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -51,4 +53,5 @@ GRANT EXECUTE ON FUNCTION waiting_rule_tenants() TO parley_app;
 DROP FUNCTION waiting_rule_tenants();
 DROP TABLE rule_fires;
 DROP TABLE rules;
+ALTER TABLE cases DROP COLUMN tags;
 ALTER TABLE tenants DROP COLUMN time_zone;

@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"strconv"
@@ -215,6 +216,33 @@ func (s *Service) SetStatus(ctx context.Context, tid uuid.UUID, caseID int64, st
 			return err
 		}
 		if err := s.fireRules(ctx, tx, tid, RuleStatusChanged, caseID, 0); err != nil {
+			return err
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
+	})
+}
+
+// Tag adds (or with remove, takes off) a tag of a chat or case; by says
+// who or what in the conversation's event. Tags are kept in lower case.
+func (s *Service) Tag(ctx context.Context, tid uuid.UUID, caseID int64, tag string, remove bool, by string) error {
+	tag = strings.ToLower(strings.TrimSpace(tag))
+	if tag == "" || utf8.RuneCountInString(tag) > 50 {
+		return problem.Field("tag", "A tag is 1 to 50 characters.")
+	}
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		q, text := `UPDATE cases SET tags = array_append(tags, $2) WHERE id = $1 AND NOT $2 = ANY(tags) RETURNING group_id`, "Tag "+tag+" added by "+by
+		if remove {
+			q, text = `UPDATE cases SET tags = array_remove(tags, $2) WHERE id = $1 AND $2 = ANY(tags) RETURNING group_id`, "Tag "+tag+" removed by "+by
+		}
+		var groupID int64
+		err := tx.QueryRow(ctx, q, caseID, tag).Scan(&groupID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // already so
+		}
+		if err != nil {
+			return fmt.Errorf("tag case %d: %w", caseID, err)
+		}
+		if err := addEvent(ctx, tx, tid, caseID, text, s.clock.Now()); err != nil {
 			return err
 		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})

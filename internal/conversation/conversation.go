@@ -57,6 +57,7 @@ type Case struct {
 	LastClientMessageAt *time.Time
 	EndedAt             *time.Time
 	EndedBy             *string
+	Tags                []string
 }
 
 // WindowOpen says whether free-form messages may be sent at now.
@@ -147,7 +148,7 @@ const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS 
 	cl.phone AS client_phone, cl.email AS client_email,
 	c.integration_id, c.channel, c.group_id, g.name AS group_name, c.assignee_id, a.name AS assignee_name,
 	c.state, c.status, c.preview, c.unread, c.previous_case_id, c.created_at, c.last_activity_at,
-	c.last_client_message_at, c.ended_at, c.ended_by
+	c.last_client_message_at, c.ended_at, c.ended_by, c.tags
 	FROM cases c
 	JOIN clients cl ON cl.tenant_id = c.tenant_id AND cl.id = c.client_id
 	JOIN groups g ON g.tenant_id = c.tenant_id AND g.id = c.group_id

@@ -353,3 +353,27 @@ func TestWaitingRules(t *testing.T) {
 		t.Errorf("%d waiting-for-agent notes, want 2", n)
 	}
 }
+
+// Tags: a rule tags chats whose first message mentions a refund; another
+// rule, for tagged chats, moves them on; the chat shows its tags.
+func TestRuleTags(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	for _, f := range []url.Values{
+		ruleForm("Tag refunds", "client_message", "condition_0", "text_contains", "condition_0_text", "refund", "action_0", "add_tag", "action_0_text", "Refund"),
+		ruleForm("Refunds pending", "client_message", "condition_0", "tag", "condition_0_text", "refund", "action_0", "set_status", "action_0_pick", "pending",
+			"action_1", "remove_tag", "action_1_text", "refund", "action_2", "add_tag", "action_2_text", "refund-seen"),
+	} {
+		if status, _, body := d.env.Post(t, d.client, "/settings/rules", f); status != http.StatusSeeOther {
+			t.Fatalf("create: %d\n%s", status, body)
+		}
+	}
+	d.customerWrites(t, "+15557654321", "I want a refund")
+	eventually(t, "the tags", func() bool {
+		return d.count(t, `SELECT count(*) FROM cases WHERE tags = '{refund-seen}' AND status = 'pending'`) == 1
+	})
+	chat := d.liveChats(t)[0]
+	if _, page := d.env.Get(t, d.client, "/chats/"+itoa(chat.ID)); !strings.Contains(page, `<span class="tag">refund-seen</span>`) {
+		t.Error("the chat does not show its tag")
+	}
+}

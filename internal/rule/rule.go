@@ -45,6 +45,7 @@ var (
 		{"text_contains", "The message contains"},
 		{"text_matches", "The message matches the regular expression"},
 		{"client_has", "The client has a (name, email, phone, whatsapp)"},
+		{"tag", "The chat has the tag"},
 		{"window", "The 24-hour window is (open / closed)"},
 		{"hours", "The time is within (e.g. 09:00-18:00, tenant's time zone)"},
 		{"outside_hours", "The time is outside (e.g. 09:00-18:00)"},
@@ -55,6 +56,8 @@ var (
 		{"set_status", "Set status"},
 		{"assign_group", "Move to group"},
 		{"add_note", "Add an internal note"},
+		{"add_tag", "Add the tag"},
+		{"remove_tag", "Remove the tag"},
 		{"send_macro", "Send a macro to the client"},
 	}
 )
@@ -312,6 +315,10 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 			if a.Value == "" || utf8.RuneCountInString(a.Value) > 10000 {
 				errs.Add(field, "Write the note (at most 10,000 characters).")
 			}
+		case "add_tag", "remove_tag":
+			if a.Value == "" || utf8.RuneCountInString(a.Value) > 50 {
+				errs.Add(field, "Write the tag (at most 50 characters).")
+			}
 		default:
 			errs.Add(field, "Choose an action.")
 		}
@@ -450,6 +457,8 @@ func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Tim
 		case "text_matches":
 			re, err := regexp.Compile(cond.Value)
 			ok = err == nil && re.MatchString(text)
+		case "tag":
+			ok = slices.Contains(c.Tags, strings.ToLower(cond.Value))
 		case "client_has":
 			ok = map[string]bool{"name": c.ClientName != "", "email": c.ClientEmail != nil, "phone": c.ClientPhone != nil, "whatsapp": c.ClientWhatsApp != nil}[cond.Value]
 		case "hours", "outside_hours":
@@ -482,6 +491,8 @@ func (s *Service) act(ctx context.Context, tid uuid.UUID, r Rule, a Action, c co
 		err = s.conv.Assign(ctx, tid, c.ID, g, nil, by)
 	case "add_note":
 		err = s.conv.AddNote(ctx, tid, 0, c.ID, a.Value)
+	case "add_tag", "remove_tag":
+		err = s.conv.Tag(ctx, tid, c.ID, a.Value, a.Kind == "remove_tag", by)
 	case "send_macro":
 		err = s.sendMacro(ctx, tid, r, a, c, messageID)
 	}
