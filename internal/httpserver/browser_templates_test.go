@@ -61,7 +61,7 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#title-new"), "Opening hours"),
 		chromedp.SendKeys(chromedp.CSS("#body-new"), "We are open 9:00–18:00, Monday to Friday."),
 		chromedp.Click(chromedp.CSS("#new-macro button.primary")),
-		chromedp.WaitVisible(chromedp.CSS(".card.macro")),
+		chromedp.WaitVisible(chromedp.CSS(`.card.macro input[value="Opening hours"]`)),
 	)
 	apptest.Step(t, agent, "and a personal macro that sets the status",
 		chromedp.Navigate(d.env.URL+"/me/macros"),
@@ -70,7 +70,7 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#body-new"), "Have a nice day!"),
 		chromedp.SetValue(chromedp.CSS("#status-new"), "pending"),
 		chromedp.Click(chromedp.CSS("#new-macro button.primary")),
-		chromedp.WaitVisible(chromedp.CSS(".card.macro")),
+		chromedp.WaitVisible(chromedp.CSS(`.card.macro input[value="Sign-off"]`)),
 	)
 	apptest.Shot(t, agent, "my-macros")
 

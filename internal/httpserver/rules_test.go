@@ -142,6 +142,7 @@ func TestBrowserRuleEndsNewChat(t *testing.T) {
 		chromedp.Click(chromedp.CSS("form.rule-form button.primary")),
 		chromedp.WaitVisible(chromedp.CSS(".rules-list")),
 	)
+	apptest.WaitText(t, b, ".rules-list", "Straight to cases")
 	apptest.Shot(t, b, "rules")
 	d.customerWrites(t, "+15557654321", "Anyone?")
 	apptest.Step(t, b, "the new chat is in All cases, ended by the rule",
