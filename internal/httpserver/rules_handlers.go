@@ -74,7 +74,7 @@ func ruleValues(ru rule.Rule) map[string]string {
 	put := func(kind string, i int, what, value string) {
 		k := kind + "_" + strconv.Itoa(i)
 		vals[k] = what
-		if what == "text_contains" || what == "text_matches" || what == "add_note" || what == "tag" || what == "add_tag" || what == "remove_tag" ||
+		if what == "text_contains" || what == "text_matches" || what == "add_note" || what == "tag" || what == "add_tag" || what == "remove_tag" || what == "assign_agent" ||
 			what == "hours" || what == "outside_hours" || what == "weekdays" {
 			vals[k+"_text"] = value
 		} else {

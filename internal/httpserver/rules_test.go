@@ -378,3 +378,26 @@ func TestRuleTags(t *testing.T) {
 		t.Error("the chat does not show its tag")
 	}
 }
+
+// "Assign to an agent": round_robin spreads new chats over the group's
+// active agents, fewest live chats first.
+func TestRuleRoundRobin(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	env := d.env
+	env.Post(t, d.client, "/settings/agents", url.Values{"name": {"Bob"}, "email": {"bob@demo.test"}, "role": {"agent"}, "password": {"bobs password"}})
+	bob := itoa(int64(d.count(t, `SELECT id FROM agents WHERE email = 'bob@demo.test'`)))
+	env.Post(t, d.client, "/settings/groups/"+itoa(d.ig.DefaultGroupID), url.Values{"name": {"Support"}, "member": {itoa(d.admin.ID), bob}})
+	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("Spread", "chat_started", "action_0", "assign_agent", "action_0_text", "round_robin")); status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", status, body)
+	}
+	for i, n := range []string{"+15557000101", "+15557000102", "+15557000103", "+15557000104"} {
+		d.customerWrites(t, n, "Hi")
+		eventually(t, "the assignment", func() bool {
+			return d.count(t, `SELECT count(*) FROM cases WHERE assignee_id IS NOT NULL`) == i+1
+		})
+	}
+	if n := d.count(t, `SELECT count(*) FROM cases WHERE assignee_id = `+bob); n != 2 {
+		t.Errorf("Bob has %d of the 4 chats, want 2", n)
+	}
+}

@@ -55,6 +55,7 @@ var (
 		{"end_chat", "End the chat and set status"},
 		{"set_status", "Set status"},
 		{"assign_group", "Move to group"},
+		{"assign_agent", "Assign to an agent (an agent's id, or round_robin)"},
 		{"add_note", "Add an internal note"},
 		{"add_tag", "Add the tag"},
 		{"remove_tag", "Remove the tag"},
@@ -307,6 +308,10 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 			if !s.exists(ctx, tid, "group", a.Value) {
 				errs.Add(field, "Choose one of your groups.")
 			}
+		case "assign_agent":
+			if a.Value != "round_robin" && !s.exists(ctx, tid, "agent", a.Value) {
+				errs.Add(field, "Choose one of your agents, or round_robin.")
+			}
 		case "send_macro":
 			if !s.exists(ctx, tid, "macro", a.Value) {
 				errs.Add(field, "Choose one of the general macros.")
@@ -489,6 +494,11 @@ func (s *Service) act(ctx context.Context, tid uuid.UUID, r Rule, a Action, c co
 	case "assign_group":
 		g, _ := strconv.ParseInt(a.Value, 10, 64)
 		err = s.conv.Assign(ctx, tid, c.ID, g, nil, by)
+	case "assign_agent":
+		var agent int64
+		if agent, err = s.pickAgent(ctx, tid, c, a.Value); err == nil {
+			err = s.conv.Assign(ctx, tid, c.ID, c.GroupID, &agent, by)
+		}
 	case "add_note":
 		err = s.conv.AddNote(ctx, tid, 0, c.ID, a.Value)
 	case "add_tag", "remove_tag":
@@ -500,6 +510,27 @@ func (s *Service) act(ctx context.Context, tid uuid.UUID, r Rule, a Action, c co
 		return s.conv.RecordEvent(ctx, tid, c.ID, fmt.Sprintf("Rule '%s' could not %s: %s", r.Name, label(a.Kind), p.Msg))
 	}
 	return err
+}
+
+// pickAgent is the agent an assign action names, or for round_robin the
+// active member of the chat's group with the fewest live chats (the one
+// assigned longest ago among equals).
+func (s *Service) pickAgent(ctx context.Context, tid uuid.UUID, c conversation.Case, value string) (int64, error) {
+	if value != "round_robin" {
+		return strconv.ParseInt(value, 10, 64)
+	}
+	var id int64
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT a.id FROM agents a JOIN group_members m ON m.agent_id = a.id AND m.group_id = $1
+			WHERE a.active
+			ORDER BY (SELECT count(*) FROM cases x WHERE x.assignee_id = a.id AND x.state = 'live'),
+				(SELECT max(x.created_at) FROM cases x WHERE x.assignee_id = a.id) NULLS FIRST, a.id
+			LIMIT 1`, c.GroupID).Scan(&id)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, problem.New(problem.Conflict, "the group has no active agent")
+	}
+	return id, err
 }
 
 // sendMacro sends a general macro (once per rule and event: a retried
