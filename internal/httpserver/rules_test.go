@@ -71,7 +71,7 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 	d.customerWrites(t, "+15557654321", "Hello")
 	d.customerWrites(t, "+15557654321", "Where is my invoice?")
 	eventually(t, "the macro sent", func() bool {
-		return d.count(t, `SELECT count(*) FROM messages WHERE direction = 'out' AND body = 'Invoices are sent on the 1st.' AND agent_id IS NULL`) == 1
+		return d.count(t, `SELECT count(*) FROM messages WHERE direction = 'out' AND body = 'Invoices are sent on the 1st.' AND agent_id IS NULL AND status IN ('delivered', 'read')`) == 1
 	})
 	if n := d.count(t, `SELECT count(*) FROM cases WHERE group_id = `+billing); n != 1 {
 		t.Error("the chat did not move to Billing")
