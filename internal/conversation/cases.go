@@ -1,8 +1,8 @@
 package conversation
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"

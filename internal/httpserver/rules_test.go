@@ -175,7 +175,9 @@ func TestRulesOrderToggleAndBroken(t *testing.T) {
 			t.Fatalf("create: %d\n%s", status, body)
 		}
 	}
-	ruleID := func(name string) string { return itoa(int64(d.count(t, `SELECT id FROM rules WHERE name = '`+name+`'`))) }
+	ruleID := func(name string) string {
+		return itoa(int64(d.count(t, `SELECT id FROM rules WHERE name = '`+name+`'`)))
+	}
 	first, second := ruleID("First: pending"), ruleID("Second: note")
 	// The note moves first; the pending rule is turned off.
 	d.env.Post(t, d.client, "/settings/rules/"+second+"/move", url.Values{"to": {"up"}})
@@ -315,7 +317,9 @@ func TestWaitingRules(t *testing.T) {
 	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("No minutes", "no_agent_reply", "action_0", "set_status", "action_0_pick", "open")); status != http.StatusUnprocessableEntity || !strings.Contains(body, "how many minutes") {
 		t.Fatalf("a waiting rule without minutes: %d", status)
 	}
-	notes := func() int { return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'Waiting for an agent'`) }
+	notes := func() int {
+		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'Waiting for an agent'`)
+	}
 	sweep := func() {
 		t.Helper()
 		if _, err := env.App.Rules.SweepWaiting(t.Context()); err != nil {
