@@ -41,6 +41,27 @@ ALTER TABLE rule_fires ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON rule_fires
   USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant());
 
+-- A rule fires at most once in a chain of events (an event, the events
+-- its rules' actions cause, and so on): the first run that records it here
+-- fires it. Rows are purged after a day.
+CREATE TABLE rule_chain_fires (
+  tenant_id  uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  chain      uuid NOT NULL,
+  rule_id    bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant_id, chain, rule_id),
+  FOREIGN KEY (tenant_id, rule_id) REFERENCES rules (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX rule_chain_fires_created ON rule_chain_fires (created_at);
+ALTER TABLE rule_chain_fires ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON rule_chain_fires
+  USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant());
+CREATE FUNCTION purge_rule_chain_fires(p_before timestamptz) RETURNS bigint
+  LANGUAGE sql SECURITY DEFINER SET search_path = public
+  AS $$ WITH d AS (DELETE FROM rule_chain_fires WHERE created_at < p_before RETURNING 1) SELECT count(*) FROM d $$;
+REVOKE EXECUTE ON FUNCTION purge_rule_chain_fires(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purge_rule_chain_fires(timestamptz) TO parley_app;
+
 -- The tenants that have enabled waiting rules, for the sweep that fires
 -- them (it crosses tenants on purpose).
 CREATE FUNCTION waiting_rule_tenants() RETURNS SETOF uuid
@@ -51,6 +72,8 @@ GRANT EXECUTE ON FUNCTION waiting_rule_tenants() TO parley_app;
 
 -- +goose Down
 DROP FUNCTION waiting_rule_tenants();
+DROP FUNCTION purge_rule_chain_fires(timestamptz);
+DROP TABLE rule_chain_fires;
 DROP TABLE rule_fires;
 DROP TABLE rules;
 ALTER TABLE cases DROP COLUMN tags;

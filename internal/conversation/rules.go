@@ -26,13 +26,16 @@ const (
 // event that fires rules again): deeper events are dropped and logged.
 const MaxRuleDepth = 5
 
-// RuleChain is where an event stands in a chain of rules: how many rule
-// runs led to it and which rules fired on the way (those do not fire
-// again for it).
+// RuleChain is where an event stands in a chain of rules: the chain it
+// belongs to (a rule fires at most once per chain) and how many rule runs
+// led to it.
 type RuleChain struct {
-	Depth int     `json:"depth,omitempty"`
-	Fired []int64 `json:"fired,omitempty"`
+	ID    uuid.UUID `json:"id"`
+	Depth int       `json:"depth,omitempty"`
 }
+
+// NewRuleChain starts a chain at an event no rule caused.
+func NewRuleChain() RuleChain { return RuleChain{ID: uuid.New(), Depth: 1} }
 
 type ruleChainKey struct{}
 
@@ -42,11 +45,6 @@ func WithRuleChain(ctx context.Context, chain RuleChain) context.Context {
 	return context.WithValue(ctx, ruleChainKey{}, chain)
 }
 
-func ruleChainOf(ctx context.Context) RuleChain {
-	c, _ := ctx.Value(ruleChainKey{}).(RuleChain)
-	return c
-}
-
 // fireRules records, in the event's transaction, the job that runs the
 // tenant's enabled rules for trigger, if it has any.
 func (s *Service) fireRules(ctx context.Context, tx pgx.Tx, tid uuid.UUID, trigger string, caseID, messageID int64) error {
@@ -54,12 +52,16 @@ func (s *Service) fireRules(ctx context.Context, tx pgx.Tx, tid uuid.UUID, trigg
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM rules WHERE enabled AND trigger = $1)`, trigger).Scan(&on); err != nil || !on {
 		return err
 	}
-	chain := ruleChainOf(ctx)
-	if chain.Depth >= MaxRuleDepth {
-		s.log.WarnContext(ctx, "rules: chain too deep, event not run through rules", "tenant_id", tid, "case_id", caseID, "trigger", trigger, "fired", chain.Fired)
+	chain, ok := ctx.Value(ruleChainKey{}).(RuleChain)
+	switch {
+	case !ok:
+		chain = NewRuleChain()
+	case chain.Depth >= MaxRuleDepth:
+		s.log.WarnContext(ctx, "rules: chain too deep, event not run through rules", "tenant_id", tid, "case_id", caseID, "trigger", trigger, "chain", chain.ID)
 		return nil
+	default:
+		chain.Depth++
 	}
-	chain.Depth++
 	if _, err := s.queue.InsertTx(ctx, tx, RuleArgs{TenantID: tid, Trigger: trigger, CaseID: caseID, MessageID: messageID, Chain: chain}, nil); err != nil {
 		return fmt.Errorf("queue rules: %w", err)
 	}

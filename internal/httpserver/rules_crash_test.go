@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -71,9 +70,15 @@ func TestRulesRunOnceAfterACrash(t *testing.T) {
 	}
 	// Parley starts again on the same database.
 	apptest.Start(t, apptest.Options{DBURL: dbURL})
-	eventually(t, "the rule after the restart", func() bool { return notes() == 1 })
-	time.Sleep(500 * time.Millisecond)
-	if n := notes(); n != 1 {
-		t.Fatalf("the rule ran %d times", n)
+	var state string
+	var attempts int
+	eventually(t, "the rule job after the restart", func() bool {
+		err := db.InSystem(ctx, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT state, attempt FROM river_job WHERE kind = 'run_rules'`).Scan(&state, &attempts)
+		})
+		return err == nil && state == "completed"
+	})
+	if n := notes(); n != 1 || attempts != 1 {
+		t.Fatalf("the rule ran %d times in %d attempts, want once", n, attempts)
 	}
 }

@@ -73,7 +73,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 		opts.SweepInterval = 15 * time.Second
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, Log: opts.Logger})
+	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, RuleChains: svc.Rules, Log: opts.Logger})
 	river.AddWorker(workers, &SendWorker{Conversations: svc.Conversations})
 	river.AddWorker(workers, &FetchMediaWorker{Conversations: svc.Conversations})
 	river.AddWorker(workers, &StatusWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})

@@ -28,6 +28,7 @@ type PurgeWorker struct {
 	river.WorkerDefaults[PurgeArgs]
 	Sessions    Purger
 	Invitations Purger
+	RuleChains  Purger
 	Log         *slog.Logger
 }
 
@@ -41,6 +42,10 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 	if err != nil {
 		return err
 	}
-	w.Log.InfoContext(ctx, "purged expired", "sessions", s, "invitations", i)
+	c, err := w.RuleChains.PurgeExpired(ctx)
+	if err != nil {
+		return err
+	}
+	w.Log.InfoContext(ctx, "purged expired", "sessions", s, "invitations", i, "rule_chains", c)
 	return nil
 }

@@ -197,7 +197,8 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	}
 	if err := db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `WITH r AS (INSERT INTO rules (tenant_id, name, trigger, minutes, actions) VALUES ($1, 'r', 'no_agent_reply', 5, '[]') RETURNING id)
-			INSERT INTO rule_fires (tenant_id, rule_id, case_id, period_start) SELECT $1, r.id, (SELECT min(id) FROM cases), now() FROM r`, admin.TenantID)
+			, f AS (INSERT INTO rule_fires (tenant_id, rule_id, case_id, period_start) SELECT $1, r.id, (SELECT min(id) FROM cases), now() FROM r)
+			INSERT INTO rule_chain_fires (tenant_id, chain, rule_id) SELECT $1, gen_random_uuid(), r.id FROM r`, admin.TenantID)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -134,14 +134,14 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Rule, error) {
 	return rs, nil
 }
 
-// refs are the ids of the tenant's groups, integrations and general
-// macros that rules may name, read once for a listing or a run.
+// refs are the ids of the tenant's groups, integrations, general macros
+// and agents that rules may name, read once for a check, a listing or a run.
 type refs map[string]map[string]bool
 
 func loadRefs(ctx context.Context, tx pgx.Tx) (refs, error) {
-	out := refs{"group": {}, "integration": {}, "macro": {}}
+	out := refs{"group": {}, "integration": {}, "macro": {}, "agent": {}}
 	rows, _ := tx.Query(ctx, `SELECT 'group', id::text FROM groups UNION ALL SELECT 'integration', id::text FROM integrations
-		UNION ALL SELECT 'macro', id::text FROM macros WHERE owner_id IS NULL`)
+		UNION ALL SELECT 'macro', id::text FROM macros WHERE owner_id IS NULL UNION ALL SELECT 'agent', id::text FROM agents`)
 	var kind, id string
 	_, err := pgx.ForEachRow(rows, []any{&kind, &id}, func() error {
 		out[kind][id] = true
@@ -243,6 +243,10 @@ func (s *Service) Delete(ctx context.Context, tid uuid.UUID, id int64) error {
 // check validates a rule: a name, a known trigger, conditions and actions
 // that exist and refer to things of this tenant.
 func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
+	var ref refs
+	if err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) (err error) { ref, err = loadRefs(ctx, tx); return err }); err != nil {
+		return err
+	}
 	errs := problem.Fields{}
 	r.Name = strings.TrimSpace(r.Name)
 	if n := utf8.RuneCountInString(r.Name); n == 0 || n > 100 {
@@ -273,7 +277,7 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 			errs.Add(field, "Give the condition a value (at most 500 characters).")
 		case c.Field == "window" && c.Value != "open" && c.Value != "closed":
 			errs.Add(field, "The window is open or closed.")
-		case (c.Field == "integration" || c.Field == "group") && !s.exists(ctx, tid, c.Field, c.Value):
+		case (c.Field == "integration" || c.Field == "group") && !ref[c.Field][c.Value]:
 			errs.Add(field, "Choose one of your "+c.Field+"s.")
 		case (c.Field == "text_contains" || c.Field == "text_matches") && !messageTrigger(r.Trigger):
 			errs.Add(field, "Only a rule that runs on a message can test its text.")
@@ -281,7 +285,7 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 			errs.Add(field, "This is not a valid regular expression.")
 		case c.Field == "status" && !conversation.ValidStatus(c.Value):
 			errs.Add(field, "Choose a status.")
-		case c.Field == "assignee" && c.Value != "none" && !s.exists(ctx, tid, "agent", c.Value):
+		case c.Field == "assignee" && c.Value != "none" && !ref["agent"][c.Value]:
 			errs.Add(field, "Choose one of your agents, or none.")
 		case c.Field == "client_has" && !slices.Contains([]string{"name", "email", "phone", "whatsapp"}, c.Value):
 			errs.Add(field, "A client field is name, email, phone or whatsapp.")
@@ -305,15 +309,15 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 				errs.Add(field, "Choose the status to set.")
 			}
 		case "assign_group":
-			if !s.exists(ctx, tid, "group", a.Value) {
+			if !ref["group"][a.Value] {
 				errs.Add(field, "Choose one of your groups.")
 			}
 		case "assign_agent":
-			if a.Value != "round_robin" && !s.exists(ctx, tid, "agent", a.Value) {
+			if a.Value != "round_robin" && !ref["agent"][a.Value] {
 				errs.Add(field, "Choose one of your agents, or round_robin.")
 			}
 		case "send_macro":
-			if !s.exists(ctx, tid, "macro", a.Value) {
+			if !ref["macro"][a.Value] {
 				errs.Add(field, "Choose one of the general macros.")
 			}
 		case "add_note":
@@ -334,24 +338,6 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 	}
 	r.Conditions, r.Actions = conds, acts
 	return errs.Err()
-}
-
-// exists says whether the tenant has the group, integration or general
-// macro with this id.
-func (s *Service) exists(ctx context.Context, tid uuid.UUID, what, id string) bool {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return false
-	}
-	q := map[string]string{
-		"group":       `SELECT EXISTS (SELECT FROM groups WHERE id = $1)`,
-		"integration": `SELECT EXISTS (SELECT FROM integrations WHERE id = $1)`,
-		"macro":       `SELECT EXISTS (SELECT FROM macros WHERE id = $1 AND owner_id IS NULL)`,
-		"agent":       `SELECT EXISTS (SELECT FROM agents WHERE id = $1)`,
-	}[what]
-	var ok bool
-	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error { return tx.QueryRow(ctx, q, n).Scan(&ok) })
-	return err == nil && ok
 }
 
 func known(cs []Choice, v string) bool {
@@ -410,9 +396,6 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 	}
 	c := start
 	for _, r := range rules {
-		if slices.Contains(chain.Fired, r.ID) {
-			continue // this rule's own action caused the event
-		}
 		if start.State == conversation.StateLive && c.State != conversation.StateLive {
 			return nil // a rule before ended the chat
 		}
@@ -425,7 +408,13 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, caseID
 		if !s.matches(r, c, text, s.conv.Now().In(loc)) {
 			continue
 		}
-		rctx := conversation.WithRuleChain(ctx, conversation.RuleChain{Depth: chain.Depth, Fired: append(slices.Clone(chain.Fired), r.ID)})
+		if first, err := s.firstInChain(ctx, tid, chain, r.ID); err != nil || !first {
+			if err != nil {
+				return err
+			}
+			continue // the rule fired earlier in this chain
+		}
+		rctx := conversation.WithRuleChain(ctx, chain)
 		for _, a := range r.Actions {
 			if err := s.act(rctx, tid, r, a, c, messageID); err != nil {
 				return err
@@ -654,6 +643,32 @@ func (s *Service) SetTimeZone(ctx context.Context, tid uuid.UUID, zone string) e
 	})
 }
 
+// firstInChain records that rule fires in chain, and says whether this is
+// the first time: a rule fires at most once per chain of events, whichever
+// run gets there first.
+func (s *Service) firstInChain(ctx context.Context, tid uuid.UUID, chain conversation.RuleChain, ruleID int64) (bool, error) {
+	if chain.ID == uuid.Nil {
+		chain.ID = uuid.New() // a run with no chain (called directly) is a chain of its own
+	}
+	var first bool
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO rule_chain_fires (tenant_id, chain, rule_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, tid, chain.ID, ruleID)
+		first = tag.RowsAffected() == 1
+		return err
+	})
+	return first, err
+}
+
+// PurgeExpired forgets the rule chains of more than a day ago (the
+// periodic purge calls it).
+func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT purge_rule_chain_fires($1)`, s.conv.Now().Add(-24*time.Hour)).Scan(&n)
+	})
+	return n, err
+}
+
 // RunArgs runs the rules a job names.
 func (s *Service) RunArgs(ctx context.Context, a conversation.RuleArgs) error {
 	return s.run(ctx, a.TenantID, a.Trigger, a.CaseID, a.MessageID, a.Chain, a.RuleID)
@@ -708,7 +723,7 @@ func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
 					return fmt.Errorf("waiting chats of rule %d: %w", r.ID, err)
 				}
 				for _, c := range cases {
-					if err := s.conv.QueueRule(ctx, tx, conversation.RuleArgs{TenantID: tid, Trigger: r.Trigger, CaseID: c, RuleID: r.ID, Chain: conversation.RuleChain{Depth: 1}}); err != nil {
+					if err := s.conv.QueueRule(ctx, tx, conversation.RuleArgs{TenantID: tid, Trigger: r.Trigger, CaseID: c, RuleID: r.ID, Chain: conversation.NewRuleChain()}); err != nil {
 						return err
 					}
 					fired++
