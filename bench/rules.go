@@ -35,6 +35,9 @@ func runRules(ctx context.Context, e *env) error {
 	t := newTarget("parley", p.webhookURL, o.Conns, c.fresh)
 	defer t.close()
 
+	if _, _, err := p.openChats(ctx, t, c); err != nil {
+		return err
+	}
 	progress("creating %d rules, turned off", rulesCount)
 	for i := range rulesCount {
 		_, err := p.app.Rules.Save(ctx, p.tenantID, 0, rule.Rule{
@@ -47,10 +50,12 @@ func runRules(ctx context.Context, e *env) error {
 		}
 	}
 	setRules := func(on bool) error {
-		return p.app.DB.InTenant(ctx, p.tenantID, func(tx pgx.Tx) error {
+		err := p.app.DB.InTenant(ctx, p.tenantID, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `UPDATE rules SET enabled = $1 WHERE name LIKE 'Rule %'`, on)
 			return err
 		})
+		p.app.Rules.Forget() // changed behind the rule service's back
+		return err
 	}
 	queue := func() (int, error) {
 		var n int

@@ -108,6 +108,9 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, p.Clock, p.Log, cfg.BaseURL)
 	a.Rules = rule.NewService(db, a.Conversations)
 	a.Hub = realtime.NewHub(postgres.ConnString(cfg.DatabaseURL), p.Log)
+	// Webhooks find their integration in a cache that every change empties.
+	a.Hub.Watch(realtime.KindIntegration, a.Integrations.Forget)
+	a.Hub.Watch(realtime.KindRules, a.Rules.Forget)
 	a.Jobs, err = jobs.New(db, jobs.Services{
 		Sessions: a.Sessions, Invitations: a.Tenants, Conversations: a.Conversations, Integrations: a.Integrations,
 		Rules: a.Rules,

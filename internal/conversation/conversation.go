@@ -135,13 +135,16 @@ type Service struct {
 	clock        clock.Clock
 	log          *slog.Logger
 	baseURL      string
+	batch        *batcher // inbound messages stored together under load
 }
 
 // NewService returns the conversation service. queue may be an insert-only
 // River client: jobs are inserted in the same transaction as the change
 // that needs them.
 func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *integration.Service, store media.Store, c clock.Clock, log *slog.Logger, baseURL string) *Service {
-	return &Service{db: db, queue: queue, integrations: integrations, media: store, clock: c, log: log, baseURL: baseURL}
+	s := &Service{db: db, queue: queue, integrations: integrations, media: store, clock: c, log: log, baseURL: baseURL}
+	s.batch = &batcher{store: s.storeBatch}
+	return s
 }
 
 const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS client_name, cl.whatsapp AS client_whatsapp,
@@ -180,6 +183,24 @@ func (s *Service) Case(ctx context.Context, tid uuid.UUID, id int64) (Case, erro
 		return err
 	})
 	return c, err
+}
+
+// QueueCases adds to b the query of several cases of the transaction's
+// tenant, by id; got receives them (missing ones are left out).
+func QueueCases(b *pgx.Batch, ids []int64, got func(map[int64]Case)) {
+	// One index lookup per id, whatever plan is cached.
+	b.Queue(`SELECT x.* FROM unnest($1::bigint[]) AS i(id), LATERAL (`+selectCase+` WHERE c.id = i.id) x`, ids).Query(func(rows pgx.Rows) error {
+		cs, err := pgx.CollectRows(rows, pgx.RowToStructByName[Case])
+		if err != nil {
+			return fmt.Errorf("load cases: %w", err)
+		}
+		out := make(map[int64]Case, len(cs))
+		for _, c := range cs {
+			out[c.ID] = c
+		}
+		got(out)
+		return nil
+	})
 }
 
 // Messages returns a conversation's entries, oldest first, with attachments.

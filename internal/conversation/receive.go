@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,6 +37,12 @@ func (s *Service) Receive(ctx context.Context, ig integration.Integration, in ch
 }
 
 func (s *Service) receive(ctx context.Context, ig integration.Integration, in channel.Inbound, echo bool) (Received, error) {
+	if batchable(in, echo) {
+		req := &inboundReq{ig: ig, in: in}
+		if s.batch.submit(req); !req.single {
+			return req.res, nil
+		}
+	}
 	var r Received
 	err := s.db.InTenant(ctx, ig.TenantID, func(tx pgx.Tx) error {
 		var err error
@@ -93,30 +100,13 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 		return r, err
 	}
 
-	kind, body := "text", in.Body
-	switch {
-	case len(in.Media) > 0:
-		kind = "file"
-	case in.Location != nil:
-		kind = "location"
-		body = strings.TrimSpace(strings.Join([]string{in.Location.Label, in.Location.Address, in.Location.Latitude + "," + in.Location.Longitude}, " "))
-	}
-	meta := map[string]any{}
-	if in.ButtonPayload != "" {
-		meta["button_payload"] = in.ButtonPayload
-	}
-	if in.Location != nil {
-		meta["location"] = in.Location
-	}
+	kind, body, meta := inboundContent(in, echo)
 	// The message, the chat's activity and the browsers' notification in
 	// one statement; a concurrent delivery of the same message inserts
 	// nothing, and then neither of the others happens.
 	note, err := json.Marshal(realtime.Event{TenantID: ig.TenantID, Kind: "message", CaseID: r.CaseID, GroupID: ig.DefaultGroupID})
 	if err != nil {
 		return r, err
-	}
-	if echo {
-		meta["echo"] = true
 	}
 	err = tx.QueryRow(ctx, `WITH m AS (
 			INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
@@ -162,6 +152,31 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 		}
 	}
 	return r, nil
+}
+
+// inboundContent is what a message stores: its kind, its text and the
+// details that have no column.
+func inboundContent(in channel.Inbound, echo bool) (kind, body string, meta map[string]any) {
+	kind, body = "text", in.Body
+	switch {
+	case len(in.Media) > 0:
+		kind = "file"
+	case in.Location != nil:
+		kind = "location"
+		parts := []string{in.Location.Label, in.Location.Address, in.Location.Latitude + "," + in.Location.Longitude}
+		body = strings.Join(slices.DeleteFunc(parts, func(p string) bool { return strings.TrimSpace(p) == "" }), " ")
+	}
+	meta = map[string]any{}
+	if in.ButtonPayload != "" {
+		meta["button_payload"] = in.ButtonPayload
+	}
+	if in.Location != nil {
+		meta["location"] = in.Location
+	}
+	if echo {
+		meta["echo"] = true
+	}
+	return kind, body, meta
 }
 
 // errDuplicate rolls back a transaction that lost a race to store the same

@@ -79,13 +79,34 @@ type RuleArgs struct {
 	Chain     RuleChain `json:"chain,omitempty"`
 	// RuleID, for a waiting trigger, is the one rule whose wait is over.
 	RuleID int64 `json:"rule_id,omitempty"`
+	// More are further events of the same trigger, recorded together
+	// (client messages stored by one batch): one job runs them all.
+	More []RuleEvent `json:"more,omitempty"`
+}
+
+// RuleEvent is one event a rule job runs the rules for.
+type RuleEvent struct {
+	CaseID    int64     `json:"case_id"`
+	MessageID int64     `json:"message_id,omitempty"`
+	Chain     RuleChain `json:"chain"`
+}
+
+// Events are the job's events, in the order they happened.
+func (a RuleArgs) Events() []RuleEvent {
+	return append([]RuleEvent{{CaseID: a.CaseID, MessageID: a.MessageID, Chain: a.Chain}}, a.More...)
 }
 
 // Kind names the job.
 func (RuleArgs) Kind() string { return "run_rules" }
 
+// QueueRules is the River queue of rule runs: a burst of them does not hold
+// up agents' replies in the default queue.
+const QueueRules = "rules"
+
 // InsertOpts: a rule run that fails is tried a few times.
-func (RuleArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 5} }
+func (RuleArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 5, Queue: QueueRules}
+}
 
 // QueueRule records a rule job in tx (the waiting-trigger sweep's).
 func (s *Service) QueueRule(ctx context.Context, tx pgx.Tx, a RuleArgs) error {

@@ -418,3 +418,32 @@ func TestReplyFileLimits(t *testing.T) {
 type pgxTx = pgx.Tx
 
 func itoa(n int64) string { return fmt.Sprint(n) }
+
+// Webhooks find their integration in a per-replica cache: a change made on
+// one replica reaches the others' webhooks at once, not when the cache
+// would have expired.
+func TestIntegrationChangedOnOneReplicaIsSeenByAnother(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	two := apptest.Start(t, apptest.Options{Sandbox: true, DBURL: d.env.DBURL})
+	ctx := context.Background()
+	hook := d.env.App.Integrations.WebhookURL(d.ig)
+	hookTwo := two.URL + strings.TrimPrefix(hook, d.env.URL)
+	post := func(sid string) int {
+		return d.postWebhook(t, hookTwo, sandbox.DemoTwilioAuthToken, inboundForm(sid, "whatsapp:+15550009999", "hi"))
+	}
+	if got := post("SM1"); got != http.StatusOK {
+		t.Fatalf("replica two: %d", got)
+	}
+	if err := d.env.App.Integrations.SetEnabled(ctx, d.admin.TenantID, d.ig.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "replica two to refuse the disabled integration's webhooks", func() bool { return post("SM2") == http.StatusNotFound })
+	if err := d.env.App.Integrations.SetEnabled(ctx, d.admin.TenantID, d.ig.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "replica two to take the enabled integration's webhooks again", func() bool { return post("SM3") == http.StatusOK })
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE direction = 'in' AND provider_message_id = 'SM2'`); n != 0 {
+		t.Fatalf("a webhook of the disabled integration stored %d messages", n)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"parley/internal/phone"
 	"parley/internal/postgres"
 	"parley/internal/problem"
+	"parley/internal/realtime"
 )
 
 // Providers.
@@ -67,6 +68,8 @@ type Service struct {
 	Transport http.RoundTripper
 	// TemplatesTimeout bounds a template listing (0: the default).
 	TemplatesTimeout time.Duration
+
+	cache webhookCache
 }
 
 // NewService returns the integration service; baseURL is PARLEY_BASE_URL.
@@ -231,21 +234,46 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Integration, error
 }
 
 // ByWebhookToken finds the enabled integration a webhook URL belongs to,
-// in one round trip. An unknown, disabled or deleted one is NotFound: the
-// webhook answers 404 and stores nothing.
+// from the cache or in one round trip. An unknown, disabled or deleted one
+// is NotFound: the webhook answers 404 and stores nothing.
 func (s *Service) ByWebhookToken(ctx context.Context, provider, token string) (Integration, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT * FROM integration_by_webhook_token($1)`, token)
-	if err != nil {
-		return Integration{}, fmt.Errorf("look up webhook token: %w", err)
+	i, found := s.cache.get(token)
+	if !found {
+		gen := s.cache.generation()
+		rows, err := s.db.Pool.Query(ctx, `SELECT * FROM integration_by_webhook_token($1)`, token)
+		if err != nil {
+			return Integration{}, fmt.Errorf("look up webhook token: %w", err)
+		}
+		i, err = pgx.CollectExactlyOneRow(rows, scanIntegration)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return Integration{}, fmt.Errorf("look up webhook token: %w", err)
+		}
+		found = err == nil
+		if found {
+			s.cache.put(token, i, gen)
+		}
 	}
-	i, err := pgx.CollectExactlyOneRow(rows, scanIntegration)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (!i.Enabled || i.Provider != provider)) {
+	if !found || !i.Enabled || i.Provider != provider {
 		return Integration{}, problem.New(problem.NotFound, "unknown or disabled integration")
 	}
-	if err != nil {
-		return Integration{}, fmt.Errorf("look up webhook token: %w", err)
-	}
 	return i, nil
+}
+
+// Forget empties the webhook cache: an integration changed, here or (told
+// by a notification) on another replica.
+func (s *Service) Forget() { s.cache.clear() }
+
+// change runs fn, a change to the tenant's integrations, and has every
+// replica forget its cached integrations once it commits.
+func (s *Service) change(ctx context.Context, tid uuid.UUID, fn func(pgx.Tx) error) error {
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: realtime.KindIntegration})
+	})
+	s.Forget()
+	return err
 }
 
 // Secret opens the integration's sealed credential (Twilio's auth token,
@@ -297,7 +325,7 @@ func (s *Service) UpdateTwilio(ctx context.Context, tid uuid.UUID, id int64, f T
 		}
 		hint = credential.Hint(tok)
 	}
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE integrations SET sender = $2, default_group_id = $3, credentials = $4, credentials_hint = $5 WHERE id = $1`,
 			id, sender, f.DefaultGroupID, sealed, hint)
 		return err
@@ -307,7 +335,7 @@ func (s *Service) UpdateTwilio(ctx context.Context, tid uuid.UUID, id int64, f T
 // SetEnabled turns an integration on or off; webhooks of a disabled one
 // answer 404 and store nothing.
 func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, enabled bool) error {
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE integrations SET enabled = $2 WHERE id = $1`, id, enabled)
 		if err == nil && tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "No such integration.")
@@ -326,7 +354,7 @@ func (s *Service) Delete(ctx context.Context, tid uuid.UUID, id int64) error {
 	if err := s.disconnect(ctx, i); err != nil {
 		return err
 	}
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM integrations WHERE id = $1`, id)
 		if err == nil && tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "No such integration.")

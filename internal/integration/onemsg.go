@@ -115,7 +115,7 @@ func (s *Service) UpdateOneMsg(ctx context.Context, tid uuid.UUID, id int64, f O
 		}
 		hint = credential.Hint(token)
 	}
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE integrations SET sender = $2, default_group_id = $3, credentials = $4, credentials_hint = $5 WHERE id = $1`,
 			id, number, f.DefaultGroupID, sealed, hint)
 		return err

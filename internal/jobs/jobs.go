@@ -86,9 +86,14 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	cfg := &river.Config{
 		Logger: opts.Logger,
 		Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: 20},
+			river.QueueDefault:      {MaxWorkers: 20},
+			conversation.QueueRules: {MaxWorkers: 10},
 		},
-		Workers: workers,
+		// River waits this long between two fetches of jobs (100 ms by
+		// default): short jobs arriving by the thousand, such as rule
+		// runs, would otherwise wait for it rather than for a worker.
+		FetchCooldown: 10 * time.Millisecond,
+		Workers:       workers,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(opts.PurgeInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil },

@@ -83,13 +83,24 @@ func (db *DB) Close() { db.Pool.Close() }
 // It commits when fn returns nil and rolls back otherwise. It is the only way
 // domain code reaches tenant data.
 func (db *DB) InTenant(ctx context.Context, tenantID uuid.UUID, fn func(pgx.Tx) error) error {
+	return db.inTenant(ctx, tenantID, "", fn)
+}
+
+// InTenantGenericPlans is InTenant for statements that take arrays of rows
+// (unnest): Postgres would plan those anew on every call, because each array
+// has another length, and planning would cost more than running them.
+func (db *DB) InTenantGenericPlans(ctx context.Context, tenantID uuid.UUID, fn func(pgx.Tx) error) error {
+	return db.inTenant(ctx, tenantID, ", set_config('plan_cache_mode', 'force_generic_plan', true)", fn)
+}
+
+func (db *DB) inTenant(ctx context.Context, tenantID uuid.UUID, settings string, fn func(pgx.Tx) error) error {
 	if tenantID == uuid.Nil {
 		return errors.New("tenant transaction without a tenant")
 	}
 	// One round trip opens the transaction and scopes it. is_local=true:
 	// the setting ends with the transaction, so nothing leaks to the next
 	// borrower of this connection. A uuid's text form is safe to inline.
-	begin := "BEGIN; SELECT set_config('app.tenant_id', '" + tenantID.String() + "', true)"
+	begin := "BEGIN; SELECT set_config('app.tenant_id', '" + tenantID.String() + "', true)" + settings
 	return pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{BeginQuery: begin}, fn)
 }
 

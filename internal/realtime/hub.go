@@ -17,8 +17,9 @@ type Hub struct {
 	url string
 	log *slog.Logger
 
-	mu   sync.Mutex
-	subs map[uuid.UUID]map[*Sub]struct{}
+	mu       sync.Mutex
+	subs     map[uuid.UUID]map[*Sub]struct{}
+	watchers map[string][]func()
 }
 
 // Sub is one browser stream's subscription. Events are coalesced: the
@@ -86,9 +87,24 @@ func (h *Hub) Unsubscribe(s *Sub) {
 	h.mu.Unlock()
 }
 
+// Watch calls fn on every event of kind, from any tenant, and after the
+// listener reconnected (events may have been missed meanwhile). It is for
+// this replica's caches of data that seldom changes.
+func (h *Hub) Watch(kind string, fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.watchers == nil {
+		h.watchers = map[string][]func(){}
+	}
+	h.watchers[kind] = append(h.watchers[kind], fn)
+}
+
 func (h *Hub) publish(ev Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for _, fn := range h.watchers[ev.Kind] {
+		fn()
+	}
 	for s := range h.subs[ev.TenantID] {
 		s.add(ev, false)
 	}
@@ -99,6 +115,11 @@ func (h *Hub) publish(ev Event) {
 func (h *Hub) resyncAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for _, fns := range h.watchers {
+		for _, fn := range fns {
+			fn()
+		}
+	}
 	for _, subs := range h.subs {
 		for s := range subs {
 			s.add(Event{}, true)

@@ -20,10 +20,18 @@ const Channel = "parley_events"
 // Event says what changed; browsers re-read what they show.
 type Event struct {
 	TenantID uuid.UUID `json:"t"`
-	Kind     string    `json:"k"`           // "case", "message", "client"
+	Kind     string    `json:"k"`           // "case", "message", "client", KindIntegration
 	CaseID   int64     `json:"c,omitempty"` // the chat or case concerned
 	GroupID  int64     `json:"g,omitempty"`
 }
+
+// KindIntegration says an integration changed: replicas forget the
+// integrations they cached.
+const KindIntegration = "integration"
+
+// KindRules says a tenant's rules or time zone changed: replicas forget
+// the rules they cached.
+const KindRules = "rules"
 
 // Notify queues ev for delivery when tx commits.
 func Notify(ctx context.Context, tx pgx.Tx, ev Event) error {

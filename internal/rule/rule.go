@@ -98,6 +98,8 @@ type Rule struct {
 type Service struct {
 	db   *postgres.DB
 	conv *conversation.Service
+
+	cache setupCache
 }
 
 // NewService returns the rule service.
@@ -138,10 +140,16 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Rule, error) {
 // and agents that rules may name, read once for a check, a listing or a run.
 type refs map[string]map[string]bool
 
+const selectRefs = `SELECT 'group', id::text FROM groups UNION ALL SELECT 'integration', id::text FROM integrations
+	UNION ALL SELECT 'macro', id::text FROM macros WHERE owner_id IS NULL UNION ALL SELECT 'agent', id::text FROM agents`
+
 func loadRefs(ctx context.Context, tx pgx.Tx) (refs, error) {
+	rows, _ := tx.Query(ctx, selectRefs)
+	return scanRefs(rows)
+}
+
+func scanRefs(rows pgx.Rows) (refs, error) {
 	out := refs{"group": {}, "integration": {}, "macro": {}, "agent": {}}
-	rows, _ := tx.Query(ctx, `SELECT 'group', id::text FROM groups UNION ALL SELECT 'integration', id::text FROM integrations
-		UNION ALL SELECT 'macro', id::text FROM macros WHERE owner_id IS NULL UNION ALL SELECT 'agent', id::text FROM agents`)
 	var kind, id string
 	_, err := pgx.ForEachRow(rows, []any{&kind, &id}, func() error {
 		out[kind][id] = true
@@ -171,7 +179,7 @@ func (ref refs) broken(r Rule) string {
 
 // SetEnabled turns a rule on or off.
 func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, on bool) error {
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE rules SET enabled = $2 WHERE id = $1`, id, on)
 		if err == nil && tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "No such rule.")
@@ -183,7 +191,7 @@ func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, on bo
 // Move swaps a rule with the one before it (up) or after it in the order
 // rules run.
 func (s *Service) Move(ctx context.Context, tid uuid.UUID, id int64, up bool) error {
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT id FROM rules ORDER BY position, id FOR UPDATE`)
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
@@ -213,7 +221,7 @@ func (s *Service) Save(ctx context.Context, tid uuid.UUID, id int64, r Rule) (in
 	}
 	conds, _ := json.Marshal(r.Conditions)
 	acts, _ := json.Marshal(r.Actions)
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	err := s.change(ctx, tid, func(tx pgx.Tx) error {
 		if id == 0 {
 			return tx.QueryRow(ctx, `INSERT INTO rules (tenant_id, name, enabled, position, trigger, minutes, match, conditions, actions)
 				VALUES ($1, $2, $3, (SELECT coalesce(max(position), 0) + 1 FROM rules), $4, nullif($8, 0), $5, $6, $7) RETURNING id`,
@@ -231,7 +239,7 @@ func (s *Service) Save(ctx context.Context, tid uuid.UUID, id int64, r Rule) (in
 
 // Delete removes a rule.
 func (s *Service) Delete(ctx context.Context, tid uuid.UUID, id int64) error {
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM rules WHERE id = $1`, id)
 		if err == nil && tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "No such rule.")
@@ -354,78 +362,98 @@ func known(cs []Choice, v string) bool {
 // after it. A rule whose group, integration or macro was deleted is skipped
 // with the reason recorded.
 func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64, chain conversation.RuleChain) error {
-	return s.run(ctx, tid, trigger, caseID, messageID, chain, 0)
+	return s.run(ctx, tid, trigger, []conversation.RuleEvent{{CaseID: caseID, MessageID: messageID, Chain: chain}}, 0)
 }
 
-// run runs the rules of trigger, or with only the one rule whose wait is
-// over.
-func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64, chain conversation.RuleChain, only int64) error {
-	var rules []Rule
-	var text, zone string
-	var ref refs
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&zone); err != nil {
+// run runs the rules of trigger for each event in turn, or with only the
+// one rule whose wait is over. The rules come from the cache; what they
+// refer to, the chats and the messages are read once for all the events,
+// in one round trip.
+func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, events []conversation.RuleEvent, only int64) error {
+	st, err := s.setup(ctx, tid)
+	if err != nil {
+		return fmt.Errorf("rules for %s: %w", trigger, err)
+	}
+	rules := slices.DeleteFunc(slices.Clone(st.rules), func(r Rule) bool { return r.Trigger != trigger || (only != 0 && r.ID != only) })
+	if len(rules) == 0 {
+		return nil
+	}
+	caseIDs, msgIDs := make([]int64, len(events)), make([]int64, 0, len(events))
+	for i, ev := range events {
+		caseIDs[i] = ev.CaseID
+		if ev.MessageID != 0 {
+			msgIDs = append(msgIDs, ev.MessageID)
+		}
+	}
+	var (
+		ref   refs
+		cases map[int64]conversation.Case
+		texts = map[int64]string{}
+	)
+	err = s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(selectRefs).Query(func(rows pgx.Rows) (err error) { ref, err = scanRefs(rows); return err })
+		conversation.QueueCases(b, caseIDs, func(cs map[int64]conversation.Case) { cases = cs })
+		b.Queue(`SELECT id, body FROM messages WHERE id = ANY($1)`, msgIDs).Query(func(rows pgx.Rows) error {
+			var id int64
+			var body string
+			_, err := pgx.ForEachRow(rows, []any{&id, &body}, func() error { texts[id] = body; return nil })
 			return err
-		}
-		var err error
-		if ref, err = loadRefs(ctx, tx); err != nil {
-			return err
-		}
-		rows, _ := tx.Query(ctx, selectRule+` WHERE enabled AND trigger = $1 AND ($2 = 0 OR id = $2) ORDER BY position, id`, trigger, only)
-		if rules, err = pgx.CollectRows(rows, scan); err != nil {
-			return err
-		}
-		if messageID != 0 {
-			err = tx.QueryRow(ctx, `SELECT body FROM messages WHERE id = $1`, messageID).Scan(&text)
-			if errors.Is(err, pgx.ErrNoRows) {
-				err = nil
-			}
-		}
-		return err
+		})
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return fmt.Errorf("rules for %s: %w", trigger, err)
 	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		loc = time.UTC
+	for _, ev := range events {
+		c, ok := cases[ev.CaseID]
+		if !ok {
+			continue // deleted meanwhile
+		}
+		// The next event of the same chat sees what these rules changed.
+		if cases[c.ID], err = s.runEvent(ctx, tid, rules, ref, st.loc, c, texts[ev.MessageID], ev); err != nil {
+			return err
+		}
 	}
-	start, err := s.conv.Case(ctx, tid, caseID)
-	if err != nil {
-		return err
-	}
-	c := start
+	return nil
+}
+
+// runEvent runs the rules for one event on chat c, and returns the chat
+// as the rules left it.
+func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref refs, loc *time.Location, c conversation.Case, text string, ev conversation.RuleEvent) (conversation.Case, error) {
+	live := c.State == conversation.StateLive
+	var err error
 	for _, r := range rules {
-		if start.State == conversation.StateLive && c.State != conversation.StateLive {
-			return nil // a rule before ended the chat
+		if live && c.State != conversation.StateLive {
+			return c, nil // a rule before ended the chat
 		}
 		if why := ref.broken(r); why != "" {
-			if err := s.conv.RecordEvent(ctx, tid, caseID, fmt.Sprintf("Rule '%s' was skipped: %s", r.Name, why)); err != nil {
-				return err
+			if err := s.conv.RecordEvent(ctx, tid, c.ID, fmt.Sprintf("Rule '%s' was skipped: %s", r.Name, why)); err != nil {
+				return c, err
 			}
 			continue
 		}
 		if !s.matches(r, c, text, s.conv.Now().In(loc)) {
 			continue
 		}
-		if first, err := s.firstInChain(ctx, tid, chain, r.ID); err != nil || !first {
+		if first, err := s.firstInChain(ctx, tid, ev.Chain, r.ID); err != nil || !first {
 			if err != nil {
-				return err
+				return c, err
 			}
 			continue // the rule fired earlier in this chain
 		}
-		rctx := conversation.WithRuleChain(ctx, chain)
+		rctx := conversation.WithRuleChain(ctx, ev.Chain)
 		for _, a := range r.Actions {
-			if err := s.act(rctx, tid, r, a, c, messageID); err != nil {
-				return err
+			if err := s.act(rctx, tid, r, a, c, ev.MessageID); err != nil {
+				return c, err
 			}
 		}
 		// The rules after this one see what its actions changed.
-		if c, err = s.conv.Case(ctx, tid, caseID); err != nil {
-			return err
+		if c, err = s.conv.Case(ctx, tid, c.ID); err != nil {
+			return c, err
 		}
 	}
-	return nil
+	return c, nil
 }
 
 func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Time) bool {
@@ -637,7 +665,7 @@ func (s *Service) SetTimeZone(ctx context.Context, tid uuid.UUID, zone string) e
 	if _, err := time.LoadLocation(zone); err != nil || zone == "" || zone == "Local" {
 		return problem.Field("time_zone", "Write a time zone such as Europe/Berlin or America/New_York.")
 	}
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE tenants SET time_zone = $2 WHERE id = $1`, tid, zone)
 		return err
 	})
@@ -671,7 +699,7 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 
 // RunArgs runs the rules a job names.
 func (s *Service) RunArgs(ctx context.Context, a conversation.RuleArgs) error {
-	return s.run(ctx, a.TenantID, a.Trigger, a.CaseID, a.MessageID, a.Chain, a.RuleID)
+	return s.run(ctx, a.TenantID, a.Trigger, a.Events(), a.RuleID)
 }
 
 // waitingChats finds, for one waiting rule, the live chats whose wait is
@@ -742,7 +770,7 @@ func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
 // macro the first one sends: "After hours: send the after-hours macro"
 // and "No agent reply for 5 minutes: move to the group".
 func (s *Service) SeedExamples(ctx context.Context, tid uuid.UUID) error {
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	return s.change(ctx, tid, func(tx pgx.Tx) error {
 		var macroID, groupID int64
 		if err := tx.QueryRow(ctx, `SELECT min(id) FROM groups`).Scan(&groupID); err != nil {
 			return fmt.Errorf("example rules: %w", err)

@@ -1,0 +1,222 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/channel"
+	"parley/internal/integration"
+	"parley/internal/realtime"
+)
+
+// Group commit for the common inbound message: a client who already has a
+// live chat on the integration writes again. Messages that arrive while
+// another batch is being stored wait for it and are then stored together,
+// in one transaction per tenant and one statement for all of them, instead
+// of a transaction each. A lone message is stored at once, as before; under
+// load the batches grow by themselves. Everything else (a new client, a new
+// chat, a file, an echo) and every message of a batch whose transaction
+// failed is stored on its own by receiveTx, so a batch never loses or
+// refuses what the single path would have stored.
+//
+// There are no background goroutines: the first caller to find fewer than
+// maxLeaders batches in flight stores the waiting messages itself, and on
+// finishing hands the next waiting messages to the first of them, which
+// leads that batch. Each caller gets exactly one message on its channel:
+// its result, or the batch it is to lead (its own message is in it).
+
+const (
+	maxLeaders  = 2   // batches in flight at once
+	maxBatch    = 128 // messages in one batch
+	batchBudget = 15 * time.Second
+)
+
+type batcher struct {
+	mu      sync.Mutex
+	pending []*inboundReq
+	leaders int
+	store   func(context.Context, []*inboundReq)
+}
+
+// inboundReq is one message waiting in a batch, and what became of it.
+type inboundReq struct {
+	ig     integration.Integration
+	in     channel.Inbound
+	res    Received
+	single bool               // not stored by the batch: store it alone
+	done   chan []*inboundReq // nil: res/single are set; else: lead this batch
+}
+
+// submit returns once r has been stored by a batch, or marked single.
+func (b *batcher) submit(r *inboundReq) {
+	r.done = make(chan []*inboundReq, 1)
+	b.mu.Lock()
+	b.pending = append(b.pending, r)
+	var batch []*inboundReq
+	if b.leaders < maxLeaders {
+		b.leaders++
+		batch = b.takeLocked()
+	}
+	b.mu.Unlock()
+	if batch == nil {
+		if batch = <-r.done; batch == nil {
+			return
+		}
+	}
+	b.lead(batch, r)
+}
+
+// lead stores batch, answers its members other than the leader, and hands
+// the messages that arrived meanwhile to the first of them.
+func (b *batcher) lead(batch []*inboundReq, leader *inboundReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchBudget)
+	b.store(ctx, batch)
+	cancel()
+	for _, r := range batch {
+		if r != leader {
+			r.done <- nil
+		}
+	}
+	b.mu.Lock()
+	next := b.takeLocked()
+	if next == nil {
+		b.leaders--
+	}
+	b.mu.Unlock()
+	if next != nil {
+		next[0].done <- next
+	}
+}
+
+func (b *batcher) takeLocked() []*inboundReq {
+	n := min(len(b.pending), maxBatch)
+	if n == 0 {
+		return nil
+	}
+	batch := make([]*inboundReq, n)
+	copy(batch, b.pending)
+	b.pending = append(b.pending[:0], b.pending[n:]...)
+	return batch
+}
+
+// batchable says whether a message can be stored by a batch: a client's
+// own message without files (files need their download jobs).
+func batchable(in channel.Inbound, echo bool) bool {
+	return !echo && len(in.Media) == 0
+}
+
+// storeBatch stores a batch, one transaction per tenant.
+func (s *Service) storeBatch(ctx context.Context, batch []*inboundReq) {
+	byTenant := map[uuid.UUID][]*inboundReq{}
+	for _, r := range batch {
+		byTenant[r.ig.TenantID] = append(byTenant[r.ig.TenantID], r)
+	}
+	for tid, reqs := range byTenant {
+		err := s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error { return s.storeBatchTx(ctx, tx, tid, reqs) })
+		if err != nil {
+			s.log.WarnContext(ctx, "inbound batch not stored: its messages are stored one by one", "tenant_id", tid, "messages", len(reqs), "err", err)
+			for _, r := range reqs {
+				r.res, r.single = Received{}, true
+			}
+		}
+	}
+}
+
+// storeBatchTx stores, in one statement, the messages of one tenant whose
+// client has a live chat on the integration, with their chats' activity and
+// the browsers' notifications, as receiveTx does for one; it marks the
+// others single. A message stored before (or by a concurrent delivery)
+// inserts nothing and is reported a duplicate.
+func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, reqs []*inboundReq) error {
+	// A message delivered twice within the batch is stored once.
+	type key struct {
+		ig  int64
+		sid string
+	}
+	seen := map[key]bool{}
+	reqs = slices.DeleteFunc(slices.Clone(reqs), func(r *inboundReq) bool {
+		k := key{r.ig.ID, r.in.ProviderMessageID}
+		r.res.Duplicate = seen[k]
+		seen[k] = true
+		return r.res.Duplicate
+	})
+	n := len(reqs)
+	var (
+		igs, groups                                = make([]int64, n), make([]int64, n)
+		nums, sids, kinds, bodies, metas, previews = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	)
+	for i, r := range reqs {
+		kind, body, meta := inboundContent(r.in, false)
+		mb, err := json.Marshal(meta)
+		if err != nil {
+			return err
+		}
+		igs[i], groups[i], nums[i], sids[i] = r.ig.ID, r.ig.DefaultGroupID, r.in.From, r.in.ProviderMessageID
+		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
+	}
+	// The notification is realtime.Event's JSON.
+	rows, _ := tx.Query(ctx, `WITH u AS (
+			SELECT u.*, (SELECT c.id FROM clients cl JOIN cases c ON c.client_id = cl.id AND c.integration_id = u.ig AND c.state = 'live'
+					WHERE cl.whatsapp = u.num) AS case_id
+			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+				WITH ORDINALITY AS u(ig, grp, num, sid, kind, body, meta, preview, ord)),
+		m AS (
+			INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
+			SELECT $1, case_id, ig, 'in', kind, body, 'received', sid, meta::jsonb, $10, $10 FROM u WHERE case_id IS NOT NULL ORDER BY ord
+			ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+			RETURNING id, integration_id, provider_message_id),
+		j AS (SELECT u.*, m.id FROM m JOIN u ON u.ig = m.integration_id AND u.sid = m.provider_message_id),
+		c AS (
+			UPDATE cases SET last_activity_at = $10, last_client_message_at = $10, unread = unread + x.n, preview = x.preview
+			FROM (SELECT case_id, count(*) AS n, (array_agg(preview ORDER BY ord DESC))[1] AS preview FROM j GROUP BY case_id) x
+			WHERE cases.tenant_id = $1 AND cases.id = x.case_id),
+		sent AS (
+			SELECT id, pg_notify($11, json_build_object('t', $1::uuid, 'k', 'message', 'c', case_id, 'g', grp)::text) FROM j)
+		SELECT u.ord, u.case_id, j.id,
+			(SELECT coalesce(array_agg(DISTINCT r.trigger), '{}') FROM rules r WHERE r.enabled),
+			(SELECT count(*) FROM sent)
+		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`,
+		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel)
+	var (
+		ord      int
+		caseID   *int64
+		msgID    *int64
+		triggers []string
+		rules    *RuleArgs // one job runs the rules for all the messages
+	)
+	_, err := pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &triggers, nil}, func() error {
+		r := reqs[ord-1]
+		switch {
+		case caseID == nil:
+			r.single = true
+		case msgID == nil:
+			r.res.Duplicate = true
+		default:
+			r.res = Received{CaseID: *caseID, MessageID: *msgID}
+			if !slices.Contains(triggers, RuleClientMessage) {
+				break
+			}
+			ev := RuleEvent{CaseID: *caseID, MessageID: *msgID, Chain: NewRuleChain()}
+			if rules == nil {
+				rules = &RuleArgs{TenantID: tid, Trigger: RuleClientMessage, CaseID: ev.CaseID, MessageID: ev.MessageID, Chain: ev.Chain}
+			} else {
+				rules.More = append(rules.More, ev)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store messages: %w", err)
+	}
+	if rules != nil {
+		return s.QueueRule(ctx, tx, *rules)
+	}
+	return nil
+}

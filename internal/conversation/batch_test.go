@@ -1,0 +1,194 @@
+package conversation_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/channel"
+	"parley/internal/conversation"
+)
+
+// Messages that arrive together are stored by one batch: each exactly as
+// alone, duplicates recognised, and what a batch cannot store (a new
+// client) left to the one-by-one path.
+func TestBatchStoresMessagesOfLiveChatsAsAlone(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	const ann, bob = "+15550000001", "+15550000002"
+	chatA := f.receive(t, "A1", ann, "first from Ann").CaseID
+	chatB := f.receive(t, "B1", bob, "first from Bob").CaseID
+	in := func(sid, from, body string) channel.Inbound {
+		return channel.Inbound{ProviderMessageID: sid, From: from, Body: body, At: f.clock.Now()}
+	}
+	loc := in("B2", bob, "")
+	loc.Location = &channel.Location{Latitude: "52.52", Longitude: "13.40", Label: "Office"}
+	tap := in("B3", bob, "Yes, please")
+	tap.ButtonPayload = "confirm"
+
+	res, single := f.conv.StoreBatch(ctx, f.ig, []channel.Inbound{
+		in("A2", ann, "second from Ann"),
+		loc,
+		in("A3", ann, "third from Ann"),
+		in("A2", ann, "second from Ann"),  // delivered twice in the batch
+		in("A1", ann, "first from Ann"),   // stored before
+		in("C1", "+15550000003", "hello"), // a new client: not for a batch
+		tap,
+	})
+	want := []struct {
+		caseID    int64
+		stored    bool
+		duplicate bool
+		single    bool
+	}{
+		{chatA, true, false, false},
+		{chatB, true, false, false},
+		{chatA, true, false, false},
+		{0, false, true, false},
+		{0, false, true, false},
+		{0, false, false, true},
+		{chatB, true, false, false},
+	}
+	for i, w := range want {
+		r := res[i]
+		if r.CaseID != w.caseID || (r.MessageID != 0) != w.stored || r.Duplicate != w.duplicate || single[i] != w.single || r.NewChat {
+			t.Errorf("message %d: %+v single=%v, want %+v", i, r, single[i], w)
+		}
+	}
+	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != 6 {
+		t.Fatalf("%d inbound messages stored, want 6 (2 before, 4 by the batch)", n)
+	}
+	// The chats show what a one-by-one store would show.
+	for _, c := range []struct {
+		id      int64
+		unread  int
+		preview string
+		bodies  []string
+	}{
+		{chatA, 3, "third from Ann", []string{"first from Ann", "second from Ann", "third from Ann"}},
+		{chatB, 3, "Yes, please", []string{"first from Bob", "Office 52.52,13.40", "Yes, please"}},
+	} {
+		got, err := f.conv.Case(ctx, f.admin.TenantID, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Unread != c.unread || got.Preview != c.preview || got.LastClientMessageAt == nil {
+			t.Errorf("chat %d: unread %d, preview %q; want %d, %q", c.id, got.Unread, got.Preview, c.unread, c.preview)
+		}
+		ms, err := f.conv.Messages(ctx, f.admin.TenantID, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bodies []string
+		for _, m := range ms {
+			if m.Direction == "in" {
+				bodies = append(bodies, m.Body)
+			}
+		}
+		if fmt.Sprint(bodies) != fmt.Sprint(c.bodies) {
+			t.Errorf("chat %d reads %q, want %q", c.id, bodies, c.bodies)
+		}
+	}
+	var kind, meta string
+	err := f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT kind, meta::text FROM messages WHERE provider_message_id = 'B3'`).Scan(&kind, &meta)
+	})
+	if err != nil || kind != "text" || meta != `{"button_payload": "confirm"}` {
+		t.Fatalf("tapped button stored as %s %s (%v)", kind, meta, err)
+	}
+}
+
+// A batch records one rule job for all its messages, in the transaction
+// that stores them.
+func TestBatchQueuesOneRuleJobForItsMessages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	chat := f.receive(t, "A1", "+15550000001", "hi").CaseID
+	err := f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger) VALUES ($1, 'Tag', 'client_message')`, f.admin.TenantID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins []channel.Inbound
+	for i := range 3 {
+		ins = append(ins, channel.Inbound{ProviderMessageID: fmt.Sprintf("A%d", i+2), From: "+15550000001", Body: "more", At: f.clock.Now()})
+	}
+	res, _ := f.conv.StoreBatch(ctx, f.ig, ins)
+	var args []string
+	err = f.db.InSystem(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT args::text FROM river_job WHERE kind = 'run_rules'`)
+		var err error
+		args, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(args) != 1 {
+		t.Fatalf("%d rule jobs, want 1 for the batch", len(args))
+	}
+	var job conversation.RuleArgs
+	if err := json.Unmarshal([]byte(args[0]), &job); err != nil {
+		t.Fatal(err)
+	}
+	evs := job.Events()
+	if job.Trigger != conversation.RuleClientMessage || len(evs) != 3 {
+		t.Fatalf("rule job %s: want the 3 client messages", args[0])
+	}
+	for i, ev := range evs {
+		if ev.CaseID != chat || ev.MessageID != res[i].MessageID || ev.Chain.Depth != 1 {
+			t.Errorf("event %d = %+v, want message %d of chat %d", i, ev, res[i].MessageID, chat)
+		}
+	}
+	if evs[0].Chain.ID == evs[1].Chain.ID {
+		t.Error("two messages share a rule chain: a rule could fire for only one of them")
+	}
+}
+
+// Many clients writing at once: every message is stored exactly once in
+// its chat, whatever batches the deliveries fall into, and one that
+// Postgres refuses fails alone (its batch falls back to one by one).
+func TestConcurrentMessagesAreStoredOnceAndABadOneFailsAlone(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const clients, each = 8, 6
+	for c := range clients {
+		f.receive(t, fmt.Sprintf("C%d-0", c), fmt.Sprintf("+1555000%04d", c), "hello")
+	}
+	var wg sync.WaitGroup
+	for c := range clients {
+		for m := 1; m <= each; m++ {
+			for range 2 { // every message delivered twice
+				wg.Go(func() {
+					body := fmt.Sprintf("message %d", m)
+					if c == 0 && m == 1 {
+						body = "nul \x00 byte" // Postgres text cannot hold it
+					}
+					_, err := f.conv.Receive(context.Background(), f.ig, channel.Inbound{
+						ProviderMessageID: fmt.Sprintf("C%d-%d", c, m), From: fmt.Sprintf("+1555000%04d", c), Body: body, At: f.clock.Now()})
+					if (err != nil) != (c == 0 && m == 1) {
+						t.Errorf("client %d message %d: err = %v", c, m, err)
+					}
+				})
+			}
+		}
+	}
+	wg.Wait()
+	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != clients*(1+each)-1 {
+		t.Fatalf("%d inbound messages, want %d", n, clients*(1+each)-1)
+	}
+	if n := f.count(t, `SELECT count(DISTINCT provider_message_id) FROM messages WHERE direction = 'in'`); n != clients*(1+each)-1 {
+		t.Fatalf("%d distinct messages: some stored twice", n)
+	}
+	if n := f.count(t, `SELECT count(*) FROM cases WHERE unread <> 1 + $1 - (CASE WHEN number = 1 THEN 1 ELSE 0 END)`, each); n != 0 {
+		t.Fatalf("%d chats with a wrong unread count", n)
+	}
+}
