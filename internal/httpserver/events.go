@@ -53,6 +53,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 
 	sub := s.Hub.Subscribe(sg.Tenant.ID)
 	defer s.Hub.Unsubscribe(sub)
+	// An agent is online while one of their pages holds this stream open.
+	online := func() {
+		if err := s.Tenants.MarkOnline(ctx, sg.Tenant.ID, sg.Agent.ID); err != nil && ctx.Err() == nil {
+			s.Log.WarnContext(ctx, "presence not recorded", "agent_id", sg.Agent.ID, "err", err)
+		}
+	}
+	online()
 
 	// The page says in the URL how it drew the composer (?composer=); the
 	// composer is pushed only when that changes (the window opens or
@@ -76,6 +83,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}
+			online()
 		case <-sub.C:
 			cases, resync := sub.Changes()
 			if err := s.pushFragments(ctx, w, r, caseID, resync || cases[caseID], &composerState); err != nil {

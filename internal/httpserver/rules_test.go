@@ -1,6 +1,7 @@
 package httpserver_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -411,16 +412,55 @@ func TestRuleTags(t *testing.T) {
 }
 
 // "Assign to an agent": round_robin spreads new chats over the group's
-// active agents, fewest live chats first.
+// online agents (a page of theirs is open), fewest live chats first; with
+// nobody online the chat waits in the group, and the case says why.
 func TestRuleRoundRobin(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t)
 	env := d.env
-	env.Post(t, d.client, "/settings/agents", url.Values{"name": {"Bob"}, "email": {"bob@demo.test"}, "role": {"agent"}, "password": {"bobs password"}})
-	bob := itoa(int64(d.count(t, `SELECT id FROM agents WHERE email = 'bob@demo.test'`)))
-	env.Post(t, d.client, "/settings/groups/"+itoa(d.ig.DefaultGroupID), url.Values{"name": {"Support"}, "member": {itoa(d.admin.ID), bob}})
+	var bob, carol string
+	for _, name := range []string{"Bob", "Carol"} {
+		email := strings.ToLower(name) + "@demo.test"
+		env.Post(t, d.client, "/settings/agents", url.Values{"name": {name}, "email": {email}, "role": {"agent"}, "password": {"long password " + name}})
+		id := itoa(int64(d.count(t, `SELECT id FROM agents WHERE email = '`+email+`'`)))
+		if name == "Bob" {
+			bob = id
+		} else {
+			carol = id
+		}
+	}
+	env.Post(t, d.client, "/settings/groups/"+itoa(d.ig.DefaultGroupID), url.Values{"name": {"Support"}, "member": {itoa(d.admin.ID), bob, carol}})
 	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("Spread", "chat_started", "action_0", "assign_agent", "action_0_text", "round_robin")); status != http.StatusSeeOther {
 		t.Fatalf("create: %d\n%s", status, body)
+	}
+
+	// Nobody has a page open: the chat waits in the group.
+	d.customerWrites(t, "+15557000100", "Hi")
+	d.rulesDone(t)
+	if n := d.count(t, `SELECT count(*) FROM cases WHERE assignee_id IS NOT NULL`); n != 0 {
+		t.Fatalf("%d chats assigned with nobody online", n)
+	}
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE body LIKE 'Rule ''Spread'' could not assign to an agent: no agent of the group is online%'`); n != 1 {
+		t.Fatal("the case does not say why the rule assigned nobody")
+	}
+
+	// Ada and Bob open Parley; Carol does not.
+	bobs := env.Client()
+	if status, _, _ := env.Post(t, bobs, "/login", url.Values{"email": {"bob@demo.test"}, "password": {"long password Bob"}}); status != http.StatusSeeOther {
+		t.Fatal("Bob could not sign in")
+	}
+	for _, c := range []*http.Client{d.client, bobs} {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, env.URL+"/events", nil)
+		resp, err := c.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("live updates: %v", err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+	}
+	if _, page := env.Get(t, d.client, "/settings/agents"); strings.Count(page, `class="presence"`) != 2 {
+		t.Error("Settings → Agents does not show Ada and Bob online (and Carol not)")
 	}
 	for i, n := range []string{"+15557000101", "+15557000102", "+15557000103", "+15557000104"} {
 		d.customerWrites(t, n, "Hi")
@@ -430,5 +470,8 @@ func TestRuleRoundRobin(t *testing.T) {
 	}
 	if n := d.count(t, `SELECT count(*) FROM cases WHERE assignee_id = `+bob); n != 2 {
 		t.Errorf("Bob has %d of the 4 chats, want 2", n)
+	}
+	if n := d.count(t, `SELECT count(*) FROM cases WHERE assignee_id = `+carol); n != 0 {
+		t.Errorf("Carol, offline, has %d chats", n)
 	}
 }

@@ -102,8 +102,11 @@ func (h *Hub) Watch(kind string, fn func()) {
 func (h *Hub) publish(ev Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, fn := range h.watchers[ev.Kind] {
-		fn()
+	if fns := h.watchers[ev.Kind]; len(fns) > 0 {
+		for _, fn := range fns {
+			fn()
+		}
+		return // for this replica's caches, not for browsers
 	}
 	for s := range h.subs[ev.TenantID] {
 		s.add(ev, false)

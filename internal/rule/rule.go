@@ -23,6 +23,7 @@ import (
 	"parley/internal/conversation"
 	"parley/internal/postgres"
 	"parley/internal/problem"
+	"parley/internal/tenant"
 )
 
 // Triggers, conditions and actions a rule can have.
@@ -55,7 +56,7 @@ var (
 		{"end_chat", "End the chat and set status"},
 		{"set_status", "Set status"},
 		{"assign_group", "Move to group"},
-		{"assign_agent", "Assign to an agent (an agent's id, or round_robin)"},
+		{"assign_agent", "Assign to an agent (an agent's id, or round_robin among the group's online agents)"},
 		{"add_note", "Add an internal note"},
 		{"add_tag", "Add the tag"},
 		{"remove_tag", "Remove the tag"},
@@ -530,8 +531,9 @@ func (s *Service) act(ctx context.Context, tid uuid.UUID, r Rule, a Action, c co
 }
 
 // pickAgent is the agent an assign action names, or for round_robin the
-// active member of the chat's group with the fewest live chats (the one
-// assigned longest ago among equals).
+// online member of the chat's group (one of their pages is open, see
+// tenant.MarkOnline) with the fewest live chats (the one assigned longest
+// ago among equals). With nobody online the chat stays in its group.
 func (s *Service) pickAgent(ctx context.Context, tid uuid.UUID, c conversation.Case, value string) (int64, error) {
 	if value != "round_robin" {
 		return strconv.ParseInt(value, 10, 64)
@@ -539,13 +541,13 @@ func (s *Service) pickAgent(ctx context.Context, tid uuid.UUID, c conversation.C
 	var id int64
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT a.id FROM agents a JOIN group_members m ON m.agent_id = a.id AND m.group_id = $1
-			WHERE a.active
+			WHERE a.active AND a.seen_at > $2
 			ORDER BY (SELECT count(*) FROM cases x WHERE x.assignee_id = a.id AND x.state = 'live'),
 				(SELECT max(x.created_at) FROM cases x WHERE x.assignee_id = a.id) NULLS FIRST, a.id
-			LIMIT 1`, c.GroupID).Scan(&id)
+			LIMIT 1`, c.GroupID, tenant.OnlineSince(s.conv.Now())).Scan(&id)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, problem.New(problem.Conflict, "the group has no active agent")
+		return 0, problem.New(problem.Conflict, "no agent of the group is online; the chat waits in the group")
 	}
 	return id, err
 }
@@ -640,10 +642,12 @@ func weekdaySet(s string) map[time.Weekday]bool {
 	return set
 }
 
+// label names an action in a sentence: "could not assign to an agent".
 func label(kind string) string {
 	for _, c := range ActionKinds {
 		if c.Value == kind {
-			return strings.ToLower(c.Label)
+			l, _, _ := strings.Cut(c.Label, " (")
+			return strings.ToLower(l)
 		}
 	}
 	return kind

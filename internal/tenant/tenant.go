@@ -47,6 +47,23 @@ type Agent struct {
 	Active      bool
 	HasPassword bool
 	CreatedAt   time.Time
+	SeenAt      *time.Time // last sign of an open page (see MarkOnline)
+	Online      bool       `db:"-"`
+}
+
+// OnlineFor is how long an agent counts as online after their open page
+// last showed a sign of life (it does every 25 seconds).
+const OnlineFor = time.Minute
+
+// OnlineSince is the earliest sign of life of an agent online at now.
+func OnlineSince(now time.Time) time.Time { return now.Add(-OnlineFor) }
+
+// MarkOnline records that the agent has a page open now.
+func (s *Service) MarkOnline(ctx context.Context, tid uuid.UUID, agentID int64) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE agents SET seen_at = $2 WHERE id = $1`, agentID, s.clock.Now())
+		return err
+	})
 }
 
 // IsAdmin says whether the agent may open Settings.
@@ -129,7 +146,7 @@ func insertAgent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, email, name, rol
 	return a, nil
 }
 
-const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at`
+const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at`
 
 // ErrBadCredentials is the one answer to a wrong email or password.
 var ErrBadCredentials = problem.New(problem.Unauthorized, "The email or password is wrong.")
@@ -213,6 +230,10 @@ func (s *Service) Agents(ctx context.Context, tid uuid.UUID) ([]Agent, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	since := OnlineSince(s.clock.Now())
+	for i, a := range as {
+		as[i].Online = a.Active && a.SeenAt != nil && a.SeenAt.After(since)
 	}
 	return as, nil
 }
