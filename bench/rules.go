@@ -35,7 +35,7 @@ func runRules(ctx context.Context, e *env) error {
 	t := newTarget("parley", p.webhookURL, o.Conns, c.fresh)
 	defer t.close()
 
-	if _, _, err := p.openChats(ctx, t, c); err != nil {
+	if _, _, err := p.openChats(ctx, t, c, e.DatabaseURL); err != nil {
 		return err
 	}
 	progress("creating %d rules, turned off", rulesCount)

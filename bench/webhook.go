@@ -123,7 +123,7 @@ func runWebhook(ctx context.Context, e *env) error {
 		return r
 	}
 
-	if parleyOK, parleyErrors, err = p.openChats(ctx, targets[1], c); err != nil {
+	if parleyOK, parleyErrors, err = p.openChats(ctx, targets[1], c, e.DatabaseURL); err != nil {
 		return err
 	}
 	var rounds []result
@@ -228,21 +228,39 @@ func startParley(ctx context.Context, e *env) (*parley, error) {
 // of them has a live chat: the rounds then measure the common case, a
 // client writing in their chat. Opening a chat is rarer and costs more (a
 // client, a case and its number, an event).
-// It returns how many requests were answered 200 and how many not.
-func (p *parley) openChats(ctx context.Context, t *target, c *corpus) (ok, errs int, err error) {
+// Then it analyzes the database, as pgbench does after generating its
+// data, and as autovacuum would have by then: plans made on tables still
+// without statistics are not what a running Parley executes. It returns how
+// many requests were answered 200 and how many not.
+func (p *parley) openChats(ctx context.Context, t *target, c *corpus, databaseURL string) (ok, errs int, err error) {
 	progress("opening a chat for each of the %d customers (not measured)", c.customers)
 	for {
 		var live int
 		err := p.app.DB.InTenant(ctx, p.tenantID, func(tx pgx.Tx) error {
 			return tx.QueryRow(ctx, `SELECT count(*) FROM cases WHERE state = 'live'`).Scan(&live)
 		})
-		if err != nil || live >= c.customers {
+		if err != nil {
 			return ok, errs, err
+		}
+		if live >= c.customers {
+			return ok, errs, analyze(ctx, databaseURL)
 		}
 		c.ensureFresh(c.customers * 4)
 		r := t.run(ctx, time.Second)
 		ok, errs = ok+r.ok(), errs+r.errors
 	}
+}
+
+// analyze updates the planner's statistics of the whole database (on its
+// own connection: the app's connections run as parley_app, which may not).
+func analyze(ctx context.Context, databaseURL string) error {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "ANALYZE")
+	return err
 }
 
 func (p *parley) stop() {

@@ -163,8 +163,8 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 	}
 	// The notification is realtime.Event's JSON.
 	rows, _ := tx.Query(ctx, `WITH u AS (
-			SELECT u.*, (SELECT c.id FROM clients cl JOIN cases c ON c.client_id = cl.id AND c.integration_id = u.ig AND c.state = 'live'
-					WHERE cl.whatsapp = u.num) AS case_id
+			SELECT u.*, (SELECT c.id FROM cases c WHERE c.integration_id = u.ig AND c.state = 'live'
+					AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = u.num)) AS case_id
 			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
 				WITH ORDINALITY AS u(ig, grp, num, sid, kind, body, meta, preview, ord)),
 		m AS (
