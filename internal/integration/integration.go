@@ -69,12 +69,13 @@ type Service struct {
 	// TemplatesTimeout bounds a template listing (0: the default).
 	TemplatesTimeout time.Duration
 
-	cache webhookCache
+	cache *realtime.Cache[string, Integration] // by webhook token
 }
 
 // NewService returns the integration service; baseURL is PARLEY_BASE_URL.
 func NewService(db *postgres.DB, sealer *credential.Sealer, baseURL string, transport http.RoundTripper) *Service {
-	return &Service{db: db, sealer: sealer, baseURL: baseURL, Transport: transport}
+	return &Service{db: db, sealer: sealer, baseURL: baseURL, Transport: transport,
+		cache: realtime.NewCache[string, Integration](time.Minute)}
 }
 
 // WebhookURL is the address the provider posts to for this integration.
@@ -234,26 +235,21 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Integration, error
 }
 
 // ByWebhookToken finds the enabled integration a webhook URL belongs to,
-// from the cache or in one round trip. An unknown, disabled or deleted one
-// is NotFound: the webhook answers 404 and stores nothing.
+// from this replica's cache or in one round trip. An unknown, disabled or
+// deleted one is NotFound: the webhook answers 404 and stores nothing.
 func (s *Service) ByWebhookToken(ctx context.Context, provider, token string) (Integration, error) {
-	i, found := s.cache.get(token)
-	if !found {
-		gen := s.cache.generation()
-		rows, err := s.db.Pool.Query(ctx, `SELECT * FROM integration_by_webhook_token($1)`, token)
-		if err != nil {
-			return Integration{}, fmt.Errorf("look up webhook token: %w", err)
+	i, err := s.cache.Get(token, func() (Integration, bool, error) {
+		rows, _ := s.db.Pool.Query(ctx, `SELECT * FROM integration_by_webhook_token($1)`, token)
+		i, err := pgx.CollectExactlyOneRow(rows, scanIntegration)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return i, false, nil
 		}
-		i, err = pgx.CollectExactlyOneRow(rows, scanIntegration)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return Integration{}, fmt.Errorf("look up webhook token: %w", err)
-		}
-		found = err == nil
-		if found {
-			s.cache.put(token, i, gen)
-		}
+		return i, true, err
+	})
+	if err != nil {
+		return Integration{}, fmt.Errorf("look up webhook token: %w", err)
 	}
-	if !found || !i.Enabled || i.Provider != provider {
+	if i.ID == 0 || !i.Enabled || i.Provider != provider {
 		return Integration{}, problem.New(problem.NotFound, "unknown or disabled integration")
 	}
 	return i, nil
@@ -261,19 +257,12 @@ func (s *Service) ByWebhookToken(ctx context.Context, provider, token string) (I
 
 // Forget empties the webhook cache: an integration changed, here or (told
 // by a notification) on another replica.
-func (s *Service) Forget() { s.cache.clear() }
+func (s *Service) Forget() { s.cache.Forget() }
 
 // change runs fn, a change to the tenant's integrations, and has every
 // replica forget its cached integrations once it commits.
 func (s *Service) change(ctx context.Context, tid uuid.UUID, fn func(pgx.Tx) error) error {
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: realtime.KindIntegration})
-	})
-	s.Forget()
-	return err
+	return s.cache.Change(ctx, s.db, tid, realtime.KindIntegration, fn)
 }
 
 // Secret opens the integration's sealed credential (Twilio's auth token,

@@ -23,6 +23,7 @@ import (
 	"parley/internal/conversation"
 	"parley/internal/postgres"
 	"parley/internal/problem"
+	"parley/internal/realtime"
 	"parley/internal/tenant"
 )
 
@@ -100,12 +101,12 @@ type Service struct {
 	db   *postgres.DB
 	conv *conversation.Service
 
-	cache setupCache
+	cache *realtime.Cache[uuid.UUID, setup] // by tenant
 }
 
 // NewService returns the rule service.
 func NewService(db *postgres.DB, conv *conversation.Service) *Service {
-	return &Service{db: db, conv: conv}
+	return &Service{db: db, conv: conv, cache: realtime.NewCache[uuid.UUID, setup](time.Minute)}
 }
 
 const selectRule = `SELECT id, name, enabled, position, trigger, coalesce(minutes, 0), match, conditions, actions FROM rules`
