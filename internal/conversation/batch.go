@@ -73,12 +73,31 @@ func (b *batcher) submit(r *inboundReq) {
 	b.lead(batch, r)
 }
 
-// lead stores batch, answers its members other than the leader, and hands
-// the messages that arrived meanwhile to the first of them.
+// lead stores batch and answers it.
 func (b *batcher) lead(batch []*inboundReq, leader *inboundReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchBudget)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug, not a database error: the batch's messages are stored
+			// one by one (what a committed part stored is then recognised
+			// as a duplicate), the lead is passed on, and the panic goes on
+			// to the leader's request.
+			for _, r := range batch {
+				r.res, r.single = Received{}, true
+			}
+			b.answer(batch, leader)
+			panic(p)
+		}
+	}()
 	b.store(ctx, batch)
-	cancel()
+	b.answer(batch, leader)
+}
+
+// answer tells the batch's members other than the leader that their
+// results are set, and hands the messages that arrived meanwhile to the
+// first of them.
+func (b *batcher) answer(batch []*inboundReq, leader *inboundReq) {
 	for _, r := range batch {
 		if r != leader {
 			r.done <- nil
