@@ -234,6 +234,7 @@ func startParley(ctx context.Context, e *env) (*parley, error) {
 // many requests were answered 200 and how many not.
 func (p *parley) openChats(ctx context.Context, t *target, c *corpus, databaseURL string) (ok, errs int, err error) {
 	progress("opening a chat for each of the %d customers (not measured)", c.customers)
+	start := time.Now()
 	for {
 		var live int
 		err := p.app.DB.InTenant(ctx, p.tenantID, func(tx pgx.Tx) error {
@@ -243,6 +244,7 @@ func (p *parley) openChats(ctx context.Context, t *target, c *corpus, databaseUR
 			return ok, errs, err
 		}
 		if live >= c.customers {
+			progress("  %d chats open after %s (%d requests, %d errors)", live, time.Since(start).Round(100*time.Millisecond), ok, errs)
 			return ok, errs, analyze(ctx, databaseURL)
 		}
 		c.ensureFresh(c.customers * 4)

@@ -192,3 +192,26 @@ func TestConcurrentMessagesAreStoredOnceAndABadOneFailsAlone(t *testing.T) {
 		t.Fatalf("%d chats with a wrong unread count", n)
 	}
 }
+
+// Chats opened at the same time get the tenant's next numbers, each once:
+// the number is taken at the end of the transaction that opens the chat.
+func TestChatsOpenedAtOnceAreNumberedOneToN(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	const n = 20
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := f.conv.Receive(context.Background(), f.ig, channel.Inbound{ProviderMessageID: fmt.Sprintf("N%d", i), From: fmt.Sprintf("+1555111%04d", i), Body: "hello", At: f.clock.Now()}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := f.count(t, `SELECT count(DISTINCT number) FROM cases WHERE number BETWEEN 1 AND $1`, n); got != n {
+		t.Fatalf("%d chats numbered 1 to %d, want all %d", got, n, n)
+	}
+	if got := f.count(t, `SELECT count(*) FROM cases`); got != n {
+		t.Fatalf("%d chats, want %d", got, n)
+	}
+}

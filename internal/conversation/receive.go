@@ -151,6 +151,9 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 			return r, fmt.Errorf("queue media download: %w", err)
 		}
 	}
+	if r.NewChat {
+		return r, numberChat(ctx, tx, ig.TenantID, r.CaseID)
+	}
 	return r, nil
 }
 
@@ -229,16 +232,14 @@ func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integr
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, err
 	}
-	var number int64
-	if err := tx.QueryRow(ctx, `UPDATE tenants SET case_seq = case_seq + 1 RETURNING case_seq`).Scan(&number); err != nil {
-		return 0, false, fmt.Errorf("next case number: %w", err)
-	}
+	// The chat's number comes from numberChat, just before the commit;
+	// until then it holds a placeholder no other chat has.
 	err = tx.QueryRow(ctx, `INSERT INTO cases (tenant_id, number, client_id, integration_id, group_id, state, status, previous_case_id, created_at, last_activity_at)
-		VALUES ($1, $2, $3, $4, $5, 'live', 'open',
-			(SELECT id FROM cases WHERE client_id = $3 AND integration_id = $4 AND state = 'ended' ORDER BY ended_at DESC, id DESC LIMIT 1),
-			$6, $6)
+		VALUES ($1, -txid_current(), $2, $3, $4, 'live', 'open',
+			(SELECT id FROM cases WHERE client_id = $2 AND integration_id = $3 AND state = 'ended' ORDER BY ended_at DESC, id DESC LIMIT 1),
+			$5, $5)
 		ON CONFLICT (tenant_id, client_id, integration_id) WHERE state = 'live' DO NOTHING
-		RETURNING id`, ig.TenantID, number, clientID, ig.ID, ig.DefaultGroupID, now).Scan(&id)
+		RETURNING id`, ig.TenantID, clientID, ig.ID, ig.DefaultGroupID, now).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Another message of this client opened the chat a moment ago.
 		err = tx.QueryRow(ctx, `SELECT id FROM cases WHERE client_id = $1 AND integration_id = $2 AND state = 'live'`, clientID, ig.ID).Scan(&id)
@@ -251,6 +252,18 @@ func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integr
 		return 0, false, err
 	}
 	return id, true, nil
+}
+
+// numberChat gives a chat that tx opened its number, the tenant's next. It
+// locks the tenant's counter until the commit, so it comes last: chats
+// opened at the same time wait for each other only that long.
+func numberChat(ctx context.Context, tx pgx.Tx, tid uuid.UUID, caseID int64) error {
+	_, err := tx.Exec(ctx, `WITH n AS (UPDATE tenants SET case_seq = case_seq + 1 WHERE id = $1 RETURNING case_seq)
+		UPDATE cases SET number = n.case_seq FROM n WHERE cases.tenant_id = $1 AND cases.id = $2`, tid, caseID)
+	if err != nil {
+		return fmt.Errorf("number chat %d: %w", caseID, err)
+	}
+	return nil
 }
 
 // addEvent records a system event in the conversation.

@@ -156,6 +156,9 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 			if _, err := tx.Exec(ctx, `UPDATE cases SET assignee_id = $2 WHERE id = $1`, caseID, agentID); err != nil {
 				return fmt.Errorf("assign started chat: %w", err)
 			}
+			if err := numberChat(ctx, tx, tid, caseID); err != nil {
+				return err
+			}
 		}
 		c, err := caseTx(ctx, tx, caseID, true)
 		if err != nil {
