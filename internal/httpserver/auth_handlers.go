@@ -2,6 +2,8 @@ package httpserver
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -114,4 +116,19 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, a tenant.Agent) 
 		return
 	}
 	redirect(w, r, "/")
+}
+
+// setAway records that the signed-in agent is away, or back, and returns
+// to the page they were on.
+func (s *Server) setAway(w http.ResponseWriter, r *http.Request) {
+	sg := signed(r)
+	if err := s.Tenants.SetAway(r.Context(), sg.Tenant.ID, sg.Agent.ID, r.PostFormValue("away") == "true"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	back := "/chats"
+	if u, err := url.Parse(r.Referer()); err == nil && u.Path != "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(u.Path, "//") {
+		back = u.RequestURI()
+	}
+	redirect(w, r, back)
 }

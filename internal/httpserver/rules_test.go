@@ -474,4 +474,24 @@ func TestRuleRoundRobin(t *testing.T) {
 	if n := d.count(t, `SELECT count(*) FROM cases WHERE assignee_id = `+carol); n != 0 {
 		t.Errorf("Carol, offline, has %d chats", n)
 	}
+
+	// Bob says he is away (top right): the next chats go to Ada.
+	if status, _, _ := env.Post(t, bobs, "/me/away", url.Values{"away": {"true"}}); status != http.StatusSeeOther {
+		t.Fatalf("away: %d", status)
+	}
+	if _, page := env.Get(t, bobs, "/chats"); !strings.Contains(page, ">Away</button>") {
+		t.Error("Bob's pages do not say he is away")
+	}
+	if _, page := env.Get(t, d.client, "/settings/agents"); !strings.Contains(page, `class="presence away"`) {
+		t.Error("Settings → Agents does not show Bob away")
+	}
+	for i, n := range []string{"+15557000105", "+15557000106"} {
+		d.customerWrites(t, n, "Hi")
+		eventually(t, "the assignment", func() bool {
+			return d.count(t, `SELECT count(*) FROM cases WHERE assignee_id IS NOT NULL`) == 5+i
+		})
+	}
+	if n := d.count(t, `SELECT count(*) FROM cases WHERE assignee_id = `+bob); n != 2 {
+		t.Errorf("Bob, away, has %d chats, want the 2 he had", n)
+	}
 }

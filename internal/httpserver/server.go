@@ -137,6 +137,7 @@ func New(d Deps) (http.Handler, error) {
 				r.Get("/cases/{id}", s.casePage)
 				r.Get("/files/{id}", s.file)
 				mine := macroPages{s: s, personal: true}
+				r.Post("/me/away", s.setAway)
 				r.Get("/me/macros", mine.list)
 				r.Post("/me/macros", mine.create)
 				r.Post("/me/macros/{id}", mine.update)

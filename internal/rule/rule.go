@@ -533,8 +533,9 @@ func (s *Service) act(ctx context.Context, tid uuid.UUID, r Rule, a Action, c co
 
 // pickAgent is the agent an assign action names, or for round_robin the
 // online member of the chat's group (one of their pages is open, see
-// tenant.MarkOnline) with the fewest live chats (the one assigned longest
-// ago among equals). With nobody online the chat stays in its group.
+// tenant.MarkOnline) who is not away, with the fewest live chats (the one
+// assigned longest ago among equals). With nobody there the chat stays in
+// its group.
 func (s *Service) pickAgent(ctx context.Context, tid uuid.UUID, c conversation.Case, value string) (int64, error) {
 	if value != "round_robin" {
 		return strconv.ParseInt(value, 10, 64)
@@ -542,13 +543,13 @@ func (s *Service) pickAgent(ctx context.Context, tid uuid.UUID, c conversation.C
 	var id int64
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT a.id FROM agents a JOIN group_members m ON m.agent_id = a.id AND m.group_id = $1
-			WHERE a.active AND a.seen_at > $2
+			WHERE a.active AND a.seen_at > $2 AND NOT a.away
 			ORDER BY (SELECT count(*) FROM cases x WHERE x.assignee_id = a.id AND x.state = 'live'),
 				(SELECT max(x.created_at) FROM cases x WHERE x.assignee_id = a.id) NULLS FIRST, a.id
 			LIMIT 1`, c.GroupID, tenant.OnlineSince(s.conv.Now())).Scan(&id)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, problem.New(problem.Conflict, "no agent of the group is online; the chat waits in the group")
+		return 0, problem.New(problem.Conflict, "no agent of the group is online and not away; the chat waits in the group")
 	}
 	return id, err
 }

@@ -48,6 +48,7 @@ type Agent struct {
 	HasPassword bool
 	CreatedAt   time.Time
 	SeenAt      *time.Time // last sign of an open page (see MarkOnline)
+	Away        bool       // said so: takes no round-robin chats
 	Online      bool       `db:"-"`
 }
 
@@ -57,6 +58,15 @@ const OnlineFor = time.Minute
 
 // OnlineSince is the earliest sign of life of an agent online at now.
 func OnlineSince(now time.Time) time.Time { return now.Add(-OnlineFor) }
+
+// SetAway records that the agent is away (or back): round-robin rules
+// pass them over while they are.
+func (s *Service) SetAway(ctx context.Context, tid uuid.UUID, agentID int64, away bool) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE agents SET away = $2 WHERE id = $1`, agentID, away)
+		return err
+	})
+}
 
 // MarkOnline records that the agent has a page open now.
 func (s *Service) MarkOnline(ctx context.Context, tid uuid.UUID, agentID int64) error {
@@ -146,7 +156,7 @@ func insertAgent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, email, name, rol
 	return a, nil
 }
 
-const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at`
+const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away`
 
 // ErrBadCredentials is the one answer to a wrong email or password.
 var ErrBadCredentials = problem.New(problem.Unauthorized, "The email or password is wrong.")
