@@ -30,7 +30,7 @@ func TestBrowserSignUpAgentsAndSettingsAccess(t *testing.T) {
 	}
 
 	apptest.Step(t, ctx, "log out",
-		chromedp.Click(chromedp.CSS(".topbar form button")),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] #f-email`)),
 	)
 	apptest.Step(t, ctx, "log in with a wrong password",
@@ -62,7 +62,7 @@ func TestBrowserSignUpAgentsAndSettingsAccess(t *testing.T) {
 		t.Fatalf("agents list shows %q, want the new agent", got)
 	}
 	apptest.Step(t, ctx, "the agent logs in",
-		chromedp.Click(chromedp.CSS(".topbar form button")),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] #f-email`)),
 		chromedp.SendKeys(chromedp.CSS("#f-email"), "bob@acme.test"),
 		chromedp.SendKeys(chromedp.CSS("#f-password"), "bobs password"),
