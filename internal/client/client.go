@@ -18,6 +18,7 @@ import (
 	"parley/internal/phone"
 	"parley/internal/postgres"
 	"parley/internal/problem"
+	"parley/internal/realtime"
 )
 
 // Client is one of the tenant's customers.
@@ -181,7 +182,8 @@ func (s *Service) Update(ctx context.Context, tid uuid.UUID, id int64, f Form) (
 		case tag.RowsAffected() == 0:
 			return problem.New(problem.NotFound, "No such client, or it was merged into another one; reload the page.")
 		}
-		return nil
+		// Other agents' open pages of the profile follow the edit.
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "client"})
 	})
 	return dups, err
 }

@@ -134,8 +134,8 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 	if !echo {
 		for _, t := range triggers {
 			if t == RuleClientMessage || (t == RuleChatStarted && r.NewChat) {
-				if _, err := s.queue.InsertTx(ctx, tx, RuleArgs{TenantID: ig.TenantID, Trigger: t, CaseID: r.CaseID, MessageID: r.MessageID, Chain: NewRuleChain()}, nil); err != nil {
-					return r, fmt.Errorf("queue rules: %w", err)
+				if err := s.QueueRule(ctx, tx, RuleArgs{TenantID: ig.TenantID, Trigger: t, CaseID: r.CaseID, MessageID: r.MessageID, Chain: NewRuleChain()}); err != nil {
+					return r, err
 				}
 			}
 		}

@@ -62,10 +62,7 @@ func (s *Service) fireRules(ctx context.Context, tx pgx.Tx, tid uuid.UUID, trigg
 	default:
 		chain.Depth++
 	}
-	if _, err := s.queue.InsertTx(ctx, tx, RuleArgs{TenantID: tid, Trigger: trigger, CaseID: caseID, MessageID: messageID, Chain: chain}, nil); err != nil {
-		return fmt.Errorf("queue rules: %w", err)
-	}
-	return nil
+	return s.QueueRule(ctx, tx, RuleArgs{TenantID: tid, Trigger: trigger, CaseID: caseID, MessageID: messageID, Chain: chain})
 }
 
 // RuleArgs is the job that runs a tenant's rules for one event. It is
@@ -108,7 +105,7 @@ func (RuleArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 5, Queue: QueueRules}
 }
 
-// QueueRule records a rule job in tx (the waiting-trigger sweep's).
+// QueueRule records a rule job in tx, the transaction of the event.
 func (s *Service) QueueRule(ctx context.Context, tx pgx.Tx, a RuleArgs) error {
 	if _, err := s.queue.InsertTx(ctx, tx, a, nil); err != nil {
 		return fmt.Errorf("queue rules: %w", err)

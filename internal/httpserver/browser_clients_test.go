@@ -100,4 +100,15 @@ func TestBrowserMergeProfilesAndUndo(t *testing.T) {
 	if history := visibleTexts(t, b, ".previous-cases li"); len(history) != 1 || !strings.Contains(history[0], "Casey") {
 		t.Errorf("after undo Casey's history is %q", history)
 	}
+
+	// An edit reaches the other agent's open page too.
+	apptest.Step(t, other, "the other agent opens Casey's profile",
+		chromedp.Navigate(d.env.URL+"/clients/"+itoa(casey)),
+		chromedp.WaitVisible(chromedp.CSS("form.client-form")),
+	)
+	apptest.Step(t, b, "the agent renames Casey",
+		chromedp.SetValue(chromedp.CSS("form.client-form #f-name"), "Casey Carter"),
+		chromedp.Click(chromedp.CSS("form.client-form button.primary")),
+	)
+	apptest.WaitText(t, other, "h1", "Casey Carter")
 }

@@ -85,12 +85,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 			online()
 		case <-sub.C:
-			cases, resync := sub.Changes()
+			cases, clients, resync := sub.Changes()
 			if err := s.pushFragments(ctx, w, r, caseID, resync || cases[caseID], &composerState); err != nil {
 				return
 			}
-			if err := profileChanged(); err != nil {
-				return
+			if clients || resync {
+				if err := profileChanged(); err != nil {
+					return
+				}
 			}
 		}
 		flusher.Flush()

@@ -30,20 +30,21 @@ type Sub struct {
 	// C has a value when something changed.
 	C chan struct{}
 
-	mu     sync.Mutex
-	cases  map[int64]bool
-	resync bool
+	mu      sync.Mutex
+	cases   map[int64]bool
+	clients bool // a client profile changed
+	resync  bool
 }
 
 // Changes returns what changed since the last call: the chats concerned,
-// and whether everything must be re-read (after the hub reconnected and
-// may have missed events).
-func (s *Sub) Changes() (cases map[int64]bool, resync bool) {
+// whether a client profile changed, and whether everything must be re-read
+// (after the hub reconnected and may have missed events).
+func (s *Sub) Changes() (cases map[int64]bool, clients, resync bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cases, resync = s.cases, s.resync
-	s.cases, s.resync = map[int64]bool{}, false
-	return cases, resync
+	cases, clients, resync = s.cases, s.clients, s.resync
+	s.cases, s.clients, s.resync = map[int64]bool{}, false, false
+	return cases, clients, resync
 }
 
 func (s *Sub) add(ev Event, resync bool) {
@@ -51,6 +52,7 @@ func (s *Sub) add(ev Event, resync bool) {
 	if ev.CaseID != 0 {
 		s.cases[ev.CaseID] = true
 	}
+	s.clients = s.clients || ev.Kind == "client"
 	s.resync = s.resync || resync
 	s.mu.Unlock()
 	select {
