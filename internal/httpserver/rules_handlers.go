@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"parley/internal/macro"
@@ -22,18 +23,7 @@ func (s *Server) rulePage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	rs, err := s.Rules.List(r.Context(), signed(r).Tenant.ID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	for _, ru := range rs {
-		if ru.ID == id {
-			s.renderRules(w, r, http.StatusOK, &ru, web.Form{})
-			return
-		}
-	}
-	s.fail(w, r, problem.New(problem.NotFound, "No such rule."))
+	s.renderRules(w, r, http.StatusOK, &rule.Rule{ID: id}, web.Form{})
 }
 
 func (s *Server) renderRules(w http.ResponseWriter, r *http.Request, status int, editing *rule.Rule, f web.Form) {
@@ -41,14 +31,28 @@ func (s *Server) renderRules(w http.ResponseWriter, r *http.Request, status int,
 	tid := signed(r).Tenant.ID
 	v := web.RulesView{Editing: editing, Form: f}
 	var err error
-	if v.Rules, err = s.Rules.List(ctx, tid); err == nil {
-		if v.Groups, err = s.Tenants.Groups(ctx, tid); err == nil {
-			if v.Integrations, err = s.Integrations.List(ctx, tid); err == nil {
-				v.Macros, err = s.Macros.List(ctx, tid, macro.General)
-			}
-		}
+	if v.Rules, err = s.Rules.List(ctx, tid); err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	if err != nil {
+	// A rule opened for editing (its id, no form yet) is read from the list.
+	if editing.ID != 0 && f.Values == nil {
+		i := slices.IndexFunc(v.Rules, func(ru rule.Rule) bool { return ru.ID == editing.ID })
+		if i < 0 {
+			s.fail(w, r, problem.New(problem.NotFound, "No such rule."))
+			return
+		}
+		*editing = v.Rules[i]
+	}
+	if v.Groups, err = s.Tenants.Groups(ctx, tid); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if v.Integrations, err = s.Integrations.List(ctx, tid); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if v.Macros, err = s.Macros.List(ctx, tid, macro.General); err != nil {
 		s.fail(w, r, err)
 		return
 	}

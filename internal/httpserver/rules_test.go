@@ -98,7 +98,7 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 	}
 	msgID := int64(d.count(t, `SELECT id FROM messages WHERE body = 'Where is my invoice?'`))
 	before := len(d.sim.Sent(sandbox.DemoTwilioAccountSID))
-	if err := env.App.Rules.Run(t.Context(), d.admin.TenantID, "client_message", chatID, msgID, conversation.RuleChain{Depth: 1}); err != nil {
+	if err := env.App.Rules.RunArgs(t.Context(), conversation.RuleArgs{TenantID: d.admin.TenantID, Trigger: "client_message", CaseID: chatID, MessageID: msgID, Chain: conversation.NewRuleChain()}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(d.sim.Sent(sandbox.DemoTwilioAccountSID)); n != before {
@@ -156,10 +156,6 @@ func TestBrowserRuleEndsNewChat(t *testing.T) {
 	apptest.WaitText(t, b, ".rules-list", "Straight to cases")
 	apptest.Shot(t, b, "rules")
 	d.customerWrites(t, "+15557654321", "Anyone?")
-	apptest.Step(t, b, "the new chat is in All cases, ended by the rule",
-		chromedp.Navigate(d.env.URL+"/cases"),
-		chromedp.WaitVisible(chromedp.CSS("body")),
-	)
 	eventually(t, "the rule's run", func() bool {
 		return d.count(t, `SELECT count(*) FROM cases WHERE state = 'ended' AND ended_by LIKE 'rule%'`) == 1
 	})
@@ -307,9 +303,10 @@ func TestRuleConditions(t *testing.T) {
 		t.Errorf("an invalid regular expression: %d", status)
 	}
 	d.customerWrites(t, "+15557654321", "My order #12345 is late")
-	eventually(t, "the notes", func() bool {
-		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`) == 2
-	})
+	d.rulesDone(t)
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 2 {
+		t.Errorf("%d notes, want the 2 of the matching rules (\"Not open\" must not run)", n)
+	}
 	if n := d.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body IN ('Order number given', 'Weekend morning')`); n != 2 {
 		t.Errorf("%d of the two matching rules ran (10:30 in Berlin on the DST Sunday is within 10:00-12:00)", n)
 	}
@@ -361,13 +358,20 @@ func TestWaitingRules(t *testing.T) {
 	clk.Advance(2 * time.Minute)
 	sweep()
 	sweep() // the same period: nothing new
-	eventually(t, "the waiting rule", func() bool { return notes() == 1 })
+	d.rulesDone(t)
+	if n := notes(); n != 1 {
+		t.Fatalf("the waiting rule fired %d times in one waiting period, want once", n)
+	}
 	// An agent replies: no more waiting for an agent.
 	if status, _ := d.reply(t, chat.ID, "Here!", "w1", nil, ""); status != http.StatusOK {
 		t.Fatal(status)
 	}
 	clk.Advance(10 * time.Minute)
 	sweep()
+	d.rulesDone(t)
+	if n := notes(); n != 1 {
+		t.Fatalf("the waiting rule fired after the agent replied (%d notes)", n)
+	}
 	// The client writes again: a new wait.
 	d.customerWrites(t, "+15557654321", "Still there?")
 	clk.Advance(6 * time.Minute)

@@ -111,7 +111,6 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 		TestOnly: opts.TestOnly,
 	}
 	if opts.TestOnly {
-		cfg.FetchCooldown = 20 * time.Millisecond
 		cfg.FetchPollInterval = 50 * time.Millisecond
 		cfg.RetryPolicy = quickRetries{}
 	}

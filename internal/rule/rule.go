@@ -85,7 +85,6 @@ type Rule struct {
 	ID         int64
 	Name       string
 	Enabled    bool
-	Position   int
 	Trigger    string
 	Minutes    int    // for the waiting triggers
 	Match      string // "all" or "any"
@@ -109,11 +108,11 @@ func NewService(db *postgres.DB, conv *conversation.Service) *Service {
 	return &Service{db: db, conv: conv, cache: realtime.NewCache[uuid.UUID, setup](time.Minute)}
 }
 
-const selectRule = `SELECT id, name, enabled, position, trigger, coalesce(minutes, 0), match, conditions, actions FROM rules`
+const selectRule = `SELECT id, name, enabled, trigger, coalesce(minutes, 0), match, conditions, actions FROM rules`
 
 func scan(row pgx.CollectableRow) (Rule, error) {
 	var r Rule
-	err := row.Scan(&r.ID, &r.Name, &r.Enabled, &r.Position, &r.Trigger, &r.Minutes, &r.Match, &r.Conditions, &r.Actions)
+	err := row.Scan(&r.ID, &r.Name, &r.Enabled, &r.Trigger, &r.Minutes, &r.Match, &r.Conditions, &r.Actions)
 	return r, err
 }
 
@@ -359,16 +358,11 @@ func known(cs []Choice, v string) bool {
 	return false
 }
 
-// Run runs the tenant's enabled rules for one event, in order, and records
-// each run in the conversation. A rule that ends the chat stops the rules
-// after it. A rule whose group, integration or macro was deleted is skipped
-// with the reason recorded.
-func (s *Service) Run(ctx context.Context, tid uuid.UUID, trigger string, caseID, messageID int64, chain conversation.RuleChain) error {
-	return s.run(ctx, tid, trigger, []conversation.RuleEvent{{CaseID: caseID, MessageID: messageID, Chain: chain}}, 0)
-}
-
-// run runs the rules of trigger for each event in turn, or with only the
-// one rule whose wait is over. The rules come from the cache; what they
+// run runs the tenant's enabled rules of trigger, in order, for each event
+// in turn, or with only the one rule whose wait is over, and records each
+// run in the conversation. A rule that ends the chat stops the rules after
+// it. A rule whose group, integration or macro was deleted is skipped with
+// the reason recorded. The rules come from the cache; what they
 // refer to, the chats and the messages are read once for all the events,
 // in one round trip.
 func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, events []conversation.RuleEvent, only int64) error {
@@ -681,9 +675,6 @@ func (s *Service) SetTimeZone(ctx context.Context, tid uuid.UUID, zone string) e
 // the first time: a rule fires at most once per chain of events, whichever
 // run gets there first.
 func (s *Service) firstInChain(ctx context.Context, tid uuid.UUID, chain conversation.RuleChain, ruleID int64) (bool, error) {
-	if chain.ID == uuid.Nil {
-		chain.ID = uuid.New() // a run with no chain (called directly) is a chain of its own
-	}
 	var first bool
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO rule_chain_fires (tenant_id, chain, rule_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, tid, chain.ID, ruleID)
@@ -713,13 +704,11 @@ func (s *Service) RunArgs(ctx context.Context, a conversation.RuleArgs) error {
 // agent reply since the client's last message, or no client reply since
 // the agents' last message, for the rule's minutes.
 const waitingChats = `
-WITH w AS (
-	SELECT c.id AS case_id,
-		CASE WHEN $2 = 'no_agent_reply' THEN c.last_client_message_at
-		     ELSE (SELECT max(m.created_at) FROM messages m WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id AND m.direction = 'out') END AS since,
-		c.last_client_message_at AS client_at,
+WITH last AS (
+	SELECT c.id AS case_id, c.last_client_message_at AS client_at,
 		(SELECT max(m.created_at) FROM messages m WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id AND m.direction = 'out') AS agent_at
-	FROM cases c WHERE c.state = 'live')
+	FROM cases c WHERE c.state = 'live'),
+w AS (SELECT *, CASE WHEN $2 = 'no_agent_reply' THEN client_at ELSE agent_at END AS since FROM last)
 INSERT INTO rule_fires (tenant_id, rule_id, case_id, period_start)
 SELECT current_tenant(), $1, w.case_id, w.since FROM w
 WHERE w.since IS NOT NULL AND w.since <= $3::timestamptz - make_interval(mins => $4)
@@ -756,12 +745,18 @@ func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
 				if err != nil {
 					return fmt.Errorf("waiting chats of rule %d: %w", r.ID, err)
 				}
-				for _, c := range cases {
-					if err := s.conv.QueueRule(ctx, tx, conversation.RuleArgs{TenantID: tid, Trigger: r.Trigger, CaseID: c, RuleID: r.ID, Chain: conversation.NewRuleChain()}); err != nil {
-						return err
-					}
-					fired++
+				if len(cases) == 0 {
+					continue
 				}
+				// One job runs the rule for all the chats whose wait is over.
+				job := conversation.RuleArgs{TenantID: tid, Trigger: r.Trigger, CaseID: cases[0], RuleID: r.ID, Chain: conversation.NewRuleChain()}
+				for _, c := range cases[1:] {
+					job.More = append(job.More, conversation.RuleEvent{CaseID: c, Chain: conversation.NewRuleChain()})
+				}
+				if err := s.conv.QueueRule(ctx, tx, job); err != nil {
+					return err
+				}
+				fired += len(cases)
 			}
 			return nil
 		})
