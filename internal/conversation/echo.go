@@ -20,20 +20,19 @@ import (
 // ReceiveEcho handles the echo of a message the business sent. fromApp
 // says it was typed in the WhatsApp app, not sent through the API. An echo
 // of an API send that Parley does not know yet (the echo may overtake the
-// send's answer) is looked at again a little later by an EchoArgs job;
-// Pending reports that.
-func (s *Service) ReceiveEcho(ctx context.Context, ig integration.Integration, in channel.Inbound, fromApp bool) (r Received, pending bool, err error) {
+// send's answer) is looked at again a little later by an EchoArgs job.
+func (s *Service) ReceiveEcho(ctx context.Context, ig integration.Integration, in channel.Inbound, fromApp bool) error {
 	if !fromApp {
 		known, err := s.knownProviderMessage(ctx, ig, in.ProviderMessageID)
 		if err != nil || known {
-			return Received{Duplicate: known}, false, err
+			return err
 		}
 		_, err = s.queue.Insert(ctx, EchoArgs{TenantID: ig.TenantID, IntegrationID: ig.ID, Message: in},
 			&river.InsertOpts{ScheduledAt: time.Now().Add(echoGrace)})
-		return Received{}, true, err
+		return err
 	}
-	r, err = s.receive(ctx, ig, in, true)
-	return r, false, err
+	_, err := s.receive(ctx, ig, in, true)
+	return err
 }
 
 // StoreEcho settles an echo that is still unknown after the grace period.

@@ -365,8 +365,18 @@ func (StatusArgs) Kind() string { return "apply_status" }
 // a few tries.
 func (StatusArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 6} }
 
-// DeferStatus queues st to be applied again in a moment.
-func (s *Service) DeferStatus(ctx context.Context, ig integration.Integration, st channel.Status) error {
+// ReceiveStatus applies a delivery status from a provider's webhook; one
+// that overtook Parley's record of the send is applied a moment later.
+func (s *Service) ReceiveStatus(ctx context.Context, ig integration.Integration, st channel.Status) error {
+	found, err := s.ApplyStatus(ctx, ig, st)
+	if err != nil || found {
+		return err
+	}
+	return s.deferStatus(ctx, ig, st)
+}
+
+// deferStatus queues st to be applied again in a moment.
+func (s *Service) deferStatus(ctx context.Context, ig integration.Integration, st channel.Status) error {
 	_, err := s.queue.Insert(ctx, StatusArgs{TenantID: ig.TenantID, IntegrationID: ig.ID, Status: st},
 		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Second)})
 	return err

@@ -213,8 +213,12 @@ func TestOneMsgWebhookBadInput(t *testing.T) {
 		}
 	}
 	resp, err := http.Post(d.env.URL+"/webhooks/1msg/not-a-token", "application/json", strings.NewReader(`{"instanceId":"x","messages":[]}`))
-	if err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown token: %v %v", resp.StatusCode, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown token: %d, want 404", resp.StatusCode)
 	}
 	// 9,990 group messages and 10 clients' messages in one POST.
 	var items []map[string]any
@@ -234,7 +238,9 @@ func TestOneMsgWebhookBadInput(t *testing.T) {
 		t.Fatalf("%d messages stored from 10 clients' messages in the batch", n)
 	}
 	// The same batch again stores nothing new.
-	d.post1msg(t, string(b))
+	if status, body := d.post1msg(t, string(b)); status != http.StatusOK {
+		t.Fatalf("the batch again: %d %s", status, body)
+	}
 	if n := d.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != 10 {
 		t.Fatalf("%d messages after the batch came twice", n)
 	}

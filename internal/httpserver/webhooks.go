@@ -70,12 +70,7 @@ func (s *Server) twilioWebhook(w http.ResponseWriter, r *http.Request) {
 			log.InfoContext(ctx, "twilio webhook: duplicate delivery ignored", "message_sid", ev.Inbound.ProviderMessageID)
 		}
 	case ev.Status != nil:
-		found, err := s.Conversations.ApplyStatus(ctx, ig, *ev.Status)
-		if err == nil && !found {
-			// The status overtook our record of the send; apply it shortly.
-			err = s.Conversations.DeferStatus(ctx, ig, *ev.Status)
-		}
-		if err != nil {
+		if err := s.Conversations.ReceiveStatus(ctx, ig, *ev.Status); err != nil {
 			s.webhookFailed(w, r, err)
 			return
 		}
@@ -145,14 +140,15 @@ func (s *Server) oneMsgWebhook(w http.ResponseWriter, r *http.Request) {
 	if hook.InstanceID != "" && !strings.HasSuffix(ig.Account, "/"+hook.InstanceID) {
 		log.WarnContext(ctx, "1msg webhook from another channel than the integration's", "instance_id", hook.InstanceID, "api_url", ig.Account)
 	}
-	for _, reason := range hook.Skipped {
-		log.InfoContext(ctx, "1msg webhook: item ignored", "reason", reason)
+	if n := len(hook.Skipped); n > 0 {
+		// One line per webhook, not per item: a batch may hold thousands.
+		log.InfoContext(ctx, "1msg webhook: items ignored", "count", n, "first", hook.Skipped[0])
 	}
 	failed := 0
 	for _, m := range hook.Messages {
 		var err error
 		if m.FromMe {
-			_, _, err = s.Conversations.ReceiveEcho(ctx, ig, m.Inbound, m.FromApp)
+			err = s.Conversations.ReceiveEcho(ctx, ig, m.Inbound, m.FromApp)
 		} else {
 			_, err = s.Conversations.Receive(ctx, ig, m.Inbound)
 		}
@@ -162,11 +158,7 @@ func (s *Server) oneMsgWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, st := range hook.Acks {
-		found, err := s.Conversations.ApplyStatus(ctx, ig, st)
-		if err == nil && !found {
-			err = s.Conversations.DeferStatus(ctx, ig, st)
-		}
-		if err != nil {
+		if err := s.Conversations.ReceiveStatus(ctx, ig, st); err != nil {
 			failed++
 			log.ErrorContext(ctx, "1msg webhook: ack not applied", "message_id", st.ProviderMessageID, "err", err)
 		}
