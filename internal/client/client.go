@@ -5,7 +5,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"parley/internal/postgres"
 	"parley/internal/problem"
 	"parley/internal/realtime"
+	"parley/internal/tenant"
 )
 
 // Client is one of the tenant's customers.
@@ -109,7 +109,6 @@ type Form struct {
 // Field limits.
 const (
 	maxNameRunes  = 200
-	maxEmailRunes = 254
 	maxNotesRunes = 10000
 )
 
@@ -132,7 +131,7 @@ func (s *Service) Update(ctx context.Context, tid uuid.UUID, id int64, f Form) (
 		fields.Add("name", "A name is at most 200 characters.")
 	}
 	if f.Email != "" {
-		if a, err := mail.ParseAddress(f.Email); err != nil || a.Address != f.Email || utf8.RuneCountInString(f.Email) > maxEmailRunes {
+		if !tenant.ValidEmail(f.Email) {
 			fields.Add("email", "This is not an email address, like casey@example.com.")
 		}
 	}
@@ -211,14 +210,13 @@ func (s *Service) SetDefaultCountry(ctx context.Context, tid uuid.UUID, country 
 }
 
 // Version changes whenever the profile changes in a way its page shows:
-// an edit, a merge into it or of it, an undo. Pages compare it to reload
-// when another agent changed the profile.
+// an edit, a merge into it or of it, an undo (each sets updated_at on the
+// profiles it touches). Pages compare it to reload when another agent
+// changed the profile.
 func (s *Service) Version(ctx context.Context, tid uuid.UUID, id int64) (string, error) {
 	var v string
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT concat_ws('.', extract(epoch FROM c.updated_at)::text, c.merged_into::text,
-				(SELECT count(*) + count(undone_at) FROM client_merges m WHERE m.survivor_id = c.id OR m.merged_id = c.id)::text)
-			FROM clients c WHERE c.id = $1`, id).Scan(&v)
+		return tx.QueryRow(ctx, `SELECT extract(epoch FROM updated_at)::text FROM clients WHERE id = $1`, id).Scan(&v)
 	})
 	return v, err
 }

@@ -432,10 +432,16 @@ func checkEmail(f problem.Fields, field, v string) {
 		f.Add(field, "Email is required.")
 		return
 	}
-	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndex(v, "@")+1:], ".") || len(v) > 254 {
+	if !ValidEmail(v) {
 		f.Add(field, "Enter an email address like name@example.com.")
 	}
+}
+
+// ValidEmail says whether v is one plain email address (no display name)
+// with a dot in its domain, of at most 254 bytes: agents' and clients'.
+func ValidEmail(v string) bool {
+	a, err := mail.ParseAddress(v)
+	return err == nil && a.Address == v && strings.Contains(v[strings.LastIndex(v, "@")+1:], ".") && len(v) <= 254
 }
 
 func checkPasswordRules(f problem.Fields, field, pw string) {
