@@ -2,6 +2,7 @@ package rule
 
 import (
 	"context"
+	"regexp"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,8 +16,9 @@ import (
 // which every change to rules or to the time zone empties on every replica
 // (see change), so that a run under load reads only its events' chats.
 type setup struct {
-	rules []Rule
-	loc   *time.Location
+	rules    []Rule
+	loc      *time.Location
+	patterns map[string]*regexp.Regexp // the rules' regular expressions, compiled once
 }
 
 // Forget empties the cache of rule setups: rules changed, here or (told by
@@ -38,6 +40,14 @@ func (s *Service) setup(ctx context.Context, tid uuid.UUID) (setup, error) {
 		})
 		if st.loc, _ = time.LoadLocation(zone); st.loc == nil {
 			st.loc = time.UTC
+		}
+		st.patterns = map[string]*regexp.Regexp{}
+		for _, r := range st.rules {
+			for _, c := range r.Conditions {
+				if c.Field == "text_matches" {
+					st.patterns[c.Value], _ = regexp.Compile(c.Value) // nil if invalid: never matches
+				}
+			}
 		}
 		return st, err == nil, err
 	})

@@ -407,7 +407,7 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, events
 			continue // deleted meanwhile
 		}
 		// The next event of the same chat sees what these rules changed.
-		if cases[c.ID], err = s.runEvent(ctx, tid, rules, ref, st.loc, c, texts[ev.MessageID], ev); err != nil {
+		if cases[c.ID], err = s.runEvent(ctx, tid, rules, ref, st, c, texts[ev.MessageID], ev); err != nil {
 			return err
 		}
 	}
@@ -416,7 +416,7 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, events
 
 // runEvent runs the rules for one event on chat c, and returns the chat
 // as the rules left it.
-func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref refs, loc *time.Location, c conversation.Case, text string, ev conversation.RuleEvent) (conversation.Case, error) {
+func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref refs, st setup, c conversation.Case, text string, ev conversation.RuleEvent) (conversation.Case, error) {
 	live := c.State == conversation.StateLive
 	var err error
 	for _, r := range rules {
@@ -429,7 +429,7 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref
 			}
 			continue
 		}
-		if !s.matches(r, c, text, s.conv.Now().In(loc)) {
+		if !s.matches(r, c, text, s.conv.Now().In(st.loc), st.patterns) {
 			continue
 		}
 		if first, err := s.firstInChain(ctx, tid, ev.Chain, r.ID); err != nil || !first {
@@ -452,7 +452,7 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref
 	return c, nil
 }
 
-func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Time) bool {
+func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Time, patterns map[string]*regexp.Regexp) bool {
 	if len(r.Conditions) == 0 {
 		return true
 	}
@@ -467,14 +467,14 @@ func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Tim
 		case "text_contains":
 			ok = strings.Contains(strings.ToLower(text), strings.ToLower(cond.Value))
 		case "window":
-			ok = c.WindowOpen(s.conv.Now()) == (cond.Value == "open")
+			ok = c.WindowOpen(now) == (cond.Value == "open")
 		case "status":
 			ok = c.Status == cond.Value
 		case "assignee":
 			ok = (c.AssigneeID == nil && cond.Value == "none") || (c.AssigneeID != nil && strconv.FormatInt(*c.AssigneeID, 10) == cond.Value)
 		case "text_matches":
-			re, err := regexp.Compile(cond.Value)
-			ok = err == nil && re.MatchString(text)
+			re := patterns[cond.Value]
+			ok = re != nil && re.MatchString(text)
 		case "tag":
 			ok = slices.Contains(c.Tags, strings.ToLower(cond.Value))
 		case "client_has":
