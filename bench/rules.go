@@ -18,7 +18,7 @@ const rulesCount = 50
 // runRules measures what automation rules cost the webhook: the same
 // Twilio inbound load with no rules and with 50 enabled rules (each runs
 // on every client message; their conditions do not match, as most rules'
-// do not), and whether the rule jobs keep up: the queue of rule jobs
+// do not), and whether the rule jobs keep up: the rule events waiting,
 // sampled every second while the load runs.
 func runRules(ctx context.Context, e *env) error {
 	o := e.Opts
@@ -59,8 +59,8 @@ func runRules(ctx context.Context, e *env) error {
 	}
 	queue := func() (int, error) {
 		var n int
-		err := p.app.DB.InSystem(ctx, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND state IN ('available', 'scheduled', 'running', 'retryable')`).Scan(&n)
+		err := p.app.DB.InTenant(ctx, p.tenantID, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM rule_events`).Scan(&n)
 		})
 		return n, err
 	}
@@ -117,15 +117,15 @@ func runRules(ctx context.Context, e *env) error {
 			}
 			r.drained = time.Since(start)
 			rate = r.res.rate()
-			progress("  %.0f req/s, rule jobs waiting: %d at start, at most %d, %d at the end (drained in %s)", rate, r.qStart, r.qMax, r.qEnd, r.drained.Round(time.Millisecond))
+			progress("  %.0f req/s, rule events waiting: %d at start, at most %d, %d at the end (drained in %s)", rate, r.qStart, r.qMax, r.qEnd, r.drained.Round(time.Millisecond))
 			rows = append(rows, r)
 		}
 	}
 
 	w := e.Out
 	fmt.Fprintf(w, "### rules: Twilio inbound webhook with %d enabled rules, %d connections\n\n", rulesCount, o.Conns)
-	fmt.Fprintf(w, "Closed loop, %d keep-alive connections, %s measured per phase after %s of warm-up; phases alternate (no rules, %d rules). Each client message records one rule job in its transaction; the job evaluates the %d rules (conditions that do not match). \"Waiting\" is the rule jobs not yet done, sampled every second.\n\n", o.Conns, o.Duration, o.Warmup, rulesCount, rulesCount)
-	fmt.Fprintln(w, "| rules | round | requests | req/s | p50 | p99 | errors | jobs waiting at start | max | at end | drained after |")
+	fmt.Fprintf(w, "Closed loop, %d keep-alive connections, %s measured per phase after %s of warm-up; phases alternate (no rules, %d rules). Each client message records its rule event in its transaction; the tenant's rule job runs the events, evaluating the %d rules for each (conditions that do not match). \"Waiting\" is the rule events not yet run, sampled every second.\n\n", o.Conns, o.Duration, o.Warmup, rulesCount, rulesCount)
+	fmt.Fprintln(w, "| rules | round | requests | req/s | p50 | p99 | errors | events waiting at start | max | at end | drained after |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	sums := map[string][2]float64{}
 	for _, r := range rows {

@@ -149,8 +149,9 @@ func (s *Service) storeBatch(ctx context.Context, batch []*inboundReq) {
 }
 
 // storeBatchTx stores, in one statement, the messages of one tenant whose
-// client has a live chat on the integration, with their chats' activity and
-// the browsers' notifications, as receiveTx does for one; it marks the
+// client has a live chat on the integration, with their chats' activity,
+// the browsers' notifications and the rules' events, as receiveTx does for
+// one; it marks the
 // others single. A message stored before (or by a concurrent delivery)
 // inserts nothing and is reported a duplicate.
 func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, reqs []*inboundReq) error {
@@ -197,20 +198,19 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 			FROM (SELECT case_id, count(*) AS n, (array_agg(preview ORDER BY ord DESC))[1] AS preview FROM j GROUP BY case_id) x
 			WHERE cases.tenant_id = $1 AND cases.id = x.case_id),
 		sent AS (
-			SELECT id, pg_notify($11, json_build_object('t', $1::uuid, 'k', 'message', 'c', case_id, 'g', grp)::text) FROM j)
-		SELECT u.ord, u.case_id, j.id,
-			(SELECT coalesce(array_agg(DISTINCT r.trigger), '{}') FROM rules r WHERE r.enabled),
-			(SELECT count(*) FROM sent)
+			SELECT id, pg_notify($11, json_build_object('t', $1::uuid, 'k', 'message', 'c', case_id, 'g', grp)::text) FROM j),
+		ev AS (
+			SELECT record_rule_events($12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord), NULL, NULL, NULL) AS queue FROM j)
+		SELECT u.ord, u.case_id, j.id, (SELECT queue FROM ev), (SELECT count(*) FROM sent)
 		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`,
-		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel)
+		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage)
 	var (
-		ord      int
-		caseID   *int64
-		msgID    *int64
-		triggers []string
-		rules    *RuleArgs // one job runs the rules for all the messages
+		ord    int
+		caseID *int64
+		msgID  *int64
+		queue  bool // the messages' rule events call for a rule run
 	)
-	_, err := pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &triggers, nil}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &queue, nil}, func() error {
 		r := reqs[ord-1]
 		switch {
 		case caseID == nil:
@@ -219,23 +219,14 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 			r.res.Duplicate = true
 		default:
 			r.res = Received{CaseID: *caseID, MessageID: *msgID}
-			if !slices.Contains(triggers, RuleClientMessage) {
-				break
-			}
-			ev := RuleEvent{CaseID: *caseID, MessageID: *msgID, Chain: NewRuleChain()}
-			if rules == nil {
-				rules = &RuleArgs{TenantID: tid, Trigger: RuleClientMessage, CaseID: ev.CaseID, MessageID: ev.MessageID, Chain: ev.Chain}
-			} else {
-				rules.More = append(rules.More, ev)
-			}
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store messages: %w", err)
 	}
-	if rules != nil {
-		return s.QueueRule(ctx, tx, *rules)
+	if queue {
+		return s.queueRuleRun(ctx, tx, tid)
 	}
 	return nil
 }

@@ -2,11 +2,11 @@ package conversation_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/channel"
@@ -103,9 +103,10 @@ func TestBatchStoresMessagesOfLiveChatsAsAlone(t *testing.T) {
 	}
 }
 
-// A batch records one rule job for all its messages, in the transaction
-// that stores them.
-func TestBatchQueuesOneRuleJobForItsMessages(t *testing.T) {
+// A batch records its messages' rule events, in order and each in its own
+// chain, and queues one rule run for them, in the transaction that stores
+// them.
+func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
@@ -122,34 +123,50 @@ func TestBatchQueuesOneRuleJobForItsMessages(t *testing.T) {
 		ins = append(ins, channel.Inbound{ProviderMessageID: fmt.Sprintf("A%d", i+2), From: "+15550000001", Body: "more", At: f.clock.Now()})
 	}
 	res, _ := f.conv.StoreBatch(ctx, f.ig, ins)
-	var args []string
-	err = f.db.InSystem(ctx, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT args::text FROM river_job WHERE kind = 'run_rules'`)
+	type event struct {
+		Trigger   string
+		CaseID    int64
+		MessageID int64
+		Chain     uuid.UUID
+		Depth     int
+	}
+	var (
+		evs  []event
+		jobs int
+	)
+	err = f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT trigger, case_id, message_id, chain, depth FROM rule_events ORDER BY id`)
 		var err error
-		args, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
+		if evs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[event]); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND args->>'tenant_id' = $1`, f.admin.TenantID.String()).Scan(&jobs)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(args) != 1 {
-		t.Fatalf("%d rule jobs, want 1 for the batch", len(args))
+	if jobs != 1 {
+		t.Errorf("%d rule jobs, want 1 for the batch", jobs)
 	}
-	var job conversation.RuleArgs
-	if err := json.Unmarshal([]byte(args[0]), &job); err != nil {
-		t.Fatal(err)
-	}
-	evs := job.Events()
-	if job.Trigger != conversation.RuleClientMessage || len(evs) != 3 {
-		t.Fatalf("rule job %s: want the 3 client messages", args[0])
+	if len(evs) != 3 {
+		t.Fatalf("rule events %+v: want the 3 client messages", evs)
 	}
 	for i, ev := range evs {
-		if ev.CaseID != chat || ev.MessageID != res[i].MessageID || ev.Chain.Depth != 1 {
+		if ev.Trigger != conversation.RuleClientMessage || ev.CaseID != chat || ev.MessageID != res[i].MessageID || ev.Depth != 1 {
 			t.Errorf("event %d = %+v, want message %d of chat %d", i, ev, res[i].MessageID, chat)
 		}
 	}
-	if evs[0].Chain.ID == evs[1].Chain.ID {
+	if evs[0].Chain == evs[1].Chain {
 		t.Error("two messages share a rule chain: a rule could fire for only one of them")
+	}
+	// A second batch while the run is still queued records its events and
+	// no second job.
+	f.conv.StoreBatch(ctx, f.ig, []channel.Inbound{{ProviderMessageID: "A9", From: "+15550000001", Body: "again", At: f.clock.Now()}})
+	err = f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM rule_events) * 10 + (SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND args->>'tenant_id' = $1)`, f.admin.TenantID.String()).Scan(&jobs)
+	})
+	if err != nil || jobs != 41 {
+		t.Errorf("after a second batch: %d events ×10 + jobs, want 41 (%v)", jobs, err)
 	}
 }
 

@@ -130,11 +130,11 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 	if err != nil {
 		return r, fmt.Errorf("insert message: %w", err)
 	}
-	// The rules that this message fires run in a job recorded with it.
+	// The rules this message fires: their events are recorded with it.
 	if !echo {
 		for _, t := range triggers {
 			if t == RuleClientMessage || (t == RuleChatStarted && r.NewChat) {
-				if err := s.QueueRule(ctx, tx, RuleArgs{TenantID: ig.TenantID, Trigger: t, CaseID: r.CaseID, MessageID: r.MessageID, Chain: NewRuleChain()}); err != nil {
+				if err := s.fireRules(ctx, tx, ig.TenantID, t, r.CaseID, r.MessageID); err != nil {
 					return r, err
 				}
 			}

@@ -45,13 +45,9 @@ func WithRuleChain(ctx context.Context, chain RuleChain) context.Context {
 	return context.WithValue(ctx, ruleChainKey{}, chain)
 }
 
-// fireRules records, in the event's transaction, the job that runs the
-// tenant's enabled rules for trigger, if it has any.
+// fireRules records, in the event's transaction, the event of trigger on
+// chat caseID for the tenant's enabled rules, if it has any for trigger.
 func (s *Service) fireRules(ctx context.Context, tx pgx.Tx, tid uuid.UUID, trigger string, caseID, messageID int64) error {
-	var on bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM rules WHERE enabled AND trigger = $1)`, trigger).Scan(&on); err != nil || !on {
-		return err
-	}
 	chain, ok := ctx.Value(ruleChainKey{}).(RuleChain)
 	switch {
 	case !ok:
@@ -62,35 +58,65 @@ func (s *Service) fireRules(ctx context.Context, tx pgx.Tx, tid uuid.UUID, trigg
 	default:
 		chain.Depth++
 	}
-	return s.QueueRule(ctx, tx, RuleArgs{TenantID: tid, Trigger: trigger, CaseID: caseID, MessageID: messageID, Chain: chain})
+	return s.RecordRuleEvents(ctx, tx, tid, trigger, 0, []RuleEvent{{CaseID: caseID, MessageID: messageID, Chain: chain}})
 }
 
-// RuleArgs is the job that runs a tenant's rules for one event. It is
-// inserted in the transaction of the change that fired it: no event is
-// lost in a crash, and none runs twice.
-type RuleArgs struct {
-	TenantID  uuid.UUID `json:"tenant_id"`
-	Trigger   string    `json:"trigger"`
-	CaseID    int64     `json:"case_id"`
-	MessageID int64     `json:"message_id,omitempty"`
-	Chain     RuleChain `json:"chain,omitempty"`
-	// RuleID, for a waiting trigger, is the one rule whose wait is over.
-	RuleID int64 `json:"rule_id,omitempty"`
-	// More are further events of the same trigger, recorded together
-	// (client messages stored by one batch): one job runs them all.
-	More []RuleEvent `json:"more,omitempty"`
-}
-
-// RuleEvent is one event a rule job runs the rules for.
+// RuleEvent is one event the tenant's rules run for: a trigger on a chat.
 type RuleEvent struct {
-	CaseID    int64     `json:"case_id"`
-	MessageID int64     `json:"message_id,omitempty"`
-	Chain     RuleChain `json:"chain"`
+	ID        int64
+	Trigger   string
+	CaseID    int64
+	MessageID int64 // the message that fired it, if one did
+	RuleID    int64 // for a waiting trigger, the one rule whose wait is over
+	Chain     RuleChain
 }
 
-// Events are the job's events, in the order they happened.
-func (a RuleArgs) Events() []RuleEvent {
-	return append([]RuleEvent{{CaseID: a.CaseID, MessageID: a.MessageID, Chain: a.Chain}}, a.More...)
+// RecordRuleEvents records, in tx, the transaction of the change that
+// caused them, events of one trigger (and, for a waiting trigger, of one
+// rule) if the tenant has enabled rules for it, and queues the tenant's
+// rule run unless one is queued already: no event is lost in a crash, and
+// none runs twice.
+func (s *Service) RecordRuleEvents(ctx context.Context, tx pgx.Tx, tid uuid.UUID, trigger string, ruleID int64, evs []RuleEvent) error {
+	n := len(evs)
+	cases, msgs, chains, depths := make([]int64, n), make([]int64, n), make([]uuid.UUID, n), make([]int32, n)
+	for i, ev := range evs {
+		cases[i], msgs[i], chains[i], depths[i] = ev.CaseID, ev.MessageID, ev.Chain.ID, int32(ev.Chain.Depth)
+	}
+	var queue bool
+	if err := tx.QueryRow(ctx, `SELECT record_rule_events($1, $2, $3, nullif($4, 0), $5, $6)`, trigger, cases, msgs, ruleID, chains, depths).Scan(&queue); err != nil {
+		return fmt.Errorf("record rule events: %w", err)
+	}
+	if queue {
+		return s.queueRuleRun(ctx, tx, tid)
+	}
+	return nil
+}
+
+// QueueRuleRun queues the tenant's rule run in tx unless one is queued
+// already (a run that stops before it has taken every event calls it).
+func (s *Service) QueueRuleRun(ctx context.Context, tx pgx.Tx, tid uuid.UUID) error {
+	var queue bool
+	if err := tx.QueryRow(ctx, `SELECT queue_rule_run()`).Scan(&queue); err != nil {
+		return fmt.Errorf("queue rules: %w", err)
+	}
+	if queue {
+		return s.queueRuleRun(ctx, tx, tid)
+	}
+	return nil
+}
+
+func (s *Service) queueRuleRun(ctx context.Context, tx pgx.Tx, tid uuid.UUID) error {
+	if _, err := s.queue.InsertTx(ctx, tx, RuleArgs{TenantID: tid}, nil); err != nil {
+		return fmt.Errorf("queue rules: %w", err)
+	}
+	return nil
+}
+
+// RuleArgs is the job that runs a tenant's recorded rule events, in the
+// order they were recorded. One is queued at a time per tenant: it takes
+// every event recorded until it starts.
+type RuleArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
 }
 
 // Kind names the job.
@@ -103,12 +129,4 @@ const QueueRules = "rules"
 // InsertOpts: a rule run that fails is tried a few times.
 func (RuleArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 5, Queue: QueueRules}
-}
-
-// QueueRule records a rule job in tx, the transaction of the event.
-func (s *Service) QueueRule(ctx context.Context, tx pgx.Tx, a RuleArgs) error {
-	if _, err := s.queue.InsertTx(ctx, tx, a, nil); err != nil {
-		return fmt.Errorf("queue rules: %w", err)
-	}
-	return nil
 }

@@ -17,13 +17,14 @@ import (
 	"parley/internal/sandbox"
 )
 
-// rulesDone waits until every rule job recorded so far has finished: an
-// event's job is recorded with it, and a chain's next job with the run
-// that causes it, so none is missed.
+// rulesDone waits until every rule event recorded so far has run, and its
+// job finished: an event is recorded with the change that caused it, and
+// a chain's next event with the run that causes it, so none is missed.
 func (d *demo) rulesDone(t *testing.T) {
 	t.Helper()
-	eventually(t, "the rule jobs", func() bool {
-		return d.count(t, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND state NOT IN ('completed', 'discarded', 'cancelled')`) == 0
+	eventually(t, "the rule events", func() bool {
+		return d.count(t, `SELECT (SELECT count(*) FROM rule_events) + (SELECT count(*) FROM river_job
+			WHERE kind = 'run_rules' AND args->>'tenant_id' = current_tenant()::text AND state NOT IN ('completed', 'discarded', 'cancelled'))`) == 0
 	})
 }
 
@@ -98,9 +99,13 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 	}
 	msgID := int64(d.count(t, `SELECT id FROM messages WHERE body = 'Where is my invoice?'`))
 	before := len(d.sim.Sent(sandbox.DemoTwilioAccountSID))
-	if err := env.App.Rules.RunArgs(t.Context(), conversation.RuleArgs{TenantID: d.admin.TenantID, Trigger: "client_message", CaseID: chatID, MessageID: msgID, Chain: conversation.NewRuleChain()}); err != nil {
+	if err := env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
+		return env.App.Conversations.RecordRuleEvents(t.Context(), tx, d.admin.TenantID, conversation.RuleClientMessage, 0,
+			[]conversation.RuleEvent{{CaseID: chatID, MessageID: msgID, Chain: conversation.NewRuleChain()}})
+	}); err != nil {
 		t.Fatal(err)
 	}
+	d.rulesDone(t)
 	if n := len(d.sim.Sent(sandbox.DemoTwilioAccountSID)); n != before {
 		t.Errorf("%d sends reached Twilio outside the window", n-before)
 	}

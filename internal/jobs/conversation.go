@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -80,15 +81,20 @@ func (w *EchoWorker) Work(ctx context.Context, job *river.Job[conversation.EchoA
 	return err
 }
 
-// RuleWorker runs a tenant's rules for one event.
+// RuleWorker runs a tenant's recorded rule events.
 type RuleWorker struct {
 	river.WorkerDefaults[conversation.RuleArgs]
 	Rules *rule.Service
 }
 
-// Work runs the rules.
+// Work runs the events; while another run of the tenant takes them, the
+// job comes back shortly.
 func (w *RuleWorker) Work(ctx context.Context, job *river.Job[conversation.RuleArgs]) error {
-	return w.Rules.RunArgs(ctx, job.Args)
+	err := w.Rules.Drain(ctx, job.Args.TenantID)
+	if errors.Is(err, rule.ErrBusy) {
+		return river.JobSnooze(250 * time.Millisecond)
+	}
+	return err
 }
 
 // WaitingRulesArgs is the periodic sweep of waiting rules.

@@ -90,8 +90,8 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 			conversation.QueueRules: {MaxWorkers: 10},
 		},
 		// River waits this long between two fetches of jobs (100 ms by
-		// default): short jobs arriving by the thousand, such as rule
-		// runs, would otherwise wait for it rather than for a worker.
+		// default): a reply's send or a rule run queued just after a
+		// fetch would otherwise wait for it rather than for a worker.
 		FetchCooldown: 10 * time.Millisecond,
 		Workers:       workers,
 		PeriodicJobs: []*river.PeriodicJob{

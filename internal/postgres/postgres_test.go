@@ -2,9 +2,19 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"testing"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/pressly/goose/v3"
+
+	"parley/internal/clock"
+	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
+	"parley/internal/tenant"
+	"parley/migrations"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -21,5 +31,67 @@ func TestSchemaIsCurrentAfterMigrate(t *testing.T) {
 	}
 	if role != "parley_app" {
 		t.Fatalf("pooled connections run as %q, want parley_app so that RLS binds them", role)
+	}
+}
+
+// Rule jobs queued before rule events existed named their events in their
+// arguments: the migration moves those events, in order, to rule_events and
+// marks their tenants' runs queued (the old jobs run them), so an upgrade
+// loses none. Jobs that ran are left alone.
+func TestRuleEventsMigrationKeepsQueuedRuleJobs(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, url := pgtest.New(t)
+	admin, err := tenant.NewService(db, clock.Real{}).SignUp(ctx, tenant.SignUpForm{Company: "Upgraders", Name: "Up", Email: "up@upgraders.test", Password: "long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := sql.Open("pgx", postgres.ConnString(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.DownTo(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	chain := uuid.New()
+	args := fmt.Sprintf(`{"tenant_id": %q, "trigger": "client_message", "case_id": 7, "message_id": 70, "chain": {"id": %q, "depth": 2},
+		"more": [{"case_id": 8, "message_id": 80, "chain": {"id": %q}}]}`, admin.TenantID, chain, uuid.New())
+	if _, err := sqlDB.ExecContext(ctx, `INSERT INTO river_job (kind, args, queue, state, finalized_at) VALUES
+		('run_rules', $1, 'rules', 'available', NULL),
+		('run_rules', '{"tenant_id": "`+admin.TenantID.String()+`", "trigger": "chat_started", "case_id": 9, "chain": {"id": "`+uuid.NewString()+`"}}', 'rules', 'completed', now())`, args); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type event struct {
+		Trigger   string
+		CaseID    int64
+		MessageID *int64
+		Chain     uuid.UUID
+		Depth     int
+	}
+	var (
+		evs    []event
+		queued bool
+	)
+	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT trigger, case_id, message_id, chain, depth FROM rule_events ORDER BY id`)
+		if evs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[event]); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT queued FROM rule_queues`).Scan(&queued)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].CaseID != 7 || *evs[0].MessageID != 70 || evs[0].Chain != chain || evs[0].Depth != 2 ||
+		evs[1].CaseID != 8 || *evs[1].MessageID != 80 || evs[1].Depth != 1 || evs[1].Trigger != "client_message" || !queued {
+		t.Errorf("after the migration: events %+v, run queued %v; want the waiting job's 2 events, queued", evs, queued)
 	}
 }

@@ -199,6 +199,11 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 		_, err := tx.Exec(ctx, `WITH r AS (INSERT INTO rules (tenant_id, name, trigger, minutes, actions) VALUES ($1, 'r', 'no_agent_reply', 5, '[]') RETURNING id)
 			, f AS (INSERT INTO rule_fires (tenant_id, rule_id, case_id, period_start) SELECT $1, r.id, (SELECT min(id) FROM cases), now() FROM r)
 			INSERT INTO rule_chain_fires (tenant_id, chain, rule_id) SELECT $1, gen_random_uuid(), r.id FROM r`, admin.TenantID)
+		if err != nil {
+			return err
+		}
+		// A waiting rule's event, and its queued run.
+		_, err = tx.Exec(ctx, `SELECT record_rule_events('no_agent_reply', ARRAY[(SELECT min(id) FROM cases)], '{0}', (SELECT min(id) FROM rules), NULL, NULL)`)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -11,14 +11,15 @@ import (
 	"parley/internal/realtime"
 )
 
-// setup is what every rule run of a tenant reads: its enabled rules in the
-// order they run, and its time zone. Runs find it in this replica's cache,
-// which every change to rules or to the time zone empties on every replica
-// (see change), so that a run under load reads only its events' chats.
+// setup is what every rule run of a tenant reads: its enabled rules of
+// each trigger in the order they run, and its time zone. Runs find it in
+// this replica's cache, which every change to rules or to the time zone
+// empties on every replica (see change), so that a run under load reads
+// only its events' chats.
 type setup struct {
-	rules    []Rule
-	loc      *time.Location
-	patterns map[string]*regexp.Regexp // the rules' regular expressions, compiled once
+	byTrigger map[string][]Rule
+	loc       *time.Location
+	patterns  map[string]*regexp.Regexp // the rules' regular expressions, compiled once
 }
 
 // Forget empties the cache of rule setups: rules changed, here or (told by
@@ -32,9 +33,13 @@ func (s *Service) setup(ctx context.Context, tid uuid.UUID) (setup, error) {
 		var zone string
 		err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 			rows, _ := tx.Query(ctx, selectRule+` WHERE enabled ORDER BY position, id`)
-			var err error
-			if st.rules, err = pgx.CollectRows(rows, scan); err != nil {
+			rules, err := pgx.CollectRows(rows, scan)
+			if err != nil {
 				return err
+			}
+			st.byTrigger = map[string][]Rule{}
+			for _, r := range rules {
+				st.byTrigger[r.Trigger] = append(st.byTrigger[r.Trigger], r)
 			}
 			return tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&zone)
 		})
@@ -42,10 +47,12 @@ func (s *Service) setup(ctx context.Context, tid uuid.UUID) (setup, error) {
 			st.loc = time.UTC
 		}
 		st.patterns = map[string]*regexp.Regexp{}
-		for _, r := range st.rules {
-			for _, c := range r.Conditions {
-				if c.Field == "text_matches" {
-					st.patterns[c.Value], _ = regexp.Compile(c.Value) // nil if invalid: never matches
+		for _, rules := range st.byTrigger {
+			for _, r := range rules {
+				for _, c := range r.Conditions {
+					if c.Field == "text_matches" {
+						st.patterns[c.Value], _ = regexp.Compile(c.Value) // nil if invalid: never matches
+					}
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strconv"
@@ -99,13 +100,14 @@ type Rule struct {
 type Service struct {
 	db   *postgres.DB
 	conv *conversation.Service
+	log  *slog.Logger
 
 	cache *realtime.Cache[uuid.UUID, setup] // by tenant
 }
 
 // NewService returns the rule service.
-func NewService(db *postgres.DB, conv *conversation.Service) *Service {
-	return &Service{db: db, conv: conv, cache: realtime.NewCache[uuid.UUID, setup](time.Minute)}
+func NewService(db *postgres.DB, conv *conversation.Service, log *slog.Logger) *Service {
+	return &Service{db: db, conv: conv, log: log, cache: realtime.NewCache[uuid.UUID, setup](time.Minute)}
 }
 
 const selectRule = `SELECT id, name, enabled, trigger, coalesce(minutes, 0), match, conditions, actions FROM rules`
@@ -358,21 +360,18 @@ func known(cs []Choice, v string) bool {
 	return false
 }
 
-// run runs the tenant's enabled rules of trigger, in order, for each event
-// in turn, or with only the one rule whose wait is over, and records each
-// run in the conversation. A rule that ends the chat stops the rules after
-// it. A rule whose group, integration or macro was deleted is skipped with
-// the reason recorded. The rules come from the cache; what they
-// refer to, the chats and the messages are read once for all the events,
-// in one round trip.
-func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, events []conversation.RuleEvent, only int64) error {
+// run runs, for each event in turn, the tenant's enabled rules of its
+// trigger in order (or, for a waiting trigger, the one rule whose wait is
+// over), and records each run in the conversation. A rule that ends the
+// chat stops the rules after it. A rule whose group, integration or macro
+// was deleted is skipped with the reason recorded. The rules come from the
+// cache; what they refer to, the chats and the messages are read once for
+// all the events, in one round trip. It returns how many events ran: all
+// of them, or those before the one that failed.
+func (s *Service) run(ctx context.Context, tid uuid.UUID, events []conversation.RuleEvent) (int, error) {
 	st, err := s.setup(ctx, tid)
 	if err != nil {
-		return fmt.Errorf("rules for %s: %w", trigger, err)
-	}
-	rules := slices.DeleteFunc(slices.Clone(st.rules), func(r Rule) bool { return r.Trigger != trigger || (only != 0 && r.ID != only) })
-	if len(rules) == 0 {
-		return nil
+		return 0, fmt.Errorf("rules: %w", err)
 	}
 	caseIDs, msgIDs := make([]int64, len(events)), make([]int64, 0, len(events))
 	for i, ev := range events {
@@ -399,19 +398,23 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, trigger string, events
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return fmt.Errorf("rules for %s: %w", trigger, err)
+		return 0, fmt.Errorf("rules: %w", err)
 	}
-	for _, ev := range events {
+	for i, ev := range events {
 		c, ok := cases[ev.CaseID]
-		if !ok {
-			continue // deleted meanwhile
+		rules := st.byTrigger[ev.Trigger]
+		if ev.RuleID != 0 {
+			rules = slices.DeleteFunc(slices.Clone(rules), func(r Rule) bool { return r.ID != ev.RuleID })
+		}
+		if !ok || len(rules) == 0 {
+			continue // the chat was deleted, or the rules turned off meanwhile
 		}
 		// The next event of the same chat sees what these rules changed.
 		if cases[c.ID], err = s.runEvent(ctx, tid, rules, ref, st, c, texts[ev.MessageID], ev); err != nil {
-			return err
+			return i, fmt.Errorf("rules for %s: %w", ev.Trigger, err)
 		}
 	}
-	return nil
+	return len(events), nil
 }
 
 // runEvent runs the rules for one event on chat c, and returns the chat
@@ -694,10 +697,124 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// RunArgs runs the rules a job names.
-func (s *Service) RunArgs(ctx context.Context, a conversation.RuleArgs) error {
-	return s.run(ctx, a.TenantID, a.Trigger, a.Events(), a.RuleID)
+// drainChunk is how many events a run reads at once; drainFor is how long
+// one rule job takes events before it leaves the rest to the next (River
+// gives a job a minute); an event whose rules failed maxEventAttempts times
+// is dropped (and logged), so that it does not hold up the tenant's others.
+const (
+	drainChunk       = 500
+	drainFor         = 20 * time.Second
+	maxEventAttempts = 5
+)
+
+// Drain runs the tenant's recorded rule events in the order they were
+// recorded (the rule job calls it). Runs of one tenant take turns: while
+// another run is taking the events, Drain returns ErrBusy.
+func (s *Service) Drain(ctx context.Context, tid uuid.UUID) (err error) {
+	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		// Exclusive: the transactions that recorded events and saw this run
+		// queued have committed; those that come after see it started.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('rule_queue ' || current_tenant(), 0))`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `UPDATE rule_queues SET queued = false, draining_until = now() + $1::interval
+			WHERE tenant_id = current_tenant() AND (draining_until IS NULL OR draining_until < now()) RETURNING true`,
+			2*drainFor).Scan(nil)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrBusy
+	}
+	if err != nil {
+		return fmt.Errorf("start rule run: %w", err)
+	}
+	more := true
+	defer func() {
+		// Let the next run in; if this one stopped early, queue it.
+		ctx := context.WithoutCancel(ctx)
+		end := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE rule_queues SET draining_until = NULL WHERE tenant_id = current_tenant()`); err != nil {
+				return err
+			}
+			if more {
+				return s.conv.QueueRuleRun(ctx, tx, tid)
+			}
+			return nil
+		})
+		if end != nil && err == nil {
+			err = fmt.Errorf("end rule run: %w", end)
+		}
+	}()
+	for stop := time.Now().Add(drainFor); more && time.Now().Before(stop); {
+		var evs []conversation.RuleEvent
+		err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+			rows, _ := tx.Query(ctx, `SELECT id, trigger, case_id, coalesce(message_id, 0), coalesce(rule_id, 0), chain, depth
+				FROM rule_events ORDER BY id LIMIT $1`, drainChunk)
+			var err error
+			evs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ev conversation.RuleEvent, err error) {
+				err = row.Scan(&ev.ID, &ev.Trigger, &ev.CaseID, &ev.MessageID, &ev.RuleID, &ev.Chain.ID, &ev.Chain.Depth)
+				return ev, err
+			})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read rule events: %w", err)
+		}
+		if len(evs) == 0 {
+			more = false
+			break
+		}
+		n, runErr := s.run(ctx, tid, evs)
+		if err := s.forget(ctx, tid, evs[:n]); err != nil {
+			return err
+		}
+		if runErr != nil {
+			if err := s.failed(ctx, tid, evs[n], runErr); err != nil {
+				return errors.Join(runErr, err)
+			}
+			return runErr
+		}
+		more = len(evs) == drainChunk
+	}
+	return nil
 }
+
+// forget deletes events that ran.
+func (s *Service) forget(ctx context.Context, tid uuid.UUID, evs []conversation.RuleEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM rule_events WHERE id = ANY($1)`, ids)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("forget rule events that ran: %w", err)
+	}
+	return nil
+}
+
+// failed counts a failed attempt at ev's rules, and drops the event after
+// maxEventAttempts.
+func (s *Service) failed(ctx context.Context, tid uuid.UUID, ev conversation.RuleEvent, why error) error {
+	ctx = context.WithoutCancel(ctx)
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var attempts int
+		err := tx.QueryRow(ctx, `UPDATE rule_events SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts`, ev.ID).Scan(&attempts)
+		if err != nil || attempts < maxEventAttempts {
+			return err
+		}
+		s.log.ErrorContext(ctx, "rules: event dropped after failed runs", "tenant_id", tid, "case_id", ev.CaseID, "trigger", ev.Trigger, "attempts", attempts, "err", why)
+		_, err = tx.Exec(ctx, `DELETE FROM rule_events WHERE id = $1`, ev.ID)
+		return err
+	})
+}
+
+// ErrBusy says another run is taking the tenant's rule events.
+var ErrBusy = errors.New("another rule run is taking the events")
 
 // waitingChats finds, for one waiting rule, the live chats whose wait is
 // over and that the rule has not fired for in this waiting period: no
@@ -718,7 +835,7 @@ ON CONFLICT DO NOTHING
 RETURNING case_id`
 
 // SweepWaiting fires the waiting rules whose wait is over, each once per
-// waiting period, as rule jobs recorded with the firing. A periodic job
+// waiting period, as rule events recorded with the firing. A periodic job
 // calls it.
 func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
 	var tenants []uuid.UUID
@@ -748,12 +865,11 @@ func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
 				if len(cases) == 0 {
 					continue
 				}
-				// One job runs the rule for all the chats whose wait is over.
-				job := conversation.RuleArgs{TenantID: tid, Trigger: r.Trigger, CaseID: cases[0], RuleID: r.ID, Chain: conversation.NewRuleChain()}
-				for _, c := range cases[1:] {
-					job.More = append(job.More, conversation.RuleEvent{CaseID: c, Chain: conversation.NewRuleChain()})
+				evs := make([]conversation.RuleEvent, len(cases))
+				for i, c := range cases {
+					evs[i] = conversation.RuleEvent{CaseID: c, Chain: conversation.NewRuleChain()}
 				}
-				if err := s.conv.QueueRule(ctx, tx, job); err != nil {
+				if err := s.conv.RecordRuleEvents(ctx, tx, tid, r.Trigger, r.ID, evs); err != nil {
 					return err
 				}
 				fired += len(cases)

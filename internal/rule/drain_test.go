@@ -1,0 +1,297 @@
+package rule_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/channel"
+	"parley/internal/clock"
+	"parley/internal/conversation"
+	"parley/internal/credential"
+	"parley/internal/integration"
+	"parley/internal/jobs"
+	"parley/internal/postgres"
+	"parley/internal/postgres/pgtest"
+	"parley/internal/rule"
+	"parley/internal/tenant"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// fixture is a tenant with a Twilio integration and one rule, "a client
+// writes → add the note 'seen'", and Parley without workers: the tests
+// run the rule events themselves.
+type fixture struct {
+	db    *postgres.DB
+	url   string
+	tid   uuid.UUID
+	ig    integration.Integration
+	conv  *conversation.Service
+	rules *rule.Service
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	db, url := pgtest.New(t)
+	admin, err := tenant.NewService(db, clock.Real{}).SignUp(ctx, tenant.SignUpForm{Company: "Rulers", Name: "Ru", Email: "ru@rulers.test", Password: "long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var igID int64
+	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
+			VALUES ($1, 'twilio', 'drain-hook', 'AC1', '\x00', '', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`, admin.TenantID).Scan(&igID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, actions) VALUES ($1, 'Seen', 'client_message', '[{"kind":"add_note","value":"seen"}]')`, admin.TenantID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := credential.NewSealer(make([]byte, 32))
+	igs := integration.NewService(db, sealer, "http://parley.test", nil)
+	ig, err := igs.Get(ctx, admin.TenantID, igID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inserter, err := jobs.NewInserter(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	conv := conversation.NewService(db, inserter, igs, nil, clock.Real{}, log, "http://parley.test")
+	return &fixture{db: db, url: url, tid: admin.TenantID, ig: ig, conv: conv, rules: rule.NewService(db, conv, log)}
+}
+
+func (f *fixture) count(t *testing.T, q string) int {
+	t.Helper()
+	var n int
+	if err := f.db.InTenant(context.Background(), f.tid, func(tx pgx.Tx) error { return tx.QueryRow(context.Background(), q).Scan(&n) }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// drain runs the tenant's rule events until none is left.
+func (f *fixture) drain(t *testing.T) {
+	t.Helper()
+	for f.count(t, `SELECT count(*) FROM rule_events`) > 0 {
+		if err := f.rules.Drain(t.Context(), f.tid); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// queuedRun says whether the tenant's rule run is marked queued and a job
+// for it is waiting.
+func (f *fixture) queuedRun(t *testing.T) bool {
+	return f.count(t, `SELECT count(*) FROM rule_queues WHERE queued`) == 1 &&
+		f.count(t, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND state = 'available' AND args->>'tenant_id' = current_tenant()::text`) > 0
+}
+
+// Clients write while rule runs take the events: every message's rules
+// run exactly once, and whenever events wait, a run is queued for them —
+// an event recorded just as a run finishes is not left behind.
+func TestEventsRecordedWhileRunsTakeThemAllRunOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	const writers, each = 4, 40
+	for round := range 3 {
+		var wg sync.WaitGroup
+		done := make(chan struct{})
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					from := fmt.Sprintf("+1555000%02d%02d", w, i%5)
+					if _, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: fmt.Sprintf("SM%d-%d-%d", round, w, i), From: from, Body: "hello"}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		var runs sync.WaitGroup
+		for range 2 {
+			runs.Go(func() {
+				for {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					if err := f.rules.Drain(ctx, f.tid); err != nil && !errors.Is(err, rule.ErrBusy) {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(done)
+		runs.Wait()
+		if f.count(t, `SELECT count(*) FROM rule_events`) > 0 && !f.queuedRun(t) {
+			t.Fatalf("round %d: rule events wait and no run is queued for them", round)
+		}
+		f.drain(t)
+	}
+	msgs := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`)
+	if notes := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'seen'`); msgs != 3*writers*each || notes != msgs {
+		t.Errorf("%d client messages, %d notes: want %d of each", msgs, notes, 3*writers*each)
+	}
+	if n := f.count(t, `SELECT count(*) FROM cases c WHERE (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.kind = 'note')
+		<> (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.direction = 'in')`); n != 0 {
+		t.Errorf("%d chats whose notes do not match their messages", n)
+	}
+}
+
+// The race a queued run must not lose: a change records its event, sees a
+// run queued and so queues none, and commits only after that run started.
+// The run waits for the change's commit before it takes the events, so it
+// runs that event too.
+func TestARunStartingBeforeAChangeCommitsRunsItsEvent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	if _, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM1", From: "+15550000001", Body: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM2", From: "+15550000002", Body: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.queuedRun(t) {
+		t.Fatal("no run queued for the first events")
+	}
+	// The change: records an event while the run is queued, commits late.
+	tx, err := f.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, f.tid.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.conv.RecordRuleEvents(ctx, tx, f.tid, conversation.RuleClientMessage, 0,
+		[]conversation.RuleEvent{{CaseID: second.CaseID, MessageID: second.MessageID, Chain: conversation.NewRuleChain()}}); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- f.rules.Drain(ctx, f.tid) }()
+	// Let the run get as far as it can before the change commits: to its
+	// end, or to waiting for the change.
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-ran:
+			ran <- err
+			waiting = 1
+		case <-time.After(10 * time.Millisecond):
+			waiting = f.count(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if f.count(t, `SELECT count(*) FROM rule_events`) > 0 && !f.queuedRun(t) {
+		t.Fatal("the change's event waits and no run is queued for it")
+	}
+	f.drain(t)
+	if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 3 {
+		t.Errorf("%d notes, want 3", n)
+	}
+}
+
+// While one run takes a tenant's events, another waits its turn; a run
+// that died holding its turn lets the next in after its lease.
+func TestRunsTakeTurns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	if _, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM1", From: "+15550000001", Body: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	lease := func(until string) {
+		t.Helper()
+		if err := f.db.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE rule_queues SET draining_until = now() + $1::interval`, until)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lease("1 minute")
+	if err := f.rules.Drain(ctx, f.tid); !errors.Is(err, rule.ErrBusy) {
+		t.Fatalf("Drain during another run: %v, want ErrBusy", err)
+	}
+	if n := f.count(t, `SELECT count(*) FROM rule_events`); n != 1 {
+		t.Fatalf("%d events after a run that had to wait, want 1 untouched", n)
+	}
+	lease("-1 second") // the other run died
+	f.drain(t)
+	if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 1 {
+		t.Errorf("%d notes, want 1", n)
+	}
+}
+
+// An event whose rules keep failing is tried a few times and then dropped
+// (logged), so that it does not hold up the tenant's other events.
+func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	// A rule that names a deleted group, before "Seen": each run records in
+	// the chat that it was skipped — which Postgres refuses for one chat.
+	if err := f.db.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, position, actions)
+			VALUES (current_tenant(), 'Broken', 'client_message', -1, '[{"kind":"assign_group","value":"999999"}]')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM1", From: "+15550000001", Body: "boom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := pgx.Connect(ctx, postgres.ConnString(f.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close(ctx)
+	if _, err := owner.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.kind = 'event' AND NEW.case_id = %d THEN RAISE EXCEPTION 'no events here'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER refuse_event BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_event()`, first.CaseID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM2", From: "+15550000002", Body: "fine"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := f.rules.Drain(ctx, f.tid); err == nil {
+			t.Fatalf("run %d: no error from a run Postgres refuses", i+1)
+		}
+		if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 0 {
+			t.Fatalf("run %d: the event after the failing one ran first", i+1)
+		}
+	}
+	if !f.queuedRun(t) {
+		t.Error("the failed runs left events without a queued run")
+	}
+	f.drain(t)
+	if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 1 {
+		t.Errorf("%d notes after the failing event was dropped, want 1 (the other chat's)", n)
+	}
+}
