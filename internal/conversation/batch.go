@@ -200,8 +200,9 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 		sent AS (
 			SELECT id, pg_notify($11, json_build_object('t', $1::uuid, 'k', 'message', 'c', case_id, 'g', grp)::text) FROM j),
 		ev AS (
-			SELECT record_rule_events($12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord), NULL, NULL, NULL) AS queue FROM j)
-		SELECT u.ord, u.case_id, j.id, (SELECT queue FROM ev), (SELECT count(*) FROM sent)
+			SELECT record_rule_events($12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord), NULL, NULL, NULL) AS queue FROM j
+			HAVING count(*) > 0 AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $12))
+		SELECT u.ord, u.case_id, j.id, coalesce((SELECT queue FROM ev), false), (SELECT count(*) FROM sent)
 		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`,
 		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage)
 	var (
