@@ -360,6 +360,11 @@ func known(cs []Choice, v string) bool {
 	return false
 }
 
+// eventFailed is an error of one event's rules, not of reading them.
+type eventFailed struct{ error }
+
+func (e eventFailed) Unwrap() error { return e.error }
+
 // run runs, for each event in turn, the tenant's enabled rules of its
 // trigger in order (or, for a waiting trigger, the one rule whose wait is
 // over), and records each run in the conversation. A rule that ends the
@@ -411,7 +416,7 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, events []conversation.
 		}
 		// The next event of the same chat sees what these rules changed.
 		if cases[c.ID], err = s.runEvent(ctx, tid, rules, ref, st, c, texts[ev.MessageID], ev); err != nil {
-			return i, fmt.Errorf("rules for %s: %w", ev.Trigger, err)
+			return i, eventFailed{fmt.Errorf("rules for %s: %w", ev.Trigger, err)}
 		}
 	}
 	return len(events), nil
@@ -767,10 +772,12 @@ func (s *Service) Drain(ctx context.Context, tid uuid.UUID) (err error) {
 		if err := s.forget(ctx, tid, evs[:n]); err != nil {
 			return err
 		}
-		if runErr != nil {
+		if errors.As(runErr, new(eventFailed)) {
 			if err := s.failed(ctx, tid, evs[n], runErr); err != nil {
 				return errors.Join(runErr, err)
 			}
+		}
+		if runErr != nil {
 			return runErr
 		}
 		more = len(evs) == drainChunk
