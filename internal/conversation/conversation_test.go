@@ -3,8 +3,6 @@ package conversation_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -14,10 +12,8 @@ import (
 	"parley/internal/channel"
 	"parley/internal/clock"
 	"parley/internal/conversation"
-	"parley/internal/credential"
+	"parley/internal/conversation/convtest"
 	"parley/internal/integration"
-	"parley/internal/jobs"
-	"parley/internal/media"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 	"parley/internal/problem"
@@ -36,41 +32,12 @@ type fixture struct {
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
-// newFixture makes a tenant with a Twilio integration (stored directly: no
-// provider is called in these tests).
+// newFixture makes a tenant with a Twilio integration on a fake clock.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, _ := pgtest.New(t)
 	clk := clock.NewFake(t0)
-	tenants := tenant.NewService(db, clk)
-	admin, err := tenants.SignUp(ctx, tenant.SignUpForm{Company: "Acme", Name: "Ada", Email: fmt.Sprintf("ada%d@acme.test", time.Now().UnixNano()), Password: "long enough password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, _ := credential.NewSealer(make([]byte, 32))
-	igs := integration.NewService(db, sealer, "http://parley.test", nil)
-	var igID int64
-	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
-		sealed, _ := sealer.Seal("token", "hook-"+admin.TenantID.String())
-		return tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
-			VALUES ($1, 'twilio', $2, 'AC00000000000000000000000000000001', $3, '••••', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`,
-			admin.TenantID, "hook-"+admin.TenantID.String(), sealed).Scan(&igID)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ig, err := igs.Get(ctx, admin.TenantID, igID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inserter, err := jobs.NewInserter(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, _ := media.NewDir(t.TempDir())
-	conv := conversation.NewService(db, inserter, igs, store, clk, slog.New(slog.NewTextHandler(io.Discard, nil)), "http://parley.test")
-	return &fixture{db: db, clock: clk, conv: conv, ig: ig, admin: admin}
+	c := convtest.New(t, clk)
+	return &fixture{db: c.DB, clock: clk, conv: c.Conversations, ig: c.Integration, admin: c.Admin}
 }
 
 func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Received {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -16,13 +14,11 @@ import (
 	"parley/internal/channel"
 	"parley/internal/clock"
 	"parley/internal/conversation"
-	"parley/internal/credential"
+	"parley/internal/conversation/convtest"
 	"parley/internal/integration"
-	"parley/internal/jobs"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 	"parley/internal/rule"
-	"parley/internal/tenant"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -31,8 +27,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // writes → add the note 'seen'", and Parley without workers: the tests
 // run the rule events themselves.
 type fixture struct {
-	db    *postgres.DB
-	url   string
+	*convtest.Fixture
 	tid   uuid.UUID
 	ig    integration.Integration
 	conv  *conversation.Service
@@ -41,43 +36,31 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := t.Context()
-	db, url := pgtest.New(t)
-	admin, err := tenant.NewService(db, clock.Real{}).SignUp(ctx, tenant.SignUpForm{Company: "Rulers", Name: "Ru", Email: "ru@rulers.test", Password: "long enough password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var igID int64
-	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
-			VALUES ($1, 'twilio', 'drain-hook', 'AC1', '\x00', '', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`, admin.TenantID).Scan(&igID); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, actions) VALUES ($1, 'Seen', 'client_message', '[{"kind":"add_note","value":"seen"}]')`, admin.TenantID)
+	c := convtest.New(t, clock.Real{})
+	f := &fixture{Fixture: c, tid: c.Admin.TenantID, ig: c.Integration, conv: c.Conversations, rules: rule.NewService(c.DB, c.Conversations, c.Log)}
+	if err := f.DB.InTenant(t.Context(), f.tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(t.Context(), `INSERT INTO rules (tenant_id, name, trigger, actions) VALUES (current_tenant(), 'Seen', 'client_message', '[{"kind":"add_note","value":"seen"}]')`)
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// receive stores a client's message as a webhook would.
+func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Received {
+	t.Helper()
+	r, err := f.conv.Receive(t.Context(), f.ig, channel.Inbound{ProviderMessageID: sid, From: from, Body: body})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, _ := credential.NewSealer(make([]byte, 32))
-	igs := integration.NewService(db, sealer, "http://parley.test", nil)
-	ig, err := igs.Get(ctx, admin.TenantID, igID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inserter, err := jobs.NewInserter(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	conv := conversation.NewService(db, inserter, igs, nil, clock.Real{}, log, "http://parley.test")
-	return &fixture{db: db, url: url, tid: admin.TenantID, ig: ig, conv: conv, rules: rule.NewService(db, conv, log)}
+	return r
 }
 
 func (f *fixture) count(t *testing.T, q string) int {
 	t.Helper()
 	var n int
-	if err := f.db.InTenant(context.Background(), f.tid, func(tx pgx.Tx) error { return tx.QueryRow(context.Background(), q).Scan(&n) }); err != nil {
+	if err := f.DB.InTenant(context.Background(), f.tid, func(tx pgx.Tx) error { return tx.QueryRow(context.Background(), q).Scan(&n) }); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -163,18 +146,13 @@ func TestARunStartingBeforeAChangeCommitsRunsItsEvent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	if _, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM1", From: "+15550000001", Body: "first"}); err != nil {
-		t.Fatal(err)
-	}
-	second, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM2", From: "+15550000002", Body: "second"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.receive(t, "SM1", "+15550000001", "first")
+	second := f.receive(t, "SM2", "+15550000002", "second")
 	if !f.queuedRun(t) {
 		t.Fatal("no run queued for the first events")
 	}
 	// The change: records an event while the run is queued, commits late.
-	tx, err := f.db.Pool.Begin(ctx)
+	tx, err := f.DB.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,12 +199,10 @@ func TestRunsTakeTurns(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	if _, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM1", From: "+15550000001", Body: "hello"}); err != nil {
-		t.Fatal(err)
-	}
+	f.receive(t, "SM1", "+15550000001", "hello")
 	lease := func(until string) {
 		t.Helper()
-		if err := f.db.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
+		if err := f.DB.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `UPDATE rule_queues SET draining_until = now() + $1::interval`, until)
 			return err
 		}); err != nil {
@@ -255,18 +231,15 @@ func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
 	ctx := t.Context()
 	// A rule that names a deleted group, before "Seen": each run records in
 	// the chat that it was skipped — which Postgres refuses for one chat.
-	if err := f.db.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
+	if err := f.DB.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, position, actions)
 			VALUES (current_tenant(), 'Broken', 'client_message', -1, '[{"kind":"assign_group","value":"999999"}]')`)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	first, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM1", From: "+15550000001", Body: "boom"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner, err := pgx.Connect(ctx, postgres.ConnString(f.url))
+	first := f.receive(t, "SM1", "+15550000001", "boom")
+	owner, err := pgx.Connect(ctx, postgres.ConnString(f.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,9 +249,7 @@ func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
 		CREATE TRIGGER refuse_event BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_event()`, first.CaseID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: "SM2", From: "+15550000002", Body: "fine"}); err != nil {
-		t.Fatal(err)
-	}
+	f.receive(t, "SM2", "+15550000002", "fine")
 	for i := range 5 {
 		if err := f.rules.Drain(ctx, f.tid); err == nil {
 			t.Fatalf("run %d: no error from a run Postgres refuses", i+1)

@@ -1,0 +1,75 @@
+// Package convtest gives a test a fresh database with one tenant, its
+// Twilio integration (stored directly: no provider is called) and the
+// conversation service of a Parley that runs no River workers: jobs are
+// recorded, and the test runs what it needs itself.
+package convtest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"parley/internal/clock"
+	"parley/internal/conversation"
+	"parley/internal/credential"
+	"parley/internal/integration"
+	"parley/internal/jobs"
+	"parley/internal/media"
+	"parley/internal/postgres"
+	"parley/internal/postgres/pgtest"
+	"parley/internal/tenant"
+)
+
+// Fixture is what New made.
+type Fixture struct {
+	DB            *postgres.DB
+	URL           string // the database's, for a second Parley or the schema's owner
+	Admin         tenant.Agent
+	Integration   integration.Integration
+	Conversations *conversation.Service
+	Log           *slog.Logger // discards
+}
+
+// New makes the fixture on clk. The package's TestMain must call pgtest.Main.
+func New(t testing.TB, clk clock.Clock) *Fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, url := pgtest.New(t)
+	admin, err := tenant.NewService(db, clk).SignUp(ctx, tenant.SignUpForm{Company: "Acme", Name: "Ada", Email: "ada@acme.test", Password: "long enough password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := credential.NewSealer(make([]byte, 32))
+	igs := integration.NewService(db, sealer, "http://parley.test", nil)
+	var igID int64
+	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
+		token := "hook-" + admin.TenantID.String()
+		sealed, _ := sealer.Seal("token", token)
+		return tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
+			VALUES ($1, 'twilio', $2, 'AC00000000000000000000000000000001', $3, '••••', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`,
+			admin.TenantID, token, sealed).Scan(&igID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ig, err := igs.Get(ctx, admin.TenantID, igID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inserter, err := jobs.NewInserter(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := media.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return &Fixture{
+		DB: db, URL: url, Admin: admin, Integration: ig, Log: log,
+		Conversations: conversation.NewService(db, inserter, igs, store, clk, log, "http://parley.test"),
+	}
+}
