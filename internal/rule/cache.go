@@ -3,6 +3,7 @@ package rule
 import (
 	"context"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,6 +40,11 @@ func (s *Service) setup(ctx context.Context, tid uuid.UUID) (setup, error) {
 			}
 			st.byTrigger = map[string][]Rule{}
 			for _, r := range rules {
+				for i, c := range r.Conditions {
+					if c.Field == "text_contains" || c.Field == "tag" { // compared in lower case
+						r.Conditions[i].Value = strings.ToLower(c.Value)
+					}
+				}
 				st.byTrigger[r.Trigger] = append(st.byTrigger[r.Trigger], r)
 			}
 			return tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&zone)

@@ -426,6 +426,7 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, events []conversation.
 // as the rules left it.
 func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref refs, st setup, c conversation.Case, text string, ev conversation.RuleEvent) (conversation.Case, error) {
 	live := c.State == conversation.StateLive
+	now, lower := s.conv.Now().In(st.loc), strings.ToLower(text)
 	var err error
 	for _, r := range rules {
 		if live && c.State != conversation.StateLive {
@@ -437,7 +438,7 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref
 			}
 			continue
 		}
-		if !s.matches(r, c, text, s.conv.Now().In(st.loc), st.patterns) {
+		if !matches(r, c, text, lower, now, st.patterns) {
 			continue
 		}
 		if first, err := s.firstInChain(ctx, tid, ev.Chain, r.ID); err != nil || !first {
@@ -460,7 +461,11 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref
 	return c, nil
 }
 
-func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Time, patterns map[string]*regexp.Regexp) bool {
+// matches says whether chat c and the event's text (and lower, the text in
+// lower case) meet r's conditions at now, in the tenant's time zone. The
+// rule is a cached one: its texts to look for and its tags are in lower
+// case already.
+func matches(r Rule, c conversation.Case, text, lower string, now time.Time, patterns map[string]*regexp.Regexp) bool {
 	if len(r.Conditions) == 0 {
 		return true
 	}
@@ -473,7 +478,7 @@ func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Tim
 		case "group":
 			ok = strconv.FormatInt(c.GroupID, 10) == cond.Value
 		case "text_contains":
-			ok = strings.Contains(strings.ToLower(text), strings.ToLower(cond.Value))
+			ok = strings.Contains(lower, cond.Value)
 		case "window":
 			ok = c.WindowOpen(now) == (cond.Value == "open")
 		case "status":
@@ -484,7 +489,7 @@ func (s *Service) matches(r Rule, c conversation.Case, text string, now time.Tim
 			re := patterns[cond.Value]
 			ok = re != nil && re.MatchString(text)
 		case "tag":
-			ok = slices.Contains(c.Tags, strings.ToLower(cond.Value))
+			ok = slices.Contains(c.Tags, cond.Value)
 		case "client_has":
 			ok = map[string]bool{"name": c.ClientName != "", "email": c.ClientEmail != nil, "phone": c.ClientPhone != nil, "whatsapp": c.ClientWhatsApp != nil}[cond.Value]
 		case "hours", "outside_hours":
