@@ -365,41 +365,58 @@ type eventFailed struct{ error }
 
 func (e eventFailed) Unwrap() error { return e.error }
 
-// run runs, for each event in turn, the tenant's enabled rules of its
-// trigger in order (or, for a waiting trigger, the one rule whose wait is
-// over), and records each run in the conversation. A rule that ends the
-// chat stops the rules after it. A rule whose group, integration or macro
-// was deleted is skipped with the reason recorded. The rules come from the
-// cache; what they refer to, the chats and the messages are read once for
-// all the events, in one round trip. It returns how many events ran: all
-// of them, or those before the one that failed.
-func (s *Service) run(ctx context.Context, tid uuid.UUID, events []conversation.RuleEvent) (int, error) {
+// event is a recorded rule event as a run reads it, with its message's
+// text (and the text in lower case).
+type event struct {
+	conversation.RuleEvent
+	text, lower string
+}
+
+// rulesFor are the tenant's enabled rules that ev runs: those of its
+// trigger, or, for a waiting trigger, the one rule whose wait is over.
+func (st setup) rulesFor(ev event) []Rule {
+	rules := st.byTrigger[ev.Trigger]
+	if ev.RuleID != 0 {
+		rules = slices.DeleteFunc(slices.Clone(rules), func(r Rule) bool { return r.ID != ev.RuleID })
+	}
+	return rules
+}
+
+// run runs, for each event in turn, its rules in order, and records each
+// run in the conversation. A rule that ends the chat stops the rules after
+// it. A rule whose group, integration or macro was deleted (ref holds those
+// left) is skipped with the reason recorded. The rules come from the
+// cache; the chats are read once for all the events, and only those of
+// events that a rule may fire for: most messages fail every rule's text
+// conditions. It returns how many events ran: all of them, or those before
+// the one that failed.
+func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []event) (int, error) {
 	st, err := s.setup(ctx, tid)
 	if err != nil {
 		return 0, fmt.Errorf("rules: %w", err)
 	}
-	caseIDs, msgIDs := make([]int64, len(events)), make([]int64, 0, len(events))
-	for i, ev := range events {
-		caseIDs[i] = ev.CaseID
-		if ev.MessageID != 0 {
-			msgIDs = append(msgIDs, ev.MessageID)
+	broken := map[int64]string{} // why, by rule
+	for _, rules := range st.byTrigger {
+		for _, r := range rules {
+			if why := ref.broken(r); why != "" {
+				broken[r.ID] = why
+			}
 		}
 	}
-	var (
-		ref   refs
-		cases map[int64]conversation.Case
-		texts = map[int64]string{}
-	)
+	now := s.conv.Now().In(st.loc)
+	var caseIDs []int64
+	for _, ev := range events {
+		if slices.ContainsFunc(st.rulesFor(ev), func(r Rule) bool { return broken[r.ID] != "" || matches(r, nil, ev, now, st.patterns) }) {
+			caseIDs = append(caseIDs, ev.CaseID)
+		}
+	}
+	if len(caseIDs) == 0 {
+		return len(events), nil
+	}
+	var cases map[int64]conversation.Case
 	err = s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(selectRefs).Query(func(rows pgx.Rows) (err error) { ref, err = scanRefs(rows); return err })
 		conversation.QueueCases(b, caseIDs, func(cs map[int64]conversation.Case) { cases = cs })
-		b.Queue(`SELECT id, body FROM messages WHERE id = ANY($1)`, msgIDs).Query(func(rows pgx.Rows) error {
-			var id int64
-			var body string
-			_, err := pgx.ForEachRow(rows, []any{&id, &body}, func() error { texts[id] = body; return nil })
-			return err
-		})
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
@@ -407,15 +424,11 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, events []conversation.
 	}
 	for i, ev := range events {
 		c, ok := cases[ev.CaseID]
-		rules := st.byTrigger[ev.Trigger]
-		if ev.RuleID != 0 {
-			rules = slices.DeleteFunc(slices.Clone(rules), func(r Rule) bool { return r.ID != ev.RuleID })
-		}
-		if !ok || len(rules) == 0 {
-			continue // the chat was deleted, or the rules turned off meanwhile
+		if !ok {
+			continue // no rule fires for it, or the chat was deleted meanwhile
 		}
 		// The next event of the same chat sees what these rules changed.
-		if cases[c.ID], err = s.runEvent(ctx, tid, rules, ref, st, c, texts[ev.MessageID], ev); err != nil {
+		if cases[c.ID], err = s.runEvent(ctx, tid, st.rulesFor(ev), broken, st, c, ev); err != nil {
 			return i, eventFailed{fmt.Errorf("rules for %s: %w", ev.Trigger, err)}
 		}
 	}
@@ -424,21 +437,21 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, events []conversation.
 
 // runEvent runs the rules for one event on chat c, and returns the chat
 // as the rules left it.
-func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref refs, st setup, c conversation.Case, text string, ev conversation.RuleEvent) (conversation.Case, error) {
+func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, broken map[int64]string, st setup, c conversation.Case, ev event) (conversation.Case, error) {
 	live := c.State == conversation.StateLive
-	now, lower := s.conv.Now().In(st.loc), strings.ToLower(text)
+	now := s.conv.Now().In(st.loc)
 	var err error
 	for _, r := range rules {
 		if live && c.State != conversation.StateLive {
 			return c, nil // a rule before ended the chat
 		}
-		if why := ref.broken(r); why != "" {
+		if why := broken[r.ID]; why != "" {
 			if err := s.conv.RecordEvent(ctx, tid, c.ID, fmt.Sprintf("Rule '%s' was skipped: %s", r.Name, why)); err != nil {
 				return c, err
 			}
 			continue
 		}
-		if !matches(r, c, text, lower, now, st.patterns) {
+		if !matches(r, &c, ev, now, st.patterns) {
 			continue
 		}
 		if first, err := s.firstInChain(ctx, tid, ev.Chain, r.ID); err != nil || !first {
@@ -461,41 +474,27 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, ref
 	return c, nil
 }
 
-// matches says whether chat c and the event's text (and lower, the text in
-// lower case) meet r's conditions at now, in the tenant's time zone. The
-// rule is a cached one: its texts to look for and its tags are in lower
-// case already.
-func matches(r Rule, c conversation.Case, text, lower string, now time.Time, patterns map[string]*regexp.Regexp) bool {
+// matches says whether chat c and the event meet r's conditions at now, in
+// the tenant's time zone. With c nil (not read), it says whether they may:
+// the text conditions are told, the others taken to hold. The rule is a
+// cached one: its texts to look for and its tags are in lower case already.
+func matches(r Rule, c *conversation.Case, ev event, now time.Time, patterns map[string]*regexp.Regexp) bool {
 	if len(r.Conditions) == 0 {
 		return true
 	}
 	any := r.Match == "any"
 	for _, cond := range r.Conditions {
-		ok := false
+		ok := true
 		switch cond.Field {
-		case "integration":
-			ok = c.IntegrationID != nil && strconv.FormatInt(*c.IntegrationID, 10) == cond.Value
-		case "group":
-			ok = strconv.FormatInt(c.GroupID, 10) == cond.Value
 		case "text_contains":
-			ok = strings.Contains(lower, cond.Value)
-		case "window":
-			ok = c.WindowOpen(now) == (cond.Value == "open")
-		case "status":
-			ok = c.Status == cond.Value
-		case "assignee":
-			ok = (c.AssigneeID == nil && cond.Value == "none") || (c.AssigneeID != nil && strconv.FormatInt(*c.AssigneeID, 10) == cond.Value)
+			ok = strings.Contains(ev.lower, cond.Value)
 		case "text_matches":
 			re := patterns[cond.Value]
-			ok = re != nil && re.MatchString(text)
-		case "tag":
-			ok = slices.Contains(c.Tags, cond.Value)
-		case "client_has":
-			ok = map[string]bool{"name": c.ClientName != "", "email": c.ClientEmail != nil, "phone": c.ClientPhone != nil, "whatsapp": c.ClientWhatsApp != nil}[cond.Value]
-		case "hours", "outside_hours":
-			ok = withinHours(cond.Value, now) == (cond.Field == "hours")
-		case "weekdays":
-			ok = weekdaySet(cond.Value)[now.Weekday()]
+			ok = re != nil && re.MatchString(ev.text)
+		default:
+			if c != nil {
+				ok = holds(cond, *c, now)
+			}
 		}
 		if ok && any {
 			return true
@@ -505,6 +504,31 @@ func matches(r Rule, c conversation.Case, text, lower string, now time.Time, pat
 		}
 	}
 	return !any
+}
+
+// holds says whether a condition on the chat holds at now.
+func holds(cond Condition, c conversation.Case, now time.Time) bool {
+	switch cond.Field {
+	case "integration":
+		return c.IntegrationID != nil && strconv.FormatInt(*c.IntegrationID, 10) == cond.Value
+	case "group":
+		return strconv.FormatInt(c.GroupID, 10) == cond.Value
+	case "window":
+		return c.WindowOpen(now) == (cond.Value == "open")
+	case "status":
+		return c.Status == cond.Value
+	case "assignee":
+		return (c.AssigneeID == nil && cond.Value == "none") || (c.AssigneeID != nil && strconv.FormatInt(*c.AssigneeID, 10) == cond.Value)
+	case "tag":
+		return slices.Contains(c.Tags, cond.Value)
+	case "client_has":
+		return map[string]bool{"name": c.ClientName != "", "email": c.ClientEmail != nil, "phone": c.ClientPhone != nil, "whatsapp": c.ClientWhatsApp != nil}[cond.Value]
+	case "hours", "outside_hours":
+		return withinHours(cond.Value, now) == (cond.Field == "hours")
+	case "weekdays":
+		return weekdaySet(cond.Value)[now.Weekday()]
+	}
+	return false
 }
 
 // act runs one action; problems a person can act on are recorded in the
@@ -755,16 +779,24 @@ func (s *Service) Drain(ctx context.Context, tid uuid.UUID) (err error) {
 		}
 	}()
 	for stop := time.Now().Add(drainFor); more && time.Now().Before(stop); {
-		var evs []conversation.RuleEvent
+		var (
+			evs []event
+			ref refs
+		)
 		err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-			rows, _ := tx.Query(ctx, `SELECT id, trigger, case_id, coalesce(message_id, 0), coalesce(rule_id, 0), chain, depth
-				FROM rule_events ORDER BY id LIMIT $1`, drainChunk)
-			var err error
-			evs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ev conversation.RuleEvent, err error) {
-				err = row.Scan(&ev.ID, &ev.Trigger, &ev.CaseID, &ev.MessageID, &ev.RuleID, &ev.Chain.ID, &ev.Chain.Depth)
-				return ev, err
+			b := &pgx.Batch{}
+			b.Queue(`SELECT e.id, e.trigger, e.case_id, coalesce(e.message_id, 0), coalesce(e.rule_id, 0), e.chain, e.depth, coalesce(m.body, '')
+				FROM rule_events e LEFT JOIN messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
+				ORDER BY e.id LIMIT $1`, drainChunk).Query(func(rows pgx.Rows) (err error) {
+				evs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ev event, err error) {
+					err = row.Scan(&ev.ID, &ev.Trigger, &ev.CaseID, &ev.MessageID, &ev.RuleID, &ev.Chain.ID, &ev.Chain.Depth, &ev.text)
+					ev.lower = strings.ToLower(ev.text)
+					return ev, err
+				})
+				return err
 			})
-			return err
+			b.Queue(selectRefs).Query(func(rows pgx.Rows) (err error) { ref, err = scanRefs(rows); return err })
+			return tx.SendBatch(ctx, b).Close()
 		})
 		if err != nil {
 			return fmt.Errorf("read rule events: %w", err)
@@ -773,7 +805,7 @@ func (s *Service) Drain(ctx context.Context, tid uuid.UUID) (err error) {
 			more = false
 			break
 		}
-		n, runErr := s.run(ctx, tid, evs)
+		n, runErr := s.run(ctx, tid, ref, evs)
 		if err := s.forget(ctx, tid, evs[:n]); err != nil {
 			return err
 		}
@@ -791,7 +823,7 @@ func (s *Service) Drain(ctx context.Context, tid uuid.UUID) (err error) {
 }
 
 // forget deletes events that ran.
-func (s *Service) forget(ctx context.Context, tid uuid.UUID, evs []conversation.RuleEvent) error {
+func (s *Service) forget(ctx context.Context, tid uuid.UUID, evs []event) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -811,7 +843,7 @@ func (s *Service) forget(ctx context.Context, tid uuid.UUID, evs []conversation.
 
 // failed counts a failed attempt at ev's rules, and drops the event after
 // maxEventAttempts.
-func (s *Service) failed(ctx context.Context, tid uuid.UUID, ev conversation.RuleEvent, why error) error {
+func (s *Service) failed(ctx context.Context, tid uuid.UUID, ev event, why error) error {
 	ctx = context.WithoutCancel(ctx)
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		var attempts int
