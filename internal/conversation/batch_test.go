@@ -60,7 +60,7 @@ func TestBatchStoresMessagesOfLiveChatsAsAlone(t *testing.T) {
 			t.Errorf("message %d: %+v single=%v, want %+v", i, r, single[i], w)
 		}
 	}
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != 6 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != 6 {
 		t.Fatalf("%d inbound messages stored, want 6 (2 before, 4 by the batch)", n)
 	}
 	// The chats show what a one-by-one store would show.
@@ -199,13 +199,13 @@ func TestConcurrentMessagesAreStoredOnceAndABadOneFailsAlone(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != clients*(1+each)-1 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != clients*(1+each)-1 {
 		t.Fatalf("%d inbound messages, want %d", n, clients*(1+each)-1)
 	}
-	if n := f.count(t, `SELECT count(DISTINCT provider_message_id) FROM messages WHERE direction = 'in'`); n != clients*(1+each)-1 {
+	if n := f.Count(t, `SELECT count(DISTINCT provider_message_id) FROM messages WHERE direction = 'in'`); n != clients*(1+each)-1 {
 		t.Fatalf("%d distinct messages: some stored twice", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM cases WHERE unread <> 1 + $1 - (CASE WHEN number = 1 THEN 1 ELSE 0 END)`, each); n != 0 {
+	if n := f.Count(t, `SELECT count(*) FROM cases WHERE unread <> 1 + $1 - (CASE WHEN number = 1 THEN 1 ELSE 0 END)`, each); n != 0 {
 		t.Fatalf("%d chats with a wrong unread count", n)
 	}
 }
@@ -225,10 +225,10 @@ func TestChatsOpenedAtOnceAreNumberedOneToN(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := f.count(t, `SELECT count(DISTINCT number) FROM cases WHERE number BETWEEN 1 AND $1`, n); got != n {
+	if got := f.Count(t, `SELECT count(DISTINCT number) FROM cases WHERE number BETWEEN 1 AND $1`, n); got != n {
 		t.Fatalf("%d chats numbered 1 to %d, want all %d", got, n, n)
 	}
-	if got := f.count(t, `SELECT count(*) FROM cases`); got != n {
+	if got := f.Count(t, `SELECT count(*) FROM cases`); got != n {
 		t.Fatalf("%d chats, want %d", got, n)
 	}
 }

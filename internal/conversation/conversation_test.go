@@ -23,6 +23,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type fixture struct {
+	*convtest.Fixture
 	db    *postgres.DB
 	clock *clock.Fake
 	conv  *conversation.Service
@@ -37,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	clk := clock.NewFake(t0)
 	c := convtest.New(t, clk)
-	return &fixture{db: c.DB, clock: clk, conv: c.Conversations, ig: c.Integration, admin: c.Admin}
+	return &fixture{Fixture: c, db: c.DB, clock: clk, conv: c.Conversations, ig: c.Integration, admin: c.Admin}
 }
 
 func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Received {
@@ -47,18 +48,6 @@ func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Rec
 		t.Fatal(err)
 	}
 	return r
-}
-
-func (f *fixture) count(t *testing.T, q string, args ...any) int {
-	t.Helper()
-	var n int
-	err := f.db.InTenant(context.Background(), f.admin.TenantID, func(tx pgx.Tx) error {
-		return tx.QueryRow(context.Background(), q, args...).Scan(&n)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 func TestClientMessageOpensChatInDefaultGroup(t *testing.T) {
@@ -117,10 +106,10 @@ func TestDuplicateDeliveriesUnderConcurrencyStoreOnce(t *testing.T) {
 	if stored != 1 {
 		t.Fatalf("%d deliveries reported storing the message, want 1", stored)
 	}
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != 1 {
 		t.Fatalf("%d messages stored, want 1", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM cases`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM cases`); n != 1 {
 		t.Fatalf("%d chats, want 1", n)
 	}
 }
@@ -139,13 +128,13 @@ func TestConcurrentFirstMessagesOfANewClientOpenOneChat(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := f.count(t, `SELECT count(*) FROM clients`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM clients`); n != 1 {
 		t.Fatalf("%d clients, want 1", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM cases WHERE state = 'live'`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM cases WHERE state = 'live'`); n != 1 {
 		t.Fatalf("%d live chats, want 1", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != 10 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`); n != 10 {
 		t.Fatalf("%d messages, want 10", n)
 	}
 }
@@ -173,7 +162,7 @@ func TestMessageAfterChatEndedOpensNewChatLinkedToOld(t *testing.T) {
 	if r := f.receive(t, "SM1", "+15557654321", "hi"); !r.Duplicate {
 		t.Fatalf("redelivery after the end: %+v", r)
 	}
-	if n := f.count(t, `SELECT count(*) FROM cases`); n != 2 {
+	if n := f.Count(t, `SELECT count(*) FROM cases`); n != 2 {
 		t.Fatalf("%d cases, want 2", n)
 	}
 }
@@ -193,7 +182,7 @@ func TestReplyIsRefusedOutsideTheWindowBeforeAnyProvider(t *testing.T) {
 	if !ok || p.Kind != problem.Conflict || p.Msg != channel.WindowClosedMessage {
 		t.Fatalf("reply after 24 h = %v, want the window-closed conflict", err)
 	}
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 1 {
 		t.Fatalf("%d outgoing messages stored, want only the one in time", n)
 	}
 	// A new client message reopens the window.
@@ -219,10 +208,10 @@ func TestReplyWithTheSameKeyIsStoredOnceWithOneSendJob(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 1 {
 		t.Fatalf("%d replies stored, want 1", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM river_job WHERE kind = 'send_message'`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM river_job WHERE kind = 'send_message'`); n != 1 {
 		t.Fatalf("%d send jobs, want 1", n)
 	}
 }
@@ -251,7 +240,7 @@ func TestReplyValidation(t *testing.T) {
 	if _, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "late"}); !problem.Is(err, problem.Conflict) {
 		t.Fatalf("reply to an ended chat = %v", err)
 	}
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 0 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 0 {
 		t.Fatalf("%d replies stored, want none", n)
 	}
 }

@@ -109,7 +109,7 @@ func TestConcurrentSweepsEndEachChatOnce(t *testing.T) {
 	if total != 30 {
 		t.Fatalf("sweeps ended %d chats in all, want each of 30 once", total)
 	}
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'event' AND body LIKE 'Chat ended%'`); n != 30 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'event' AND body LIKE 'Chat ended%'`); n != 30 {
 		t.Fatalf("%d end events, want 30", n)
 	}
 }

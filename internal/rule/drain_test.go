@@ -1,7 +1,6 @@
 package rule_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -57,19 +56,10 @@ func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Rec
 	return r
 }
 
-func (f *fixture) count(t *testing.T, q string) int {
-	t.Helper()
-	var n int
-	if err := f.DB.InTenant(context.Background(), f.tid, func(tx pgx.Tx) error { return tx.QueryRow(context.Background(), q).Scan(&n) }); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // drain runs the tenant's rule events until none is left.
 func (f *fixture) drain(t *testing.T) {
 	t.Helper()
-	for f.count(t, `SELECT count(*) FROM rule_events`) > 0 {
+	for f.Count(t, `SELECT count(*) FROM rule_events`) > 0 {
 		if err := f.rules.Drain(t.Context(), f.tid); err != nil {
 			t.Fatal(err)
 		}
@@ -79,8 +69,8 @@ func (f *fixture) drain(t *testing.T) {
 // queuedRun says whether the tenant's rule run is marked queued and a job
 // for it is waiting.
 func (f *fixture) queuedRun(t *testing.T) bool {
-	return f.count(t, `SELECT count(*) FROM rule_queues WHERE queued`) == 1 &&
-		f.count(t, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND state = 'available' AND args->>'tenant_id' = current_tenant()::text`) > 0
+	return f.Count(t, `SELECT count(*) FROM rule_queues WHERE queued`) == 1 &&
+		f.Count(t, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND state = 'available' AND args->>'tenant_id' = current_tenant()::text`) > 0
 }
 
 // Clients write while rule runs take the events: every message's rules
@@ -123,16 +113,16 @@ func TestEventsRecordedWhileRunsTakeThemAllRunOnce(t *testing.T) {
 		wg.Wait()
 		close(done)
 		runs.Wait()
-		if f.count(t, `SELECT count(*) FROM rule_events`) > 0 && !f.queuedRun(t) {
+		if f.Count(t, `SELECT count(*) FROM rule_events`) > 0 && !f.queuedRun(t) {
 			t.Fatalf("round %d: rule events wait and no run is queued for them", round)
 		}
 		f.drain(t)
 	}
-	msgs := f.count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`)
-	if notes := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'seen'`); msgs != 3*writers*each || notes != msgs {
+	msgs := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'in'`)
+	if notes := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'seen'`); msgs != 3*writers*each || notes != msgs {
 		t.Errorf("%d client messages, %d notes: want %d of each", msgs, notes, 3*writers*each)
 	}
-	if n := f.count(t, `SELECT count(*) FROM cases c WHERE (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.kind = 'note')
+	if n := f.Count(t, `SELECT count(*) FROM cases c WHERE (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.kind = 'note')
 		<> (SELECT count(*) FROM messages m WHERE m.case_id = c.id AND m.direction = 'in')`); n != 0 {
 		t.Errorf("%d chats whose notes do not match their messages", n)
 	}
@@ -174,7 +164,7 @@ func TestARunStartingBeforeAChangeCommitsRunsItsEvent(t *testing.T) {
 			ran <- err
 			waiting = 1
 		case <-time.After(10 * time.Millisecond):
-			waiting = f.count(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			waiting = f.Count(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
 				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
 		}
 	}
@@ -184,11 +174,11 @@ func TestARunStartingBeforeAChangeCommitsRunsItsEvent(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Fatal(err)
 	}
-	if f.count(t, `SELECT count(*) FROM rule_events`) > 0 && !f.queuedRun(t) {
+	if f.Count(t, `SELECT count(*) FROM rule_events`) > 0 && !f.queuedRun(t) {
 		t.Fatal("the change's event waits and no run is queued for it")
 	}
 	f.drain(t)
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 3 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 3 {
 		t.Errorf("%d notes, want 3", n)
 	}
 }
@@ -213,12 +203,12 @@ func TestRunsTakeTurns(t *testing.T) {
 	if err := f.rules.Drain(ctx, f.tid); !errors.Is(err, rule.ErrBusy) {
 		t.Fatalf("Drain during another run: %v, want ErrBusy", err)
 	}
-	if n := f.count(t, `SELECT count(*) FROM rule_events`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM rule_events`); n != 1 {
 		t.Fatalf("%d events after a run that had to wait, want 1 untouched", n)
 	}
 	lease("-1 second") // the other run died
 	f.drain(t)
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 1 {
 		t.Errorf("%d notes, want 1", n)
 	}
 }
@@ -254,7 +244,7 @@ func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
 		if err := f.rules.Drain(ctx, f.tid); err == nil {
 			t.Fatalf("run %d: no error from a run Postgres refuses", i+1)
 		}
-		if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 0 {
+		if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 0 {
 			t.Fatalf("run %d: the event after the failing one ran first", i+1)
 		}
 	}
@@ -262,7 +252,7 @@ func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
 		t.Error("the failed runs left events without a queued run")
 	}
 	f.drain(t)
-	if n := f.count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 1 {
 		t.Errorf("%d notes after the failing event was dropped, want 1 (the other chat's)", n)
 	}
 }

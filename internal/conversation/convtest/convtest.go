@@ -73,3 +73,16 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 		Conversations: conversation.NewService(db, inserter, igs, store, clk, log, "http://parley.test"),
 	}
 }
+
+// Count runs q, a query for one number, as the tenant.
+func (f *Fixture) Count(t testing.TB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	err := f.DB.InTenant(context.Background(), f.Admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(context.Background(), q, args...).Scan(&n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
