@@ -18,8 +18,9 @@ const rulesCount = 50
 // runRules measures what automation rules cost the webhook: the same
 // Twilio inbound load with no rules and with 50 enabled rules (each runs
 // on every client message; their conditions do not match, as most rules'
-// do not), and whether the rule jobs keep up: the rule events waiting,
-// sampled every second while the load runs.
+// do not: half test the text, half the chat), and whether the rule jobs
+// keep up: the rule events waiting, sampled every second while the load
+// runs.
 func runRules(ctx context.Context, e *env) error {
 	o := e.Opts
 	progress("starting Parley (sandbox mode, demo tenant)")
@@ -40,9 +41,16 @@ func runRules(ctx context.Context, e *env) error {
 	}
 	progress("creating %d rules, turned off", rulesCount)
 	for i := range rulesCount {
+		// Half test the text, which the webhook can tell alone; half test
+		// the chat (a tag no chat has), so that every message records its
+		// rule event and the rule job reads its chat.
+		cond := rule.Condition{Field: "text_contains", Value: fmt.Sprintf("no client writes this %d", i)}
+		if i%2 == 1 {
+			cond = rule.Condition{Field: "tag", Value: fmt.Sprintf("vip-%d", i)}
+		}
 		_, err := p.app.Rules.Save(ctx, p.tenantID, 0, rule.Rule{
 			Name: fmt.Sprintf("Rule %d", i+1), Enabled: false, Trigger: conversation.RuleClientMessage, Match: "all",
-			Conditions: []rule.Condition{{Field: "text_contains", Value: fmt.Sprintf("no client writes this %d", i)}},
+			Conditions: []rule.Condition{cond},
 			Actions:    []rule.Action{{Kind: "add_note", Value: "matched"}},
 		})
 		if err != nil {
@@ -124,7 +132,7 @@ func runRules(ctx context.Context, e *env) error {
 
 	w := e.Out
 	fmt.Fprintf(w, "### rules: Twilio inbound webhook with %d enabled rules, %d connections\n\n", rulesCount, o.Conns)
-	fmt.Fprintf(w, "Closed loop, %d keep-alive connections, %s measured per phase after %s of warm-up; phases alternate (no rules, %d rules). Each client message records its rule event in its transaction; the tenant's rule job runs the events, evaluating the %d rules for each (conditions that do not match). \"Waiting\" is the rule events not yet run, sampled every second.\n\n", o.Conns, o.Duration, o.Warmup, rulesCount, rulesCount)
+	fmt.Fprintf(w, "Closed loop, %d keep-alive connections, %s measured per phase after %s of warm-up; phases alternate (no rules, %d rules). Each client message records its rule event in its transaction; the tenant's rule job runs the events, reading each event's chat and evaluating the %d rules (conditions that do not match: half on the text, half on the chat). \"Waiting\" is the rule events not yet run, sampled every second.\n\n", o.Conns, o.Duration, o.Warmup, rulesCount, rulesCount)
 	fmt.Fprintln(w, "| rules | round | requests | req/s | p50 | p99 | errors | events waiting at start | max | at end | drained after |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	sums := map[string][2]float64{}

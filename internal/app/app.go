@@ -107,6 +107,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Clients = client.NewService(db)
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, p.Clock, p.Log, cfg.BaseURL)
 	a.Rules = rule.NewService(db, a.Conversations, p.Log)
+	a.Conversations.SetRuleFilter(a.Rules.MayFire)
 	a.Hub = realtime.NewHub(postgres.ConnString(cfg.DatabaseURL), p.Log)
 	// Webhooks find their integration in a cache that every change empties.
 	a.Hub.Watch(realtime.KindIntegration, a.Integrations.Forget)

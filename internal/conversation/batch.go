@@ -171,6 +171,7 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 	var (
 		igs, groups                                = make([]int64, n), make([]int64, n)
 		nums, sids, kinds, bodies, metas, previews = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		rules                                      = make([]bool, n) // some rule may fire for it
 	)
 	for i, r := range reqs {
 		kind, body, meta := inboundContent(r.in, false)
@@ -180,13 +181,14 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 		}
 		igs[i], groups[i], nums[i], sids[i] = r.ig.ID, r.ig.DefaultGroupID, r.in.From, r.in.ProviderMessageID
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
+		rules[i] = s.rulesMayFire(ctx, tid, body)
 	}
 	// The notification is realtime.Event's JSON.
 	rows, _ := tx.Query(ctx, `WITH u AS (
 			SELECT u.*, (SELECT c.id FROM cases c WHERE c.integration_id = u.ig AND c.state = 'live'
 					AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = u.num)) AS case_id
-			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-				WITH ORDINALITY AS u(ig, grp, num, sid, kind, body, meta, preview, ord)),
+			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $13::bool[])
+				WITH ORDINALITY AS u(ig, grp, num, sid, kind, body, meta, preview, may_fire, ord)),
 		m AS (
 			INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
 			SELECT $1, case_id, ig, 'in', kind, body, 'received', sid, meta::jsonb, $10, $10 FROM u WHERE case_id IS NOT NULL ORDER BY ord
@@ -201,10 +203,10 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 			SELECT id, pg_notify($11, json_build_object('t', $1::uuid, 'k', 'message', 'c', case_id, 'g', grp)::text) FROM j),
 		ev AS (
 			SELECT record_rule_events($12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord), NULL, NULL, NULL) AS queue FROM j
-			HAVING count(*) > 0 AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $12))
+			WHERE j.may_fire HAVING count(*) > 0 AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $12))
 		SELECT u.ord, u.case_id, j.id, coalesce((SELECT queue FROM ev), false), (SELECT count(*) FROM sent)
 		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`,
-		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage)
+		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, rules)
 	var (
 		ord    int
 		caseID *int64

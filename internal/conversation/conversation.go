@@ -136,6 +136,23 @@ type Service struct {
 	log          *slog.Logger
 	baseURL      string
 	batch        *batcher // inbound messages stored together under load
+
+	// mayFire says whether some enabled rule of the tenant may fire for a
+	// client's message with this text (SetRuleFilter); nil: any may.
+	mayFire func(ctx context.Context, tid uuid.UUID, text string) bool
+}
+
+// SetRuleFilter gives the service what tells, from a client's message text
+// alone, whether some rule may fire for it: a message no rule can fire for
+// records no rule event (most messages, since most rules test the text).
+func (s *Service) SetRuleFilter(mayFire func(ctx context.Context, tid uuid.UUID, text string) bool) {
+	s.mayFire = mayFire
+}
+
+// rulesMayFire says whether a client's message with this text needs its
+// rule event.
+func (s *Service) rulesMayFire(ctx context.Context, tid uuid.UUID, text string) bool {
+	return s.mayFire == nil || s.mayFire(ctx, tid, text)
 }
 
 // NewService returns the conversation service. queue may be an insert-only

@@ -133,7 +133,7 @@ func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integ
 	// The rules this message fires: their events are recorded with it.
 	if !echo {
 		for _, t := range triggers {
-			if t == RuleClientMessage || (t == RuleChatStarted && r.NewChat) {
+			if (t == RuleClientMessage && s.rulesMayFire(ctx, ig.TenantID, body)) || (t == RuleChatStarted && r.NewChat) {
 				if err := s.fireRules(ctx, tx, ig.TenantID, t, r.CaseID, r.MessageID); err != nil {
 					return r, err
 				}

@@ -37,6 +37,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	c := convtest.New(t, clock.Real{})
 	f := &fixture{Fixture: c, tid: c.Admin.TenantID, ig: c.Integration, conv: c.Conversations, rules: rule.NewService(c.DB, c.Conversations, c.Log)}
+	f.conv.SetRuleFilter(f.rules.MayFire) // as Parley does
 	if err := f.DB.InTenant(t.Context(), f.tid, func(tx pgx.Tx) error {
 		_, err := tx.Exec(t.Context(), `INSERT INTO rules (tenant_id, name, trigger, actions) VALUES (current_tenant(), 'Seen', 'client_message', '[{"kind":"add_note","value":"seen"}]')`)
 		return err
@@ -254,5 +255,40 @@ func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
 	f.drain(t)
 	if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 1 {
 		t.Errorf("%d notes after the failing event was dropped, want 1 (the other chat's)", n)
+	}
+}
+
+// A client's message that no rule may fire for, told from the rules' text
+// conditions, records no rule event — alone or in a batch; one that a rule
+// may fire for does, and its rule runs. A broken rule is skipped, with the
+// reason recorded, only for the messages whose text it would take.
+func TestMessagesNoRuleMayFireForRecordNoEvent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.DB.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE rules SET conditions = '[{"field":"text_contains","value":"Refund"}]'`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, conditions, actions) VALUES (current_tenant(), 'Broken', 'client_message',
+			'[{"field":"text_contains","value":"invoice"}]', '[{"kind":"assign_group","value":"999999"}]')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.rules.Forget()                                     // changed behind the rule service's back
+	f.receive(t, "SM1", "+15550000001", "hello")         // opens the chat: stored alone
+	f.receive(t, "SM2", "+15550000001", "hello again")   // a live chat's message: stored by a batch
+	f.receive(t, "SM3", "+15550000001", "REFUND please") // the rule may fire
+	f.receive(t, "SM4", "+15550000001", "my invoice?")   // only the broken rule would
+	if n := f.Count(t, `SELECT count(*) FROM rule_events`); n != 2 {
+		t.Errorf("%d rule events, want 2 (the refund and the invoice)", n)
+	}
+	f.drain(t)
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND body = 'seen'`); n != 1 {
+		t.Errorf("%d notes, want 1 (the refund)", n)
+	}
+	if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'event' AND body = 'Rule ''Broken'' was skipped: its group was deleted'`); n != 1 {
+		t.Errorf("the broken rule was recorded skipped %d times, want once (the invoice)", n)
 	}
 }

@@ -360,6 +360,19 @@ func known(cs []Choice, v string) bool {
 	return false
 }
 
+// MayFire says whether some enabled rule of the tenant may fire for a
+// client's message with this text, from the rules' text conditions alone
+// (the conversation records no rule event for a message none may fire
+// for). When the rules cannot be read, any may.
+func (s *Service) MayFire(ctx context.Context, tid uuid.UUID, text string) bool {
+	st, err := s.setup(ctx, tid)
+	if err != nil {
+		return true
+	}
+	ev, now := event{text: text, lower: strings.ToLower(text)}, s.conv.Now().In(st.loc)
+	return slices.ContainsFunc(st.byTrigger[conversation.RuleClientMessage], func(r Rule) bool { return matches(r, nil, ev, now, st.patterns) })
+}
+
 // eventFailed is an error of one event's rules, not of reading them.
 type eventFailed struct{ error }
 
@@ -385,10 +398,10 @@ func (st setup) rulesFor(ev event) []Rule {
 // run runs, for each event in turn, its rules in order, and records each
 // run in the conversation. A rule that ends the chat stops the rules after
 // it. A rule whose group, integration or macro was deleted (ref holds those
-// left) is skipped with the reason recorded. The rules come from the
-// cache; the chats are read once for all the events, and only those of
-// events that a rule may fire for: most messages fail every rule's text
-// conditions. It returns how many events ran: all of them, or those before
+// left) is skipped, with the reason recorded, for the events whose text it
+// would take. The rules come from the cache; the chats are read once for
+// all the events, and only those of events that a rule may fire for: most
+// messages fail every rule's text conditions. It returns how many events ran: all of them, or those before
 // the one that failed.
 func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []event) (int, error) {
 	st, err := s.setup(ctx, tid)
@@ -406,7 +419,7 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 	now := s.conv.Now().In(st.loc)
 	var caseIDs []int64
 	for _, ev := range events {
-		if slices.ContainsFunc(st.rulesFor(ev), func(r Rule) bool { return broken[r.ID] != "" || matches(r, nil, ev, now, st.patterns) }) {
+		if slices.ContainsFunc(st.rulesFor(ev), func(r Rule) bool { return matches(r, nil, ev, now, st.patterns) }) {
 			caseIDs = append(caseIDs, ev.CaseID)
 		}
 	}
@@ -444,6 +457,9 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, bro
 	for _, r := range rules {
 		if live && c.State != conversation.StateLive {
 			return c, nil // a rule before ended the chat
+		}
+		if !matches(r, nil, ev, now, st.patterns) {
+			continue // its text conditions fail
 		}
 		if why := broken[r.ID]; why != "" {
 			if err := s.conv.RecordEvent(ctx, tid, c.ID, fmt.Sprintf("Rule '%s' was skipped: %s", r.Name, why)); err != nil {
