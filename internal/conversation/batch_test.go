@@ -31,7 +31,7 @@ func TestBatchStoresMessagesOfLiveChatsAsAlone(t *testing.T) {
 	tap := in("B3", bob, "Yes, please")
 	tap.ButtonPayload = "confirm"
 
-	res, single := f.conv.StoreBatch(ctx, f.ig, []channel.Inbound{
+	res, single := f.Conv.StoreBatch(ctx, f.IG, []channel.Inbound{
 		in("A2", ann, "second from Ann"),
 		loc,
 		in("A3", ann, "third from Ann"),
@@ -73,14 +73,14 @@ func TestBatchStoresMessagesOfLiveChatsAsAlone(t *testing.T) {
 		{chatA, 3, "third from Ann", []string{"first from Ann", "second from Ann", "third from Ann"}},
 		{chatB, 3, "Yes, please", []string{"first from Bob", "Office 52.52,13.40", "Yes, please"}},
 	} {
-		got, err := f.conv.Case(ctx, f.admin.TenantID, c.id)
+		got, err := f.Conv.Case(ctx, f.Admin.TenantID, c.id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Unread != c.unread || got.Preview != c.preview || got.LastClientMessageAt == nil {
 			t.Errorf("chat %d: unread %d, preview %q; want %d, %q", c.id, got.Unread, got.Preview, c.unread, c.preview)
 		}
-		ms, err := f.conv.Messages(ctx, f.admin.TenantID, c.id)
+		ms, err := f.Conv.Messages(ctx, f.Admin.TenantID, c.id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestBatchStoresMessagesOfLiveChatsAsAlone(t *testing.T) {
 		}
 	}
 	var kind, meta string
-	err := f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
+	err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT kind, meta::text FROM messages WHERE provider_message_id = 'B3'`).Scan(&kind, &meta)
 	})
 	if err != nil || kind != "text" || meta != `{"button_payload": "confirm"}` {
@@ -111,8 +111,8 @@ func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	chat := f.receive(t, "A1", "+15550000001", "hi").CaseID
-	err := f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger) VALUES ($1, 'Tag', 'client_message')`, f.admin.TenantID)
+	err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger) VALUES ($1, 'Tag', 'client_message')`, f.Admin.TenantID)
 		return err
 	})
 	if err != nil {
@@ -122,7 +122,7 @@ func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 	for i := range 3 {
 		ins = append(ins, channel.Inbound{ProviderMessageID: fmt.Sprintf("A%d", i+2), From: "+15550000001", Body: "more", At: f.clock.Now()})
 	}
-	res, _ := f.conv.StoreBatch(ctx, f.ig, ins)
+	res, _ := f.Conv.StoreBatch(ctx, f.IG, ins)
 	type event struct {
 		Trigger   string
 		CaseID    int64
@@ -134,13 +134,13 @@ func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 		evs  []event
 		jobs int
 	)
-	err = f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
+	err = f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT trigger, case_id, message_id, chain, depth FROM rule_events ORDER BY id`)
 		var err error
 		if evs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[event]); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND args->>'tenant_id' = $1`, f.admin.TenantID.String()).Scan(&jobs)
+		return tx.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND args->>'tenant_id' = $1`, f.Admin.TenantID.String()).Scan(&jobs)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -161,9 +161,9 @@ func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 	}
 	// A second batch while the run is still queued records its events and
 	// no second job.
-	f.conv.StoreBatch(ctx, f.ig, []channel.Inbound{{ProviderMessageID: "A9", From: "+15550000001", Body: "again", At: f.clock.Now()}})
-	err = f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM rule_events) * 10 + (SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND args->>'tenant_id' = $1)`, f.admin.TenantID.String()).Scan(&jobs)
+	f.Conv.StoreBatch(ctx, f.IG, []channel.Inbound{{ProviderMessageID: "A9", From: "+15550000001", Body: "again", At: f.clock.Now()}})
+	err = f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM rule_events) * 10 + (SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND args->>'tenant_id' = $1)`, f.Admin.TenantID.String()).Scan(&jobs)
 	})
 	if err != nil || jobs != 41 {
 		t.Errorf("after a second batch: %d events ×10 + jobs, want 41 (%v)", jobs, err)
@@ -189,7 +189,7 @@ func TestConcurrentMessagesAreStoredOnceAndABadOneFailsAlone(t *testing.T) {
 					if c == 0 && m == 1 {
 						body = "nul \x00 byte" // Postgres text cannot hold it
 					}
-					_, err := f.conv.Receive(context.Background(), f.ig, channel.Inbound{
+					_, err := f.Conv.Receive(context.Background(), f.IG, channel.Inbound{
 						ProviderMessageID: fmt.Sprintf("C%d-%d", c, m), From: fmt.Sprintf("+1555000%04d", c), Body: body, At: f.clock.Now()})
 					if (err != nil) != (c == 0 && m == 1) {
 						t.Errorf("client %d message %d: err = %v", c, m, err)
@@ -219,7 +219,7 @@ func TestChatsOpenedAtOnceAreNumberedOneToN(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if _, err := f.conv.Receive(context.Background(), f.ig, channel.Inbound{ProviderMessageID: fmt.Sprintf("N%d", i), From: fmt.Sprintf("+1555111%04d", i), Body: "hello", At: f.clock.Now()}); err != nil {
+			if _, err := f.Conv.Receive(context.Background(), f.IG, channel.Inbound{ProviderMessageID: fmt.Sprintf("N%d", i), From: fmt.Sprintf("+1555111%04d", i), Body: "hello", At: f.clock.Now()}); err != nil {
 				t.Error(err)
 			}
 		})

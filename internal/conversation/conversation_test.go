@@ -13,22 +13,15 @@ import (
 	"parley/internal/clock"
 	"parley/internal/conversation"
 	"parley/internal/conversation/convtest"
-	"parley/internal/integration"
-	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 	"parley/internal/problem"
-	"parley/internal/tenant"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type fixture struct {
 	*convtest.Fixture
-	db    *postgres.DB
 	clock *clock.Fake
-	conv  *conversation.Service
-	ig    integration.Integration
-	admin tenant.Agent
 }
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -37,13 +30,12 @@ var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	clk := clock.NewFake(t0)
-	c := convtest.New(t, clk)
-	return &fixture{Fixture: c, db: c.DB, clock: clk, conv: c.Conversations, ig: c.Integration, admin: c.Admin}
+	return &fixture{Fixture: convtest.New(t, clk), clock: clk}
 }
 
 func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Received {
 	t.Helper()
-	r, err := f.conv.Receive(context.Background(), f.ig, channel.Inbound{ProviderMessageID: sid, From: from, ProfileName: "Casey", Body: body, At: f.clock.Now()})
+	r, err := f.Conv.Receive(context.Background(), f.IG, channel.Inbound{ProviderMessageID: sid, From: from, ProfileName: "Casey", Body: body, At: f.clock.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +49,11 @@ func TestClientMessageOpensChatInDefaultGroup(t *testing.T) {
 	if !r.NewChat || r.Duplicate {
 		t.Fatalf("first message: %+v", r)
 	}
-	c, err := f.conv.Case(context.Background(), f.admin.TenantID, r.CaseID)
+	c, err := f.Conv.Case(context.Background(), f.Admin.TenantID, r.CaseID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.State != conversation.StateLive || c.GroupID != f.ig.DefaultGroupID || c.ClientName != "Casey" ||
+	if c.State != conversation.StateLive || c.GroupID != f.IG.DefaultGroupID || c.ClientName != "Casey" ||
 		c.ClientWhatsApp == nil || *c.ClientWhatsApp != "+15557654321" || c.Unread != 1 || c.Number != 1 || !c.WindowOpen(f.clock.Now()) {
 		t.Fatalf("chat = %+v", c)
 	}
@@ -69,7 +61,7 @@ func TestClientMessageOpensChatInDefaultGroup(t *testing.T) {
 	if r2.NewChat || r2.CaseID != r.CaseID {
 		t.Fatalf("second message opened another chat: %+v", r2)
 	}
-	ms, _ := f.conv.Messages(context.Background(), f.admin.TenantID, r.CaseID)
+	ms, _ := f.Conv.Messages(context.Background(), f.Admin.TenantID, r.CaseID)
 	var bodies []string
 	for _, m := range ms {
 		bodies = append(bodies, m.Kind+":"+m.Body)
@@ -88,7 +80,7 @@ func TestDuplicateDeliveriesUnderConcurrencyStoreOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := f.conv.Receive(context.Background(), f.ig, channel.Inbound{ProviderMessageID: "SMdup", From: "+15557654321", Body: "once", At: t0})
+			r, err := f.Conv.Receive(context.Background(), f.IG, channel.Inbound{ProviderMessageID: "SMdup", From: "+15557654321", Body: "once", At: t0})
 			if err != nil {
 				t.Error(err)
 			}
@@ -122,7 +114,7 @@ func TestConcurrentFirstMessagesOfANewClientOpenOneChat(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := f.conv.Receive(context.Background(), f.ig, channel.Inbound{ProviderMessageID: fmt.Sprintf("SM%d", i), From: "+15557654321", Body: "hi", At: t0}); err != nil {
+			if _, err := f.Conv.Receive(context.Background(), f.IG, channel.Inbound{ProviderMessageID: fmt.Sprintf("SM%d", i), From: "+15557654321", Body: "hi", At: t0}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -144,17 +136,17 @@ func TestMessageAfterChatEndedOpensNewChatLinkedToOld(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	first := f.receive(t, "SM1", "+15557654321", "hi")
-	if err := f.conv.EndChat(ctx, f.admin.TenantID, first.CaseID, "solved", "Ada"); err != nil {
+	if err := f.Conv.EndChat(ctx, f.Admin.TenantID, first.CaseID, "solved", "Ada"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.conv.EndChat(ctx, f.admin.TenantID, first.CaseID, "solved", "Ada"); !problem.Is(err, problem.Conflict) {
+	if err := f.Conv.EndChat(ctx, f.Admin.TenantID, first.CaseID, "solved", "Ada"); !problem.Is(err, problem.Conflict) {
 		t.Fatalf("ending an ended chat = %v, want a conflict", err)
 	}
 	second := f.receive(t, "SM2", "+15557654321", "one more thing")
 	if !second.NewChat || second.CaseID == first.CaseID {
 		t.Fatalf("message after the end: %+v", second)
 	}
-	c, _ := f.conv.Case(ctx, f.admin.TenantID, second.CaseID)
+	c, _ := f.Conv.Case(ctx, f.Admin.TenantID, second.CaseID)
 	if c.PreviousCaseID == nil || *c.PreviousCaseID != first.CaseID || c.Number != 2 {
 		t.Fatalf("new chat = %+v, want it linked to case %d", c, first.CaseID)
 	}
@@ -173,11 +165,11 @@ func TestReplyIsRefusedOutsideTheWindowBeforeAnyProvider(t *testing.T) {
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "hi")
 	f.clock.Advance(conversation.Window - time.Second)
-	if _, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "just in time"}); err != nil {
+	if _, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "just in time"}); err != nil {
 		t.Fatalf("reply a second before the window closes: %v", err)
 	}
 	f.clock.Advance(time.Second)
-	_, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "too late"})
+	_, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "too late"})
 	p, ok := problem.As(err)
 	if !ok || p.Kind != problem.Conflict || p.Msg != channel.WindowClosedMessage {
 		t.Fatalf("reply after 24 h = %v, want the window-closed conflict", err)
@@ -187,7 +179,7 @@ func TestReplyIsRefusedOutsideTheWindowBeforeAnyProvider(t *testing.T) {
 	}
 	// A new client message reopens the window.
 	f.receive(t, "SM2", "+15557654321", "hello again")
-	if _, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "welcome back"}); err != nil {
+	if _, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "welcome back"}); err != nil {
 		t.Fatalf("reply after the client wrote again: %v", err)
 	}
 }
@@ -202,7 +194,7 @@ func TestReplyWithTheSameKeyIsStoredOnceWithOneSendJob(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "on my way", IdempotencyKey: "k-1"}); err != nil {
+			if _, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "on my way", IdempotencyKey: "k-1"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -229,15 +221,15 @@ func TestReplyValidation(t *testing.T) {
 		{conversation.Reply{Body: "   "}, "body"},
 		{conversation.Reply{File: big}, "file"},
 	} {
-		_, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, tc.reply)
+		_, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, tc.reply)
 		if p, ok := problem.As(err); !ok || p.Fields[tc.field] == "" {
 			t.Errorf("reply %q: %v, want a problem with %s", tc.reply.Body, err, tc.field)
 		}
 	}
-	if err := f.conv.EndChat(ctx, f.admin.TenantID, r.CaseID, "solved", "Ada"); err != nil {
+	if err := f.Conv.EndChat(ctx, f.Admin.TenantID, r.CaseID, "solved", "Ada"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "late"}); !problem.Is(err, problem.Conflict) {
+	if _, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "late"}); !problem.Is(err, problem.Conflict) {
 		t.Fatalf("reply to an ended chat = %v", err)
 	}
 	if n := f.Count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 0 {
@@ -250,11 +242,11 @@ func TestStatusesOnlyMoveForward(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "hi")
-	m, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "hello"})
+	m, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "hello"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
+	err = f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = 'SMout' WHERE id = $1`, m.ID)
 		return err
 	})
@@ -262,7 +254,7 @@ func TestStatusesOnlyMoveForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := func() string {
-		ms, _ := f.conv.Messages(ctx, f.admin.TenantID, r.CaseID)
+		ms, _ := f.Conv.Messages(ctx, f.Admin.TenantID, r.CaseID)
 		for _, x := range ms {
 			if x.ID == m.ID {
 				return x.Status
@@ -278,7 +270,7 @@ func TestStatusesOnlyMoveForward(t *testing.T) {
 		{"delivered", "read"},
 	}
 	for _, s := range steps {
-		found, err := f.conv.ApplyStatus(ctx, f.ig, channel.Status{ProviderMessageID: "SMout", Status: s.in})
+		found, err := f.Conv.ApplyStatus(ctx, f.IG, channel.Status{ProviderMessageID: "SMout", Status: s.in})
 		if err != nil || !found {
 			t.Fatalf("apply %s: %v %v", s.in, found, err)
 		}
@@ -286,7 +278,7 @@ func TestStatusesOnlyMoveForward(t *testing.T) {
 			t.Fatalf("after %s: status %s, want %s", s.in, got, s.want)
 		}
 	}
-	if found, _ := f.conv.ApplyStatus(ctx, f.ig, channel.Status{ProviderMessageID: "SMunknown", Status: "sent"}); found {
+	if found, _ := f.Conv.ApplyStatus(ctx, f.IG, channel.Status{ProviderMessageID: "SMunknown", Status: "sent"}); found {
 		t.Fatal("a status for an unknown message found one")
 	}
 }

@@ -19,21 +19,21 @@ func TestChatEndsAfterIdleTimeout(t *testing.T) {
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "hi")
 	f.clock.Advance(10*time.Minute - time.Second)
-	if n, err := f.conv.EndIdleChats(ctx); err != nil || n != 0 {
+	if n, err := f.Conv.EndIdleChats(ctx); err != nil || n != 0 {
 		t.Fatalf("a second before the timeout: ended %d, %v", n, err)
 	}
 	f.clock.Advance(time.Second)
-	if n, err := f.conv.EndIdleChats(ctx); err != nil || n != 1 {
+	if n, err := f.Conv.EndIdleChats(ctx); err != nil || n != 1 {
 		t.Fatalf("at the timeout: ended %d, %v", n, err)
 	}
-	c, _ := f.conv.Case(ctx, f.admin.TenantID, r.CaseID)
+	c, _ := f.Conv.Case(ctx, f.Admin.TenantID, r.CaseID)
 	if c.State != conversation.StateEnded || c.Status != "solved" || c.EndedBy == nil || *c.EndedBy != conversation.IdleEndedBy {
 		t.Fatalf("case = %+v", c)
 	}
-	if n, _ := f.conv.EndIdleChats(ctx); n != 0 {
+	if n, _ := f.Conv.EndIdleChats(ctx); n != 0 {
 		t.Fatalf("a second sweep ended %d more", n)
 	}
-	ms, _ := f.conv.Messages(ctx, f.admin.TenantID, r.CaseID)
+	ms, _ := f.Conv.Messages(ctx, f.Admin.TenantID, r.CaseID)
 	if last := ms[len(ms)-1]; last.Kind != "event" || last.Body != "Chat ended by the idle timeout (10 minutes without messages) · status solved" {
 		t.Fatalf("last entry = %q", last.Body)
 	}
@@ -45,11 +45,11 @@ func TestAgentReplyKeepsTheChatAlive(t *testing.T) {
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "hi")
 	f.clock.Advance(9 * time.Minute)
-	if _, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "one moment"}); err != nil {
+	if _, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "one moment"}); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(9 * time.Minute)
-	if n, _ := f.conv.EndIdleChats(ctx); n != 0 {
+	if n, _ := f.Conv.EndIdleChats(ctx); n != 0 {
 		t.Fatal("a chat with an agent message 9 minutes ago was ended")
 	}
 }
@@ -59,24 +59,24 @@ func TestTenantsOwnIdleTimeout(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	for _, bad := range []int{0, 1441, 100000} {
-		err := f.conv.UpdateChatSettings(ctx, f.admin.TenantID, conversation.Settings{IdleMinutes: bad, EndStatus: "open"})
+		err := f.Conv.UpdateChatSettings(ctx, f.Admin.TenantID, conversation.Settings{IdleMinutes: bad, EndStatus: "open"})
 		if p, ok := problem.As(err); !ok || p.Fields["idle_minutes"] == "" {
 			t.Errorf("timeout %d accepted: %v", bad, err)
 		}
 	}
-	if err := f.conv.UpdateChatSettings(ctx, f.admin.TenantID, conversation.Settings{IdleMinutes: 30, EndStatus: "pending"}); err != nil {
+	if err := f.Conv.UpdateChatSettings(ctx, f.Admin.TenantID, conversation.Settings{IdleMinutes: 30, EndStatus: "pending"}); err != nil {
 		t.Fatal(err)
 	}
 	r := f.receive(t, "SM1", "+15557654321", "hi")
 	f.clock.Advance(29 * time.Minute)
-	if n, _ := f.conv.EndIdleChats(ctx); n != 0 {
+	if n, _ := f.Conv.EndIdleChats(ctx); n != 0 {
 		t.Fatal("ended before the tenant's 30 minutes")
 	}
 	f.clock.Advance(time.Minute)
-	if n, _ := f.conv.EndIdleChats(ctx); n != 1 {
+	if n, _ := f.Conv.EndIdleChats(ctx); n != 1 {
 		t.Fatal("not ended at the tenant's 30 minutes")
 	}
-	if c, _ := f.conv.Case(ctx, f.admin.TenantID, r.CaseID); c.Status != "pending" {
+	if c, _ := f.Conv.Case(ctx, f.Admin.TenantID, r.CaseID); c.Status != "pending" {
 		t.Fatalf("status %q, want the tenant's end status", c.Status)
 	}
 }
@@ -96,7 +96,7 @@ func TestConcurrentSweepsEndEachChatOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := f.conv.EndIdleChats(ctx)
+			n, err := f.Conv.EndIdleChats(ctx)
 			if err != nil {
 				t.Error(err)
 			}
@@ -119,36 +119,36 @@ func TestWindowCloseIsRecordedOnceAndReopens(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	// Keep the chat from ending while the window runs out.
-	if err := f.conv.UpdateChatSettings(ctx, f.admin.TenantID, conversation.Settings{IdleMinutes: 1440, EndStatus: "open"}); err != nil {
+	if err := f.Conv.UpdateChatSettings(ctx, f.Admin.TenantID, conversation.Settings{IdleMinutes: 1440, EndStatus: "open"}); err != nil {
 		t.Fatal(err)
 	}
 	r := f.receive(t, "SM1", "+15557654321", "hi")
 	f.clock.Advance(20 * time.Hour)
-	if _, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "still here"}); err != nil {
+	if _, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "still here"}); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(4*time.Hour - time.Second)
-	if n, _ := f.conv.CloseWindows(ctx); n != 0 {
+	if n, _ := f.Conv.CloseWindows(ctx); n != 0 {
 		t.Fatal("window closed early")
 	}
 	f.clock.Advance(time.Second)
-	if n, _ := f.conv.CloseWindows(ctx); n != 1 {
+	if n, _ := f.Conv.CloseWindows(ctx); n != 1 {
 		t.Fatal("window not closed at 24 h")
 	}
-	if n, _ := f.conv.CloseWindows(ctx); n != 0 {
+	if n, _ := f.Conv.CloseWindows(ctx); n != 0 {
 		t.Fatal("window closed twice")
 	}
-	c, _ := f.conv.Case(ctx, f.admin.TenantID, r.CaseID)
+	c, _ := f.Conv.Case(ctx, f.Admin.TenantID, r.CaseID)
 	if c.WindowOpen(f.clock.Now()) {
 		t.Fatal("window reported open")
 	}
 	f.receive(t, "SM2", "+15557654321", "back again")
-	c, _ = f.conv.Case(ctx, f.admin.TenantID, r.CaseID)
+	c, _ = f.Conv.Case(ctx, f.Admin.TenantID, r.CaseID)
 	if !c.WindowOpen(f.clock.Now()) {
 		t.Fatal("a client message did not reopen the window")
 	}
 	f.clock.Advance(24 * time.Hour)
-	if n, _ := f.conv.CloseWindows(ctx); n != 1 {
+	if n, _ := f.Conv.CloseWindows(ctx); n != 1 {
 		t.Fatal("the reopened window did not close again")
 	}
 }
@@ -160,7 +160,7 @@ func TestAllCasesKeysetPagesAreStableAcrossTies(t *testing.T) {
 	// 7 ended cases, five of them with the very same last activity.
 	for i := range 7 {
 		r := f.receive(t, fmt.Sprintf("SM%d", i), fmt.Sprintf("+1555765%04d", i), fmt.Sprintf("case %d", i))
-		if err := f.conv.EndChat(ctx, f.admin.TenantID, r.CaseID, "solved", "Ada"); err != nil {
+		if err := f.Conv.EndChat(ctx, f.Admin.TenantID, r.CaseID, "solved", "Ada"); err != nil {
 			t.Fatal(err)
 		}
 		if i >= 2 {
@@ -172,7 +172,7 @@ func TestAllCasesKeysetPagesAreStableAcrossTies(t *testing.T) {
 	var seen []int64
 	var after conversation.Cursor
 	for page := 0; ; page++ {
-		cs, next, err := f.conv.Cases(ctx, f.admin.TenantID, conversation.CaseFilter{After: after}, 3)
+		cs, next, err := f.Conv.Cases(ctx, f.Admin.TenantID, conversation.CaseFilter{After: after}, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,15 +201,15 @@ func TestAllCasesKeysetPagesAreStableAcrossTies(t *testing.T) {
 		t.Fatalf("a case appeared twice: %v", seen)
 	}
 	// Filters.
-	cs, _, _ := f.conv.Cases(ctx, f.admin.TenantID, conversation.CaseFilter{Text: "case 3"}, 50)
+	cs, _, _ := f.Conv.Cases(ctx, f.Admin.TenantID, conversation.CaseFilter{Text: "case 3"}, 50)
 	if len(cs) != 1 || cs[0].Preview != "case 3" {
 		t.Fatalf("text filter: %+v", cs)
 	}
-	cs, _, _ = f.conv.Cases(ctx, f.admin.TenantID, conversation.CaseFilter{Client: "+15557650004"}, 50)
+	cs, _, _ = f.Conv.Cases(ctx, f.Admin.TenantID, conversation.CaseFilter{Client: "+15557650004"}, 50)
 	if len(cs) != 1 {
 		t.Fatalf("client filter: %d", len(cs))
 	}
-	cs, _, _ = f.conv.Cases(ctx, f.admin.TenantID, conversation.CaseFilter{Status: "open"}, 50)
+	cs, _, _ = f.Conv.Cases(ctx, f.Admin.TenantID, conversation.CaseFilter{Status: "open"}, 50)
 	if len(cs) != 0 {
 		t.Fatalf("status filter: %d", len(cs))
 	}
@@ -220,32 +220,32 @@ func TestTakeTransferAndNotes(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "hi")
-	c, _ := f.conv.Case(ctx, f.admin.TenantID, r.CaseID)
-	if err := f.conv.Assign(ctx, f.admin.TenantID, r.CaseID, c.GroupID, &f.admin.ID, "Ada"); err != nil {
+	c, _ := f.Conv.Case(ctx, f.Admin.TenantID, r.CaseID)
+	if err := f.Conv.Assign(ctx, f.Admin.TenantID, r.CaseID, c.GroupID, &f.Admin.ID, "Ada"); err != nil {
 		t.Fatal(err)
 	}
 	var otherGroup int64
-	err := f.db.InTenant(ctx, f.admin.TenantID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO groups (tenant_id, name) VALUES ($1, 'Billing') RETURNING id`, f.admin.TenantID).Scan(&otherGroup)
+	err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO groups (tenant_id, name) VALUES ($1, 'Billing') RETURNING id`, f.Admin.TenantID).Scan(&otherGroup)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Ada is not in Billing: she cannot be the assignee there.
-	if err := f.conv.Assign(ctx, f.admin.TenantID, r.CaseID, otherGroup, &f.admin.ID, "Ada"); !problem.Is(err, problem.Invalid) {
+	if err := f.Conv.Assign(ctx, f.Admin.TenantID, r.CaseID, otherGroup, &f.Admin.ID, "Ada"); !problem.Is(err, problem.Invalid) {
 		t.Fatalf("assign outside the group: %v", err)
 	}
-	if err := f.conv.Assign(ctx, f.admin.TenantID, r.CaseID, otherGroup, nil, "Ada"); err != nil {
+	if err := f.Conv.Assign(ctx, f.Admin.TenantID, r.CaseID, otherGroup, nil, "Ada"); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.conv.AddNote(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, "VIP client, be quick"); err != nil {
+	if err := f.Conv.AddNote(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, "VIP client, be quick"); err != nil {
 		t.Fatal(err)
 	}
-	c, _ = f.conv.Case(ctx, f.admin.TenantID, r.CaseID)
+	c, _ = f.Conv.Case(ctx, f.Admin.TenantID, r.CaseID)
 	if c.GroupID != otherGroup || c.AssigneeID != nil {
 		t.Fatalf("after transfer: %+v", c)
 	}
-	ms, _ := f.conv.Messages(ctx, f.admin.TenantID, r.CaseID)
+	ms, _ := f.Conv.Messages(ctx, f.Admin.TenantID, r.CaseID)
 	var kinds []string
 	for _, m := range ms {
 		kinds = append(kinds, m.Kind+":"+m.Body)
@@ -263,14 +263,14 @@ func TestEndChatForRules(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "hi")
-	if err := f.conv.EndChat(ctx, f.admin.TenantID, r.CaseID, "open", "rule 'After hours'"); err != nil {
+	if err := f.Conv.EndChat(ctx, f.Admin.TenantID, r.CaseID, "open", "rule 'After hours'"); err != nil {
 		t.Fatal(err)
 	}
-	cs, _, _ := f.conv.Cases(ctx, f.admin.TenantID, conversation.CaseFilter{Status: "open"}, 10)
+	cs, _, _ := f.Conv.Cases(ctx, f.Admin.TenantID, conversation.CaseFilter{Status: "open"}, 10)
 	if len(cs) != 1 || cs[0].ID != r.CaseID || *cs[0].EndedBy != "rule 'After hours'" {
 		t.Fatalf("All cases after the rule: %+v", cs)
 	}
-	if err := f.conv.EndChat(ctx, f.admin.TenantID, r.CaseID, "nonsense", "x"); !problem.Is(err, problem.Invalid) {
+	if err := f.Conv.EndChat(ctx, f.Admin.TenantID, r.CaseID, "nonsense", "x"); !problem.Is(err, problem.Invalid) {
 		t.Fatalf("unknown status: %v", err)
 	}
 }
@@ -284,21 +284,21 @@ func TestSendQueuedInsideWindowFailsAfterItClosed(t *testing.T) {
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "hi")
 	f.clock.Advance(conversation.Window - time.Minute)
-	m, err := f.conv.SendReply(ctx, f.admin.TenantID, f.admin.ID, r.CaseID, conversation.Reply{Body: "almost too late"})
+	m, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "almost too late"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(2 * time.Minute)
-	if err := f.conv.Deliver(ctx, f.admin.TenantID, m.ID, false); err != nil {
+	if err := f.Conv.Deliver(ctx, f.Admin.TenantID, m.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	ms, _ := f.conv.Messages(ctx, f.admin.TenantID, r.CaseID)
+	ms, _ := f.Conv.Messages(ctx, f.Admin.TenantID, r.CaseID)
 	last := ms[len(ms)-1]
 	if last.Status != "failed" || last.ErrorMessage == nil || *last.ErrorMessage != "The 24-hour window is closed: only an approved template can be sent" || last.ProviderMessageID != nil {
 		t.Fatalf("late send: %+v", last)
 	}
 	// Running the job again changes nothing.
-	if err := f.conv.Deliver(ctx, f.admin.TenantID, m.ID, false); err != nil {
+	if err := f.Conv.Deliver(ctx, f.Admin.TenantID, m.ID, false); err != nil {
 		t.Fatal(err)
 	}
 }

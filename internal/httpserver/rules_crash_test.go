@@ -26,7 +26,7 @@ func TestRulesRunOnceAfterACrash(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Conversations.Receive(ctx, f.Integration, channel.Inbound{ProviderMessageID: "SM-crash", From: "+15557654321", Body: "hello"}); err != nil {
+	if _, err := f.Conv.Receive(ctx, f.IG, channel.Inbound{ProviderMessageID: "SM-crash", From: "+15557654321", Body: "hello"}); err != nil {
 		t.Fatal(err)
 	}
 	notes := func() int {

@@ -7,14 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/channel"
 	"parley/internal/clock"
 	"parley/internal/conversation"
 	"parley/internal/conversation/convtest"
-	"parley/internal/integration"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 	"parley/internal/rule"
@@ -27,18 +25,15 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // run the rule events themselves.
 type fixture struct {
 	*convtest.Fixture
-	tid   uuid.UUID
-	ig    integration.Integration
-	conv  *conversation.Service
 	rules *rule.Service
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	c := convtest.New(t, clock.Real{})
-	f := &fixture{Fixture: c, tid: c.Admin.TenantID, ig: c.Integration, conv: c.Conversations, rules: rule.NewService(c.DB, c.Conversations, c.Log)}
-	f.conv.SetRuleFilter(f.rules.MayFire) // as Parley does
-	if err := f.DB.InTenant(t.Context(), f.tid, func(tx pgx.Tx) error {
+	f := &fixture{Fixture: c, rules: rule.NewService(c.DB, c.Conv, c.Log)}
+	f.Conv.SetRuleFilter(f.rules.MayFire) // as Parley does
+	if err := f.DB.InTenant(t.Context(), f.Admin.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(t.Context(), `INSERT INTO rules (tenant_id, name, trigger, actions) VALUES (current_tenant(), 'Seen', 'client_message', '[{"kind":"add_note","value":"seen"}]')`)
 		return err
 	}); err != nil {
@@ -50,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 // receive stores a client's message as a webhook would.
 func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Received {
 	t.Helper()
-	r, err := f.conv.Receive(t.Context(), f.ig, channel.Inbound{ProviderMessageID: sid, From: from, Body: body})
+	r, err := f.Conv.Receive(t.Context(), f.IG, channel.Inbound{ProviderMessageID: sid, From: from, Body: body})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +56,7 @@ func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Rec
 func (f *fixture) drain(t *testing.T) {
 	t.Helper()
 	for f.Count(t, `SELECT count(*) FROM rule_events`) > 0 {
-		if err := f.rules.Drain(t.Context(), f.tid); err != nil {
+		if err := f.rules.Drain(t.Context(), f.Admin.TenantID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,7 +84,7 @@ func TestEventsRecordedWhileRunsTakeThemAllRunOnce(t *testing.T) {
 			wg.Go(func() {
 				for i := range each {
 					from := fmt.Sprintf("+1555000%02d%02d", w, i%5)
-					if _, err := f.conv.Receive(ctx, f.ig, channel.Inbound{ProviderMessageID: fmt.Sprintf("SM%d-%d-%d", round, w, i), From: from, Body: "hello"}); err != nil {
+					if _, err := f.Conv.Receive(ctx, f.IG, channel.Inbound{ProviderMessageID: fmt.Sprintf("SM%d-%d-%d", round, w, i), From: from, Body: "hello"}); err != nil {
 						t.Error(err)
 					}
 				}
@@ -104,7 +99,7 @@ func TestEventsRecordedWhileRunsTakeThemAllRunOnce(t *testing.T) {
 						return
 					default:
 					}
-					if err := f.rules.Drain(ctx, f.tid); err != nil && !errors.Is(err, rule.ErrBusy) {
+					if err := f.rules.Drain(ctx, f.Admin.TenantID); err != nil && !errors.Is(err, rule.ErrBusy) {
 						t.Error(err)
 						return
 					}
@@ -148,15 +143,15 @@ func TestARunStartingBeforeAChangeCommitsRunsItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, f.tid.String()); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, f.Admin.TenantID.String()); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.conv.RecordRuleEvents(ctx, tx, f.tid, conversation.RuleClientMessage, 0,
+	if err := f.Conv.RecordRuleEvents(ctx, tx, f.Admin.TenantID, conversation.RuleClientMessage, 0,
 		[]conversation.RuleEvent{{CaseID: second.CaseID, MessageID: second.MessageID, Chain: conversation.NewRuleChain()}}); err != nil {
 		t.Fatal(err)
 	}
 	ran := make(chan error, 1)
-	go func() { ran <- f.rules.Drain(ctx, f.tid) }()
+	go func() { ran <- f.rules.Drain(ctx, f.Admin.TenantID) }()
 	// Let the run get as far as it can before the change commits: to its
 	// end, or to waiting for the change.
 	for waiting := 0; waiting == 0; {
@@ -193,7 +188,7 @@ func TestRunsTakeTurns(t *testing.T) {
 	f.receive(t, "SM1", "+15550000001", "hello")
 	lease := func(until string) {
 		t.Helper()
-		if err := f.DB.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
+		if err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `UPDATE rule_queues SET draining_until = now() + $1::interval`, until)
 			return err
 		}); err != nil {
@@ -201,7 +196,7 @@ func TestRunsTakeTurns(t *testing.T) {
 		}
 	}
 	lease("1 minute")
-	if err := f.rules.Drain(ctx, f.tid); !errors.Is(err, rule.ErrBusy) {
+	if err := f.rules.Drain(ctx, f.Admin.TenantID); !errors.Is(err, rule.ErrBusy) {
 		t.Fatalf("Drain during another run: %v, want ErrBusy", err)
 	}
 	if n := f.Count(t, `SELECT count(*) FROM rule_events`); n != 1 {
@@ -222,7 +217,7 @@ func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
 	ctx := t.Context()
 	// A rule that names a deleted group, before "Seen": each run records in
 	// the chat that it was skipped — which Postgres refuses for one chat.
-	if err := f.DB.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
+	if err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, position, actions)
 			VALUES (current_tenant(), 'Broken', 'client_message', -1, '[{"kind":"assign_group","value":"999999"}]')`)
 		return err
@@ -242,7 +237,7 @@ func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
 	}
 	f.receive(t, "SM2", "+15550000002", "fine")
 	for i := range 5 {
-		if err := f.rules.Drain(ctx, f.tid); err == nil {
+		if err := f.rules.Drain(ctx, f.Admin.TenantID); err == nil {
 			t.Fatalf("run %d: no error from a run Postgres refuses", i+1)
 		}
 		if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note'`); n != 0 {
@@ -266,7 +261,7 @@ func TestMessagesNoRuleMayFireForRecordNoEvent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	if err := f.DB.InTenant(ctx, f.tid, func(tx pgx.Tx) error {
+	if err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE rules SET conditions = '[{"field":"text_contains","value":"Refund"}]'`); err != nil {
 			return err
 		}

@@ -25,12 +25,12 @@ import (
 
 // Fixture is what New made.
 type Fixture struct {
-	DB            *postgres.DB
-	URL           string // the database's, for a second Parley or the schema's owner
-	Admin         tenant.Agent
-	Integration   integration.Integration
-	Conversations *conversation.Service
-	Log           *slog.Logger // discards
+	DB    *postgres.DB
+	URL   string // the database's, for a second Parley or the schema's owner
+	Admin tenant.Agent
+	IG    integration.Integration
+	Conv  *conversation.Service
+	Log   *slog.Logger // discards
 }
 
 // New makes the fixture on clk. The package's TestMain must call pgtest.Main.
@@ -69,8 +69,8 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return &Fixture{
-		DB: db, URL: url, Admin: admin, Integration: ig, Log: log,
-		Conversations: conversation.NewService(db, inserter, igs, store, clk, log, "http://parley.test"),
+		DB: db, URL: url, Admin: admin, IG: ig, Log: log,
+		Conv: conversation.NewService(db, inserter, igs, store, clk, log, "http://parley.test"),
 	}
 }
 
