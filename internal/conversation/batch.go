@@ -151,9 +151,8 @@ func (s *Service) storeBatch(ctx context.Context, batch []*inboundReq) {
 // storeBatchTx stores, in one statement, the messages of one tenant whose
 // client has a live chat on the integration, with their chats' activity,
 // the browsers' notifications and the rules' events, as receiveTx does for
-// one; it marks the
-// others single. A message stored before (or by a concurrent delivery)
-// inserts nothing and is reported a duplicate.
+// one; it marks the others single. A message stored before (or by a
+// concurrent delivery) inserts nothing and is reported a duplicate.
 func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, reqs []*inboundReq) error {
 	// A message delivered twice within the batch is stored once.
 	type key struct {
@@ -171,7 +170,7 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 	var (
 		igs, groups                                = make([]int64, n), make([]int64, n)
 		nums, sids, kinds, bodies, metas, previews = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		rules                                      = make([]bool, n) // some rule may fire for it
+		mayFire                                    = make([]bool, n) // some rule may fire for it
 	)
 	for i, r := range reqs {
 		kind, body, meta := inboundContent(r.in, false)
@@ -181,7 +180,7 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 		}
 		igs[i], groups[i], nums[i], sids[i] = r.ig.ID, r.ig.DefaultGroupID, r.in.From, r.in.ProviderMessageID
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
-		rules[i] = s.rulesMayFire(ctx, tid, body)
+		mayFire[i] = s.rulesMayFire(ctx, tid, body)
 	}
 	// The notification is realtime.Event's JSON.
 	rows, _ := tx.Query(ctx, `WITH u AS (
@@ -203,10 +202,10 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 			SELECT id, pg_notify($11, json_build_object('t', $1::uuid, 'k', 'message', 'c', case_id, 'g', grp)::text) FROM j),
 		ev AS (
 			SELECT record_rule_events($12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord), NULL, NULL, NULL) AS queue FROM j
-			WHERE j.may_fire HAVING count(*) > 0 AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $12))
+			WHERE j.may_fire HAVING count(*) > 0)
 		SELECT u.ord, u.case_id, j.id, coalesce((SELECT queue FROM ev), false), (SELECT count(*) FROM sent)
 		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`,
-		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, rules)
+		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire)
 	var (
 		ord    int
 		caseID *int64
