@@ -38,11 +38,14 @@ func (s *Service) setup(ctx context.Context, tid uuid.UUID) (setup, error) {
 			if err != nil {
 				return err
 			}
-			st.byTrigger = map[string][]Rule{}
+			st.byTrigger, st.patterns = map[string][]Rule{}, map[string]*regexp.Regexp{}
 			for _, r := range rules {
 				for i, c := range r.Conditions {
-					if c.Field == "text_contains" || c.Field == "tag" { // compared in lower case
+					switch c.Field {
+					case "text_contains", "tag": // compared in lower case
 						r.Conditions[i].Value = strings.ToLower(c.Value)
+					case "text_matches":
+						st.patterns[c.Value], _ = regexp.Compile(c.Value) // nil if invalid: never matches
 					}
 				}
 				st.byTrigger[r.Trigger] = append(st.byTrigger[r.Trigger], r)
@@ -51,16 +54,6 @@ func (s *Service) setup(ctx context.Context, tid uuid.UUID) (setup, error) {
 		})
 		if st.loc, _ = time.LoadLocation(zone); st.loc == nil {
 			st.loc = time.UTC
-		}
-		st.patterns = map[string]*regexp.Regexp{}
-		for _, rules := range st.byTrigger {
-			for _, r := range rules {
-				for _, c := range r.Conditions {
-					if c.Field == "text_matches" {
-						st.patterns[c.Value], _ = regexp.Compile(c.Value) // nil if invalid: never matches
-					}
-				}
-			}
 		}
 		return st, err == nil, err
 	})

@@ -369,8 +369,8 @@ func (s *Service) MayFire(ctx context.Context, tid uuid.UUID, text string) bool 
 	if err != nil {
 		return true
 	}
-	ev, now := event{text: text, lower: strings.ToLower(text)}, s.conv.Now().In(st.loc)
-	return slices.ContainsFunc(st.byTrigger[conversation.RuleClientMessage], func(r Rule) bool { return matches(r, nil, ev, now, st.patterns) })
+	ev := event{RuleEvent: conversation.RuleEvent{Trigger: conversation.RuleClientMessage}, text: text, lower: strings.ToLower(text)}
+	return len(st.candidates(ev)) > 0
 }
 
 // eventFailed is an error of one event's rules, not of reading them.
@@ -385,24 +385,27 @@ type event struct {
 	text, lower string
 }
 
-// rulesFor are the tenant's enabled rules that ev runs: those of its
-// trigger, or, for a waiting trigger, the one rule whose wait is over.
-func (st setup) rulesFor(ev event) []Rule {
-	rules := st.byTrigger[ev.Trigger]
-	if ev.RuleID != 0 {
-		rules = slices.DeleteFunc(slices.Clone(rules), func(r Rule) bool { return r.ID != ev.RuleID })
+// candidates are the tenant's enabled rules that ev runs (those of its
+// trigger, or for a waiting trigger the one whose wait is over) and whose
+// text conditions let it through: the only ones that may fire. Most
+// messages have none.
+func (st setup) candidates(ev event) []Rule {
+	var rules []Rule
+	for _, r := range st.byTrigger[ev.Trigger] {
+		if (ev.RuleID == 0 || r.ID == ev.RuleID) && matches(r, nil, ev, time.Time{}, st.patterns) {
+			rules = append(rules, r)
+		}
 	}
 	return rules
 }
 
-// run runs, for each event in turn, its rules in order, and records each
-// run in the conversation. A rule that ends the chat stops the rules after
-// it. A rule whose group, integration or macro was deleted (ref holds those
-// left) is skipped, with the reason recorded, for the events whose text it
-// would take. The rules come from the cache; the chats are read once for
-// all the events, and only those of events that a rule may fire for: most
-// messages fail every rule's text conditions. It returns how many events ran: all of them, or those before
-// the one that failed.
+// run runs, for each event in turn, its candidate rules in order, and
+// records each run in the conversation. A rule that ends the chat stops
+// the rules after it. A rule whose group, integration or macro was deleted
+// (ref holds those left) is skipped, with the reason recorded. The rules
+// come from the cache; the chats are read once for all the events, and
+// only those of events that have candidates. It returns how many events
+// ran: all of them, or those before the one that failed.
 func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []event) (int, error) {
 	st, err := s.setup(ctx, tid)
 	if err != nil {
@@ -416,10 +419,10 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 			}
 		}
 	}
-	now := s.conv.Now().In(st.loc)
+	candidates := make([][]Rule, len(events))
 	var caseIDs []int64
-	for _, ev := range events {
-		if slices.ContainsFunc(st.rulesFor(ev), func(r Rule) bool { return matches(r, nil, ev, now, st.patterns) }) {
+	for i, ev := range events {
+		if candidates[i] = st.candidates(ev); len(candidates[i]) > 0 {
 			caseIDs = append(caseIDs, ev.CaseID)
 		}
 	}
@@ -437,19 +440,19 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 	}
 	for i, ev := range events {
 		c, ok := cases[ev.CaseID]
-		if !ok {
-			continue // no rule fires for it, or the chat was deleted meanwhile
+		if !ok || len(candidates[i]) == 0 {
+			continue // no rule may fire for it, or the chat was deleted meanwhile
 		}
 		// The next event of the same chat sees what these rules changed.
-		if cases[c.ID], err = s.runEvent(ctx, tid, st.rulesFor(ev), broken, st, c, ev); err != nil {
+		if cases[c.ID], err = s.runEvent(ctx, tid, candidates[i], broken, st, c, ev); err != nil {
 			return i, eventFailed{fmt.Errorf("rules for %s: %w", ev.Trigger, err)}
 		}
 	}
 	return len(events), nil
 }
 
-// runEvent runs the rules for one event on chat c, and returns the chat
-// as the rules left it.
+// runEvent runs an event's candidate rules on chat c, and returns the
+// chat as the rules left it.
 func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, broken map[int64]string, st setup, c conversation.Case, ev event) (conversation.Case, error) {
 	live := c.State == conversation.StateLive
 	now := s.conv.Now().In(st.loc)
@@ -457,9 +460,6 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, bro
 	for _, r := range rules {
 		if live && c.State != conversation.StateLive {
 			return c, nil // a rule before ended the chat
-		}
-		if !matches(r, nil, ev, now, st.patterns) {
-			continue // its text conditions fail
 		}
 		if why := broken[r.ID]; why != "" {
 			if err := s.conv.RecordEvent(ctx, tid, c.ID, fmt.Sprintf("Rule '%s' was skipped: %s", r.Name, why)); err != nil {
