@@ -389,11 +389,12 @@ type event struct {
 // trigger, or for a waiting trigger the one whose wait is over) and whose
 // text conditions let it through: the only ones that may fire. Most
 // messages have none.
-func (st setup) candidates(ev event) []Rule {
-	var rules []Rule
-	for _, r := range st.byTrigger[ev.Trigger] {
+func (st setup) candidates(ev event) []*Rule {
+	var rules []*Rule
+	all := st.byTrigger[ev.Trigger]
+	for i, r := range all {
 		if (ev.RuleID == 0 || r.ID == ev.RuleID) && matches(r, nil, ev, time.Time{}, st.patterns) {
-			rules = append(rules, r)
+			rules = append(rules, &all[i])
 		}
 	}
 	return rules
@@ -419,7 +420,7 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 			}
 		}
 	}
-	candidates := make([][]Rule, len(events))
+	candidates := make([][]*Rule, len(events))
 	var caseIDs []int64
 	for i, ev := range events {
 		if candidates[i] = st.candidates(ev); len(candidates[i]) > 0 {
@@ -453,7 +454,7 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 
 // runEvent runs an event's candidate rules on chat c, and returns the
 // chat as the rules left it.
-func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, broken map[int64]string, st setup, c conversation.Case, ev event) (conversation.Case, error) {
+func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []*Rule, broken map[int64]string, st setup, c conversation.Case, ev event) (conversation.Case, error) {
 	live := c.State == conversation.StateLive
 	now := s.conv.Now().In(st.loc)
 	var err error
@@ -467,7 +468,7 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, bro
 			}
 			continue
 		}
-		if !matches(r, &c, ev, now, st.patterns) {
+		if !matches(*r, &c, ev, now, st.patterns) {
 			continue
 		}
 		if first, err := s.firstInChain(ctx, tid, ev.Chain, r.ID); err != nil || !first {
@@ -478,7 +479,7 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []Rule, bro
 		}
 		rctx := conversation.WithRuleChain(ctx, ev.Chain)
 		for _, a := range r.Actions {
-			if err := s.act(rctx, tid, r, a, c, ev.MessageID); err != nil {
+			if err := s.act(rctx, tid, *r, a, c, ev.MessageID); err != nil {
 				return c, err
 			}
 		}
