@@ -138,8 +138,7 @@ func (s *Service) storeBatch(ctx context.Context, batch []*inboundReq) {
 		byTenant[r.ig.TenantID] = append(byTenant[r.ig.TenantID], r)
 	}
 	for tid, reqs := range byTenant {
-		err := s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error { return s.storeBatchTx(ctx, tx, tid, reqs) })
-		if err != nil {
+		if err := s.storeTenantBatch(ctx, tid, reqs); err != nil {
 			s.log.WarnContext(ctx, "inbound batch not stored: its messages are stored one by one", "tenant_id", tid, "messages", len(reqs), "err", err)
 			for _, r := range reqs {
 				r.res, r.single = Received{}, true
@@ -148,12 +147,18 @@ func (s *Service) storeBatch(ctx context.Context, batch []*inboundReq) {
 	}
 }
 
-// storeBatchTx stores, in one statement, the messages of one tenant whose
-// client has a live chat on the integration, with their chats' activity,
-// the browsers' notifications and the rules' events, as receiveTx does for
-// one; it marks the others single. A message stored before (or by a
-// concurrent delivery) inserts nothing and is reported a duplicate.
-func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, reqs []*inboundReq) error {
+// storeTenantBatch stores, in one statement, the messages of one tenant
+// whose client has a live chat on the integration, with their chats'
+// activity, the browsers' notifications and the rules' events, as
+// receiveTx does for one; it marks the others single. A message stored
+// before (or by a concurrent delivery) inserts nothing and is reported a
+// duplicate.
+//
+// When no rule may fire for any of the messages, the statement is the
+// whole transaction, and it goes to Postgres with its tenant scoping in one
+// round trip. Otherwise the transaction may have to queue a rule run
+// (River's InsertTx) after the statement, so it is an ordinary one.
+func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*inboundReq) error {
 	// A message delivered twice within the batch is stored once.
 	type key struct {
 		ig  int64
@@ -171,6 +176,7 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 		igs, groups                                = make([]int64, n), make([]int64, n)
 		nums, sids, kinds, bodies, metas, previews = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		mayFire                                    = make([]bool, n) // some rule may fire for it
+		anyMayFire                                 bool
 	)
 	for i, r := range reqs {
 		kind, body, meta := inboundContent(r.in, false)
@@ -181,9 +187,31 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 		igs[i], groups[i], nums[i], sids[i] = r.ig.ID, r.ig.DefaultGroupID, r.in.From, r.in.ProviderMessageID
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
 		mayFire[i] = s.rulesMayFire(ctx, tid, body)
+		anyMayFire = anyMayFire || mayFire[i]
 	}
-	// The notification is realtime.Event's JSON.
-	rows, _ := tx.Query(ctx, `WITH u AS (
+	args := []any{tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire}
+	if !anyMayFire {
+		b := &pgx.Batch{}
+		b.Queue(storeBatchSQL, args...).Query(func(rows pgx.Rows) error {
+			_, err := readStoredBatch(rows, reqs)
+			return err
+		})
+		return s.db.InTenantBatch(ctx, tid, b)
+	}
+	return s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, storeBatchSQL, args...)
+		queue, err := readStoredBatch(rows, reqs)
+		if err != nil || !queue {
+			return err
+		}
+		return s.queueRuleRun(ctx, tx, tid)
+	})
+}
+
+// storeBatchSQL stores a batch's messages; storeTenantBatch builds its
+// arguments and readStoredBatch reads its rows. The notification is
+// realtime.Event's JSON.
+const storeBatchSQL = `WITH u AS (
 			SELECT u.*, (SELECT c.id FROM cases c WHERE c.integration_id = u.ig AND c.state = 'live'
 					AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = u.num)) AS case_id
 			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $13::bool[])
@@ -204,15 +232,17 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 			SELECT record_rule_events($12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord), NULL, NULL, NULL) AS queue FROM j
 			WHERE j.may_fire HAVING count(*) > 0)
 		SELECT u.ord, u.case_id, j.id, coalesce((SELECT queue FROM ev), false), (SELECT count(*) FROM sent)
-		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`,
-		tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire)
+		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`
+
+// readStoredBatch sets each message's result from the statement's rows and
+// says whether the messages' rule events call for a rule run.
+func readStoredBatch(rows pgx.Rows, reqs []*inboundReq) (queue bool, err error) {
 	var (
 		ord    int
 		caseID *int64
 		msgID  *int64
-		queue  bool // the messages' rule events call for a rule run
 	)
-	_, err := pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &queue, nil}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &queue, nil}, func() error {
 		r := reqs[ord-1]
 		switch {
 		case caseID == nil:
@@ -225,10 +255,7 @@ func (s *Service) storeBatchTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, re
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store messages: %w", err)
+		return false, fmt.Errorf("store messages: %w", err)
 	}
-	if queue {
-		return s.queueRuleRun(ctx, tx, tid)
-	}
-	return nil
+	return queue, nil
 }
