@@ -13,6 +13,7 @@ import (
 
 	"parley/internal/channel"
 	"parley/internal/integration"
+	"parley/internal/postgres"
 	"parley/internal/realtime"
 )
 
@@ -154,10 +155,12 @@ func (s *Service) storeBatch(ctx context.Context, batch []*inboundReq) {
 // before (or by a concurrent delivery) inserts nothing and is reported a
 // duplicate.
 //
-// When no rule may fire for any of the messages, the statement is the
-// whole transaction, and it goes to Postgres with its tenant scoping in one
-// round trip. Otherwise the transaction may have to queue a rule run
-// (River's InsertTx) after the statement, so it is an ordinary one.
+// The statement is the whole transaction, sent with its tenant scoping in
+// one round trip, unless the messages' rule events need the tenant's rule
+// run queued (River's InsertTx, after the statement): then the statement
+// refuses (migration 00012), and the batch is stored again in an ordinary
+// transaction that queues the run. Under load a run is nearly always
+// queued already, so nearly every batch takes one round trip.
 func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*inboundReq) error {
 	// A message delivered twice within the batch is stored once.
 	type key struct {
@@ -176,7 +179,6 @@ func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*i
 		igs, groups                                = make([]int64, n), make([]int64, n)
 		nums, sids, kinds, bodies, metas, previews = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		mayFire                                    = make([]bool, n) // some rule may fire for it
-		anyMayFire                                 bool
 	)
 	for i, r := range reqs {
 		kind, body, meta := inboundContent(r.in, false)
@@ -187,17 +189,17 @@ func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*i
 		igs[i], groups[i], nums[i], sids[i] = r.ig.ID, r.ig.DefaultGroupID, r.in.From, r.in.ProviderMessageID
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
 		mayFire[i] = s.rulesMayFire(ctx, tid, body)
-		anyMayFire = anyMayFire || mayFire[i]
 	}
-	args := []any{tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire}
-	if !anyMayFire {
-		b := &pgx.Batch{}
-		b.Queue(storeBatchSQL, args...).Query(func(rows pgx.Rows) error {
-			_, err := readStoredBatch(rows, reqs)
-			return err
-		})
-		return s.db.InTenantBatch(ctx, tid, b)
+	args := []any{tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire, true}
+	b := &pgx.Batch{}
+	b.Queue(storeBatchSQL, args...).Query(func(rows pgx.Rows) error {
+		_, err := readStoredBatch(rows, reqs)
+		return err
+	})
+	if err := s.db.InTenantBatch(ctx, tid, b); !postgres.HasCode(err, ruleRunRefused) {
+		return err
 	}
+	args[len(args)-1] = false // queue the run instead of refusing
 	return s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, storeBatchSQL, args...)
 		queue, err := readStoredBatch(rows, reqs)
@@ -208,9 +210,13 @@ func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*i
 	})
 }
 
+// ruleRunRefused is the SQLSTATE of refuse_rule_run: the statement's rule
+// events need a rule run queued, which its transaction cannot do.
+const ruleRunRefused = "PR001"
+
 // storeBatchSQL stores a batch's messages; storeTenantBatch builds its
-// arguments and readStoredBatch reads its rows. The notification is
-// realtime.Event's JSON.
+// arguments and readStoredBatch reads its rows. With $14 true it refuses
+// when a rule run must be queued. The notification is realtime.Event's JSON.
 const storeBatchSQL = `WITH u AS (
 			SELECT u.*, (SELECT c.id FROM cases c WHERE c.integration_id = u.ig AND c.state = 'live'
 					AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = u.num)) AS case_id
@@ -231,7 +237,8 @@ const storeBatchSQL = `WITH u AS (
 		ev AS (
 			SELECT record_rule_events($12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord), NULL, NULL, NULL) AS queue FROM j
 			WHERE j.may_fire HAVING count(*) > 0)
-		SELECT u.ord, u.case_id, j.id, coalesce((SELECT queue FROM ev), false), (SELECT count(*) FROM sent)
+		SELECT u.ord, u.case_id, j.id, coalesce((SELECT CASE WHEN $14 THEN refuse_rule_run(queue) ELSE queue END FROM ev), false),
+			(SELECT count(*) FROM sent)
 		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`
 
 // readStoredBatch sets each message's result from the statement's rows and
@@ -244,6 +251,7 @@ func readStoredBatch(rows pgx.Rows, reqs []*inboundReq) (queue bool, err error) 
 	)
 	_, err = pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &queue, nil}, func() error {
 		r := reqs[ord-1]
+		r.res, r.single = Received{}, false
 		switch {
 		case caseID == nil:
 			r.single = true

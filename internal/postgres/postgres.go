@@ -137,3 +137,10 @@ func IsUniqueViolation(err error, constraint string) bool {
 	}
 	return constraint == "" || pgErr.ConstraintName == constraint
 }
+
+// HasCode says whether err is Postgres's error with this SQLSTATE (one a
+// function of ours raises, for example).
+func HasCode(err error, sqlState string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == sqlState
+}
