@@ -27,14 +27,18 @@ import (
 // failed is stored on its own by receiveTx, so a batch never loses or
 // refuses what the single path would have stored.
 //
-// There are no background goroutines: the first caller to find fewer than
-// maxLeaders batches in flight stores the waiting messages itself, and on
-// finishing hands the next waiting messages to the first of them, which
-// leads that batch. Each caller gets exactly one message on its channel:
-// its result, or the batch it is to lead (its own message is in it).
+// There are no background goroutines: the first caller to find no batch in
+// flight stores the waiting messages itself, and on finishing hands the
+// next waiting messages to the first of them, which leads that batch. A
+// second batch starts beside one in flight only once minBeside messages
+// wait: a batch costs a round trip, a statement's start and a commit
+// whatever its size, so a second batch of one or two would spend the CPU
+// that the first needs. Each caller gets exactly one message on its
+// channel: its result, or the batch it is to lead (its own message is in it).
 
 const (
 	maxLeaders  = 2   // batches in flight at once
+	minBeside   = 4   // messages waiting before a batch starts beside another
 	maxBatch    = 128 // messages in one batch
 	batchBudget = 15 * time.Second
 )
@@ -61,7 +65,7 @@ func (b *batcher) submit(r *inboundReq) {
 	b.mu.Lock()
 	b.pending = append(b.pending, r)
 	var batch []*inboundReq
-	if b.leaders < maxLeaders {
+	if b.leaders == 0 || (b.leaders < maxLeaders && len(b.pending) >= minBeside) {
 		b.leaders++
 		batch = b.takeLocked()
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Every caller gets an answer, whatever the batches: also when storing one
@@ -51,5 +52,59 @@ func TestBatcherAnswersEveryCallerEvenAfterAPanic(t *testing.T) {
 	}
 	if single == 0 || stored+single != len(reqs) || b.leaders != 0 || len(b.pending) != 0 {
 		t.Fatalf("stored %d, single %d, leaders left %d, pending %d", stored, single, b.leaders, len(b.pending))
+	}
+}
+
+// A second batch starts beside the one in flight only once minBeside
+// messages wait; fewer wait for the first to finish.
+func TestASecondBatchStartsOnlyWithEnoughMessages(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan int, 10) // each batch's size, as it starts
+	b := &batcher{store: func(_ context.Context, batch []*inboundReq) {
+		started <- len(batch)
+		if len(batch) == 1 {
+			<-release // the first batch stays in flight
+		}
+		for _, r := range batch {
+			r.res.MessageID = 1
+		}
+	}}
+	var wg sync.WaitGroup
+	submit := func() { wg.Go(func() { b.submit(&inboundReq{}) }) }
+	waiting := func(n int) {
+		t.Helper()
+		for range 1000 {
+			b.mu.Lock()
+			k := len(b.pending)
+			b.mu.Unlock()
+			if k == n {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Fatalf("%d messages never waited", n)
+	}
+
+	submit()
+	if n := <-started; n != 1 {
+		t.Fatalf("the first batch has %d messages, want 1", n)
+	}
+	for range minBeside - 1 {
+		submit()
+	}
+	waiting(minBeside - 1)
+	select {
+	case n := <-started:
+		t.Fatalf("a batch of %d started beside the one in flight", n)
+	default:
+	}
+	submit()
+	if n := <-started; n != minBeside {
+		t.Fatalf("the second batch has %d messages, want %d", n, minBeside)
+	}
+	close(release)
+	wg.Wait()
+	if b.leaders != 0 || len(b.pending) != 0 {
+		t.Fatalf("leaders left %d, pending %d", b.leaders, len(b.pending))
 	}
 }
