@@ -38,7 +38,7 @@ import (
 
 const (
 	maxLeaders  = 2   // batches in flight at once
-	minBeside   = 4   // messages waiting before a batch starts beside another
+	minBeside   = 8   // messages waiting before a batch starts beside another
 	maxBatch    = 128 // messages in one batch
 	batchBudget = 15 * time.Second
 )
