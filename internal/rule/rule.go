@@ -431,12 +431,9 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 		return len(events), nil
 	}
 	var cases map[int64]conversation.Case
-	err = s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		conversation.QueueCases(b, caseIDs, func(cs map[int64]conversation.Case) { cases = cs })
-		return tx.SendBatch(ctx, b).Close()
-	})
-	if err != nil {
+	b := &pgx.Batch{}
+	conversation.QueueCases(b, caseIDs, func(cs map[int64]conversation.Case) { cases = cs })
+	if err := s.db.InTenantBatch(ctx, tid, b); err != nil {
 		return 0, fmt.Errorf("rules: %w", err)
 	}
 	for i, ev := range events {
