@@ -68,7 +68,7 @@ func runRules(ctx context.Context, e *env) error {
 	queue := func() (int, error) {
 		var n int
 		err := p.app.DB.InTenant(ctx, p.tenantID, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT count(*) FROM rule_events`).Scan(&n)
+			return tx.QueryRow(ctx, `SELECT count(*) FROM rule_event_list`).Scan(&n)
 		})
 		return n, err
 	}

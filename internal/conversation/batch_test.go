@@ -132,7 +132,7 @@ func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 	}
 	var evs []event
 	err = f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT trigger, case_id, message_id, chain, depth FROM rule_events ORDER BY id`)
+		rows, _ := tx.Query(ctx, `SELECT trigger, case_id, message_id, chain, depth FROM rule_event_list ORDER BY id, ord`)
 		evs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[event])
 		return err
 	})
@@ -157,7 +157,7 @@ func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 	// A second batch while the run is still queued records its events and
 	// no second job.
 	f.Conv.StoreBatch(ctx, f.IG, []channel.Inbound{{ProviderMessageID: "A9", From: "+15550000001", Body: "again", At: f.clock.Now()}})
-	if n, jobs := f.Count(t, `SELECT count(*) FROM rule_events`), f.Count(t, ruleJobs); n != 4 || jobs != 1 {
+	if n, jobs := f.Count(t, `SELECT count(*) FROM rule_event_list`), f.Count(t, ruleJobs); n != 4 || jobs != 1 {
 		t.Errorf("after a second batch: %d events and %d rule jobs, want 4 and 1", n, jobs)
 	}
 }

@@ -62,8 +62,9 @@ func (s *Service) fireRules(ctx context.Context, tx pgx.Tx, tid uuid.UUID, trigg
 }
 
 // RuleEvent is one event the tenant's rules run for: a trigger on a chat.
-// ID, Trigger and RuleID are those of an event read back by a run;
-// RecordRuleEvents takes the trigger and rule of all its events apart.
+// ID (the row of the change that recorded it), Trigger and RuleID are
+// those of an event read back by a run; RecordRuleEvents takes the
+// trigger and rule of all its events apart.
 type RuleEvent struct {
 	ID        int64
 	Trigger   string

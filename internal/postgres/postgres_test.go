@@ -81,7 +81,7 @@ func TestRuleEventsMigrationKeepsQueuedRuleJobs(t *testing.T) {
 		queued bool
 	)
 	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT trigger, case_id, message_id, chain, depth FROM rule_events ORDER BY id`)
+		rows, _ := tx.Query(ctx, `SELECT trigger, case_id, message_id, chain, depth FROM rule_event_list ORDER BY id, ord`)
 		if evs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[event]); err != nil {
 			return err
 		}

@@ -55,7 +55,7 @@ func (f *fixture) receive(t *testing.T, sid, from, body string) conversation.Rec
 // drain runs the tenant's rule events until none is left.
 func (f *fixture) drain(t *testing.T) {
 	t.Helper()
-	for f.Count(t, `SELECT count(*) FROM rule_events`) > 0 {
+	for f.Count(t, `SELECT count(*) FROM rule_event_list`) > 0 {
 		if err := f.rules.Drain(t.Context(), f.Admin.TenantID); err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestEventsRecordedWhileRunsTakeThemAllRunOnce(t *testing.T) {
 		wg.Wait()
 		close(done)
 		runs.Wait()
-		if f.Count(t, `SELECT count(*) FROM rule_events`) > 0 && !f.queuedRun(t) {
+		if f.Count(t, `SELECT count(*) FROM rule_event_list`) > 0 && !f.queuedRun(t) {
 			t.Fatalf("round %d: rule events wait and no run is queued for them", round)
 		}
 		f.drain(t)
@@ -170,7 +170,7 @@ func TestARunStartingBeforeAChangeCommitsRunsItsEvent(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Fatal(err)
 	}
-	if f.Count(t, `SELECT count(*) FROM rule_events`) > 0 && !f.queuedRun(t) {
+	if f.Count(t, `SELECT count(*) FROM rule_event_list`) > 0 && !f.queuedRun(t) {
 		t.Fatal("the change's event waits and no run is queued for it")
 	}
 	f.drain(t)
@@ -199,7 +199,7 @@ func TestRunsTakeTurns(t *testing.T) {
 	if err := f.rules.Drain(ctx, f.Admin.TenantID); !errors.Is(err, rule.ErrBusy) {
 		t.Fatalf("Drain during another run: %v, want ErrBusy", err)
 	}
-	if n := f.Count(t, `SELECT count(*) FROM rule_events`); n != 1 {
+	if n := f.Count(t, `SELECT count(*) FROM rule_event_list`); n != 1 {
 		t.Fatalf("%d events after a run that had to wait, want 1 untouched", n)
 	}
 	lease("-1 second") // the other run died
@@ -276,7 +276,7 @@ func TestMessagesNoRuleMayFireForRecordNoEvent(t *testing.T) {
 	f.receive(t, "SM2", "+15550000001", "hello again")   // a live chat's message: stored by a batch
 	f.receive(t, "SM3", "+15550000001", "REFUND please") // the rule may fire
 	f.receive(t, "SM4", "+15550000001", "my invoice?")   // only the broken rule would
-	if n := f.Count(t, `SELECT count(*) FROM rule_events`); n != 2 {
+	if n := f.Count(t, `SELECT count(*) FROM rule_event_list`); n != 2 {
 		t.Errorf("%d rule events, want 2 (the refund and the invoice)", n)
 	}
 	f.drain(t)
@@ -285,5 +285,95 @@ func TestMessagesNoRuleMayFireForRecordNoEvent(t *testing.T) {
 	}
 	if n := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'event' AND body = 'Rule ''Broken'' was skipped: its group was deleted'`); n != 1 {
 		t.Errorf("the broken rule was recorded skipped %d times, want once (the invoice)", n)
+	}
+}
+
+// record records, in one change, the client-message events of the chats
+// (one row: a batch of messages records its events so).
+func (f *fixture) record(t *testing.T, chats ...int64) {
+	t.Helper()
+	evs := make([]conversation.RuleEvent, len(chats))
+	for i, c := range chats {
+		evs[i] = conversation.RuleEvent{CaseID: c, Chain: conversation.NewRuleChain()}
+	}
+	if err := f.DB.InTenant(t.Context(), f.Admin.TenantID, func(tx pgx.Tx) error {
+		return f.Conv.RecordRuleEvents(t.Context(), tx, f.Admin.TenantID, conversation.RuleClientMessage, 0, evs)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A change's events are one row: an event that fails in its middle holds
+// up the ones after it, not the ones before it, which do not run again;
+// it is dropped after its attempts, and the ones after it then run.
+func TestAnEventFailingInItsChangesMiddleHoldsUpOnlyTheRest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	var chats []int64
+	for i := range 3 {
+		chats = append(chats, f.receive(t, fmt.Sprintf("SM%d", i), fmt.Sprintf("+1555000000%d", i), "hello").CaseID)
+	}
+	f.drain(t)
+	// A rule that names a deleted group, before "Seen": each run records in
+	// the chat that it was skipped — which Postgres refuses for one chat.
+	if err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, position, actions)
+			VALUES (current_tenant(), 'Broken', 'client_message', -1, '[{"kind":"assign_group","value":"999999"}]')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.rules.Forget() // changed behind the rule service's back
+	owner, err := pgx.Connect(ctx, postgres.ConnString(f.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close(ctx)
+	if _, err := owner.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.kind = 'event' AND NEW.case_id = %d THEN RAISE EXCEPTION 'no events here'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER refuse_event BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_event()`, chats[1])); err != nil {
+		t.Fatal(err)
+	}
+	f.record(t, chats...)
+	if rows := f.Count(t, `SELECT count(*) FROM rule_events`); rows != 1 {
+		t.Fatalf("the change recorded %d rows, want one for its 3 events", rows)
+	}
+	notes := func(chat int64) int {
+		return f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND case_id = $1`, chat)
+	}
+	for i := range 5 {
+		if err := f.rules.Drain(ctx, f.Admin.TenantID); err == nil {
+			t.Fatalf("run %d: no error from a run Postgres refuses", i+1)
+		}
+		if a, c := notes(chats[0]), notes(chats[2]); a != 2 || c != 1 {
+			t.Fatalf("after failed run %d: %d and %d notes in the first and last chats, want 2 (ran once) and 1 (held up)", i+1, a, c)
+		}
+	}
+	f.drain(t)
+	if a, b, c := notes(chats[0]), notes(chats[1]), notes(chats[2]); a != 2 || b != 1 || c != 2 {
+		t.Errorf("notes %d, %d, %d after the failing event was dropped; want 2, 1, 2", a, b, c)
+	}
+	if n := f.Count(t, `SELECT count(*) FROM rule_events`); n != 0 {
+		t.Errorf("%d rows of rule events left", n)
+	}
+}
+
+// A change with more events than a run reads at once (a sweep's, say) has
+// every one run exactly once, across reads.
+func TestAChangeWithMoreEventsThanARunReadsRunsEachOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.receive(t, "SM1", "+15550000001", "hello").CaseID
+	b := f.receive(t, "SM2", "+15550000002", "hello").CaseID
+	chats := []int64{b}
+	for range 700 {
+		chats = append(chats, a)
+	}
+	f.record(t, chats...) // after the two messages' own events
+	f.drain(t)
+	if na, nb := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND case_id = $1`, a),
+		f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND case_id = $1`, b); na != 701 || nb != 2 {
+		t.Errorf("%d and %d notes, want 701 and 2", na, nb)
 	}
 }

@@ -378,10 +378,12 @@ type eventFailed struct{ error }
 
 func (e eventFailed) Unwrap() error { return e.error }
 
-// event is a recorded rule event as a run reads it, with its message's
-// text (and the text in lower case).
+// event is a recorded rule event as a run reads it: ID is its change's
+// row and ord its place there (from 1); with its message's text (and the
+// text in lower case).
 type event struct {
 	conversation.RuleEvent
+	ord         int
 	text, lower string
 }
 
@@ -427,6 +429,8 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 			caseIDs = append(caseIDs, ev.CaseID)
 		}
 	}
+	slices.Sort(caseIDs)
+	caseIDs = slices.Compact(caseIDs) // a chat's events share its read
 	if len(caseIDs) == 0 {
 		return len(events), nil
 	}
@@ -799,11 +803,18 @@ func (s *Service) Drain(ctx context.Context, tid uuid.UUID) (err error) {
 		)
 		err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
-			b.Queue(`SELECT e.id, e.trigger, e.case_id, coalesce(e.message_id, 0), coalesce(e.rule_id, 0), e.chain, e.depth, coalesce(m.body, '')
-				FROM rule_events e LEFT JOIN messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
-				ORDER BY e.id LIMIT $1`, drainChunk).Query(func(rows pgx.Rows) (err error) {
+			// The first drainChunk events waiting: those of the first rows
+			// that hold as many (or of all rows), cut at drainChunk.
+			b.Queue(`WITH upto AS (
+					SELECT id FROM (SELECT id, sum(cardinality(case_ids) - done) OVER w AS n, lead(id) OVER w IS NULL AS last
+						FROM rule_events WINDOW w AS (ORDER BY id)) r
+					WHERE n >= $1 OR last ORDER BY id LIMIT 1)
+				SELECT e.id, e.ord, e.trigger, e.case_id, coalesce(e.message_id, 0), coalesce(e.rule_id, 0), e.chain, e.depth, coalesce(m.body, '')
+				FROM (SELECT * FROM rule_event_list WHERE id <= (SELECT id FROM upto) ORDER BY id, ord LIMIT $1) e
+				LEFT JOIN messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
+				ORDER BY e.id, e.ord`, drainChunk).Query(func(rows pgx.Rows) (err error) {
 				evs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ev event, err error) {
-					err = row.Scan(&ev.ID, &ev.Trigger, &ev.CaseID, &ev.MessageID, &ev.RuleID, &ev.Chain.ID, &ev.Chain.Depth, &ev.text)
+					err = row.Scan(&ev.ID, &ev.ord, &ev.Trigger, &ev.CaseID, &ev.MessageID, &ev.RuleID, &ev.Chain.ID, &ev.Chain.Depth, &ev.text)
 					ev.lower = strings.ToLower(ev.text)
 					return ev, err
 				})
@@ -836,27 +847,37 @@ func (s *Service) Drain(ctx context.Context, tid uuid.UUID) (err error) {
 	return nil
 }
 
-// forget deletes events that ran.
+// forget takes the events that ran (in the order they were read) off
+// their rows, and deletes the rows none of whose events wait any more.
 func (s *Service) forget(ctx context.Context, tid uuid.UUID, evs []event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(evs))
-	for i, ev := range evs {
-		ids[i] = ev.ID
-	}
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM rule_events WHERE id = ANY($1)`, ids)
-		return err
-	})
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error { return forgetTx(ctx, tx, evs) })
 	if err != nil {
 		return fmt.Errorf("forget rule events that ran: %w", err)
 	}
 	return nil
 }
 
-// failed counts a failed attempt at ev's rules, and drops the event after
-// maxEventAttempts.
+func forgetTx(ctx context.Context, tx pgx.Tx, evs []event) error {
+	var rows []int64
+	var upto []int32 // the last event of each row that ran
+	for _, ev := range evs {
+		if n := len(rows); n > 0 && rows[n-1] == ev.ID {
+			upto[n-1] = int32(ev.ord)
+		} else {
+			rows, upto = append(rows, ev.ID), append(upto, int32(ev.ord))
+		}
+	}
+	_, err := tx.Exec(ctx, `WITH ran AS (SELECT * FROM unnest($1::bigint[], $2::int[]) AS r(id, upto)),
+			gone AS (DELETE FROM rule_events e USING ran WHERE e.id = ran.id AND ran.upto >= cardinality(e.case_ids))
+		UPDATE rule_events e SET done = ran.upto, attempts = 0 FROM ran WHERE e.id = ran.id AND ran.upto < cardinality(e.case_ids)`, rows, upto)
+	return err
+}
+
+// failed counts a failed attempt at ev's rules (ev is its row's next
+// event), and drops the event after maxEventAttempts.
 func (s *Service) failed(ctx context.Context, tid uuid.UUID, ev event, why error) error {
 	ctx = context.WithoutCancel(ctx)
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
@@ -866,8 +887,7 @@ func (s *Service) failed(ctx context.Context, tid uuid.UUID, ev event, why error
 			return err
 		}
 		s.log.ErrorContext(ctx, "rules: event dropped after failed runs", "tenant_id", tid, "case_id", ev.CaseID, "trigger", ev.Trigger, "attempts", attempts, "err", why)
-		_, err = tx.Exec(ctx, `DELETE FROM rule_events WHERE id = $1`, ev.ID)
-		return err
+		return forgetTx(ctx, tx, []event{ev})
 	})
 }
 
