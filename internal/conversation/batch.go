@@ -239,8 +239,10 @@ const storeBatchSQL = `WITH u AS (
 		sent AS (
 			SELECT id, pg_notify($11, json_build_object('t', $1::uuid, 'k', 'message', 'c', case_id, 'g', grp)::text) FROM j),
 		ev AS (
-			SELECT record_rule_events($12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord), NULL, NULL, NULL) AS queue FROM j
-			WHERE j.may_fire HAVING count(*) > 0)
+			INSERT INTO rule_events (tenant_id, trigger, case_ids, message_ids)
+			SELECT $1, $12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord) FROM j
+			WHERE j.may_fire AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $12) HAVING count(*) > 0
+			RETURNING queue_rule_run() AS queue)
 		SELECT u.ord, u.case_id, j.id, coalesce((SELECT CASE WHEN $14 THEN refuse_rule_run(queue) ELSE queue END FROM ev), false),
 			(SELECT count(*) FROM sent)
 		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`

@@ -367,13 +367,13 @@ func TestAChangeWithMoreEventsThanARunReadsRunsEachOnce(t *testing.T) {
 	a := f.receive(t, "SM1", "+15550000001", "hello").CaseID
 	b := f.receive(t, "SM2", "+15550000002", "hello").CaseID
 	chats := []int64{b}
-	for range 700 {
+	for range rule.DrainChunk + 100 {
 		chats = append(chats, a)
 	}
 	f.record(t, chats...) // after the two messages' own events
 	f.drain(t)
 	if na, nb := f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND case_id = $1`, a),
-		f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND case_id = $1`, b); na != 701 || nb != 2 {
-		t.Errorf("%d and %d notes, want 701 and 2", na, nb)
+		f.Count(t, `SELECT count(*) FROM messages WHERE kind = 'note' AND case_id = $1`, b); na != rule.DrainChunk+101 || nb != 2 {
+		t.Errorf("%d and %d notes, want %d and 2", na, nb, rule.DrainChunk+101)
 	}
 }

@@ -754,7 +754,7 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 // gives a job a minute); an event whose rules failed maxEventAttempts times
 // is dropped (and logged), so that it does not hold up the tenant's others.
 const (
-	drainChunk       = 500
+	drainChunk       = 2000
 	drainFor         = 20 * time.Second
 	maxEventAttempts = 5
 )

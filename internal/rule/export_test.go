@@ -1,0 +1,4 @@
+package rule
+
+// DrainChunk is how many events a run reads at once.
+const DrainChunk = drainChunk
