@@ -69,6 +69,32 @@ func (f *fixture) queuedRun(t *testing.T) bool {
 		f.Count(t, `SELECT count(*) FROM river_job WHERE kind = 'run_rules' AND state = 'available' AND args->>'tenant_id' = current_tenant()::text`) > 0
 }
 
+// failRulesIn makes every run of the rules fail on chat's events: a rule
+// that names a deleted group, before "Seen", has each run record in the
+// chat that it was skipped, which Postgres refuses for that chat.
+func (f *fixture) failRulesIn(t *testing.T, chat int64) {
+	t.Helper()
+	ctx := t.Context()
+	if err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, position, actions)
+			VALUES (current_tenant(), 'Broken', 'client_message', -1, '[{"kind":"assign_group","value":"999999"}]')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.rules.Forget() // changed behind the rule service's back
+	owner, err := pgx.Connect(ctx, postgres.ConnString(f.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close(ctx)
+	if _, err := owner.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.kind = 'event' AND NEW.case_id = %d THEN RAISE EXCEPTION 'no events here'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER refuse_event BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_event()`, chat)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Clients write while rule runs take the events: every message's rules
 // run exactly once, and whenever events wait, a run is queued for them —
 // an event recorded just as a run finishes is not left behind.
@@ -215,26 +241,8 @@ func TestAFailingEventIsDroppedAfterAttempts(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	// A rule that names a deleted group, before "Seen": each run records in
-	// the chat that it was skipped — which Postgres refuses for one chat.
-	if err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, position, actions)
-			VALUES (current_tenant(), 'Broken', 'client_message', -1, '[{"kind":"assign_group","value":"999999"}]')`)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
 	first := f.receive(t, "SM1", "+15550000001", "boom")
-	owner, err := pgx.Connect(ctx, postgres.ConnString(f.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close(ctx)
-	if _, err := owner.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN IF NEW.kind = 'event' AND NEW.case_id = %d THEN RAISE EXCEPTION 'no events here'; END IF; RETURN NEW; END $$;
-		CREATE TRIGGER refuse_event BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_event()`, first.CaseID)); err != nil {
-		t.Fatal(err)
-	}
+	f.failRulesIn(t, first.CaseID)
 	f.receive(t, "SM2", "+15550000002", "fine")
 	for i := range 5 {
 		if err := f.rules.Drain(ctx, f.Admin.TenantID); err == nil {
@@ -315,26 +323,7 @@ func TestAnEventFailingInItsChangesMiddleHoldsUpOnlyTheRest(t *testing.T) {
 		chats = append(chats, f.receive(t, fmt.Sprintf("SM%d", i), fmt.Sprintf("+1555000000%d", i), "hello").CaseID)
 	}
 	f.drain(t)
-	// A rule that names a deleted group, before "Seen": each run records in
-	// the chat that it was skipped — which Postgres refuses for one chat.
-	if err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO rules (tenant_id, name, trigger, position, actions)
-			VALUES (current_tenant(), 'Broken', 'client_message', -1, '[{"kind":"assign_group","value":"999999"}]')`)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	f.rules.Forget() // changed behind the rule service's back
-	owner, err := pgx.Connect(ctx, postgres.ConnString(f.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close(ctx)
-	if _, err := owner.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN IF NEW.kind = 'event' AND NEW.case_id = %d THEN RAISE EXCEPTION 'no events here'; END IF; RETURN NEW; END $$;
-		CREATE TRIGGER refuse_event BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_event()`, chats[1])); err != nil {
-		t.Fatal(err)
-	}
+	f.failRulesIn(t, chats[1])
 	f.record(t, chats...)
 	if rows := f.Count(t, `SELECT count(*) FROM rule_events`); rows != 1 {
 		t.Fatalf("the change recorded %d rows, want one for its 3 events", rows)
