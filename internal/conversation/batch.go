@@ -180,7 +180,7 @@ func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*i
 	})
 	n := len(reqs)
 	var (
-		igs, groups                                = make([]int64, n), make([]int64, n)
+		igs                                        = make([]int64, n)
 		nums, sids, kinds, bodies, metas, previews = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		mayFire                                    = make([]bool, n) // some rule may fire for it
 	)
@@ -190,11 +190,11 @@ func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*i
 		if err != nil {
 			return err
 		}
-		igs[i], groups[i], nums[i], sids[i] = r.ig.ID, r.ig.DefaultGroupID, r.in.From, r.in.ProviderMessageID
+		igs[i], nums[i], sids[i] = r.ig.ID, r.in.From, r.in.ProviderMessageID
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
 		mayFire[i] = s.rulesMayFire(ctx, tid, body)
 	}
-	args := []any{tid, igs, groups, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire, true}
+	args := []any{tid, igs, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire, true}
 	b := &pgx.Batch{}
 	b.Queue(storeBatchSQL, args...).Query(func(rows pgx.Rows) error {
 		_, err := readStoredBatch(rows, reqs)
@@ -219,31 +219,33 @@ func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*i
 const ruleRunRefused = "PR001"
 
 // storeBatchSQL stores a batch's messages; storeTenantBatch builds its
-// arguments and readStoredBatch reads its rows. With $14 true it refuses
-// when a rule run must be queued. The notification is realtime.Event's JSON.
+// arguments and readStoredBatch reads its rows. With $13 true it refuses
+// when a rule run must be queued. The notification is realtime.Event's JSON,
+// one for the batch: at most maxBatch chats, well within NOTIFY's 8000 bytes.
 const storeBatchSQL = `WITH u AS (
 			SELECT u.*, (SELECT c.id FROM cases c WHERE c.integration_id = u.ig AND c.state = 'live'
 					AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = u.num)) AS case_id
-			FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $13::bool[])
-				WITH ORDINALITY AS u(ig, grp, num, sid, kind, body, meta, preview, may_fire, ord)),
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $12::bool[])
+				WITH ORDINALITY AS u(ig, num, sid, kind, body, meta, preview, may_fire, ord)),
 		m AS (
 			INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
-			SELECT $1, case_id, ig, 'in', kind, body, 'received', sid, meta::jsonb, $10, $10 FROM u WHERE case_id IS NOT NULL ORDER BY ord
+			SELECT $1, case_id, ig, 'in', kind, body, 'received', sid, meta::jsonb, $9, $9 FROM u WHERE case_id IS NOT NULL ORDER BY ord
 			ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
 			RETURNING id, integration_id, provider_message_id),
 		j AS (SELECT u.*, m.id FROM m JOIN u ON u.ig = m.integration_id AND u.sid = m.provider_message_id),
 		c AS (
-			UPDATE cases SET last_activity_at = $10, last_client_message_at = $10, unread = unread + x.n, preview = x.preview
+			UPDATE cases SET last_activity_at = $9, last_client_message_at = $9, unread = unread + x.n, preview = x.preview
 			FROM (SELECT case_id, count(*) AS n, (array_agg(preview ORDER BY ord DESC))[1] AS preview FROM j GROUP BY case_id) x
 			WHERE cases.tenant_id = $1 AND cases.id = x.case_id),
 		sent AS (
-			SELECT id, pg_notify($11, json_build_object('t', $1::uuid, 'k', 'message', 'c', case_id, 'g', grp)::text) FROM j),
+			SELECT pg_notify($10, json_build_object('t', $1::uuid, 'k', 'message', 'cs', array_agg(DISTINCT case_id))::text) FROM j
+			HAVING count(*) > 0),
 		ev AS (
 			INSERT INTO rule_events (tenant_id, trigger, case_ids, message_ids)
-			SELECT $1, $12, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord) FROM j
-			WHERE j.may_fire AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $12) HAVING count(*) > 0
+			SELECT $1, $11, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord) FROM j
+			WHERE j.may_fire AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $11) HAVING count(*) > 0
 			RETURNING queue_rule_run() AS queue)
-		SELECT u.ord, u.case_id, j.id, coalesce((SELECT CASE WHEN $14 THEN refuse_rule_run(queue) ELSE queue END FROM ev), false),
+		SELECT u.ord, u.case_id, j.id, coalesce((SELECT CASE WHEN $13 THEN refuse_rule_run(queue) ELSE queue END FROM ev), false),
 			(SELECT count(*) FROM sent)
 		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`
 

@@ -2,7 +2,9 @@ package conversation_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -11,6 +13,8 @@ import (
 
 	"parley/internal/channel"
 	"parley/internal/conversation"
+	"parley/internal/postgres"
+	"parley/internal/realtime"
 )
 
 // Messages that arrive together are stored by one batch: each exactly as
@@ -159,6 +163,52 @@ func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 	f.Conv.StoreBatch(ctx, f.IG, []channel.Inbound{{ProviderMessageID: "A9", From: "+15550000001", Body: "again", At: f.clock.Now()}})
 	if n, jobs := f.Count(t, `SELECT count(*) FROM rule_event_list`), f.Count(t, ruleJobs); n != 4 || jobs != 1 {
 		t.Errorf("after a second batch: %d events and %d rule jobs, want 4 and 1", n, jobs)
+	}
+}
+
+// A batch tells the agents' browsers once, naming each chat it wrote to:
+// every listening connection reads every notification, so one per message
+// cost each of them a read per message.
+func TestBatchNotifiesOnceForAllItsChats(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	chatA := f.receive(t, "A1", "+15550000001", "hello").CaseID
+	chatB := f.receive(t, "B1", "+15550000002", "hello").CaseID
+	conn, err := pgx.Connect(ctx, postgres.ConnString(f.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "LISTEN "+realtime.Channel); err != nil {
+		t.Fatal(err)
+	}
+	in := func(sid, from string) channel.Inbound {
+		return channel.Inbound{ProviderMessageID: sid, From: from, Body: "again", At: f.clock.Now()}
+	}
+	f.Conv.StoreBatch(ctx, f.IG, []channel.Inbound{in("A2", "+15550000001"), in("B2", "+15550000002"), in("A3", "+15550000001")})
+	// A marker after the batch: what arrives before it is the batch's.
+	if _, err := conn.Exec(ctx, `SELECT pg_notify($1, 'end')`, realtime.Channel); err != nil {
+		t.Fatal(err)
+	}
+	var got []realtime.Event
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Payload == "end" {
+			break
+		}
+		var ev realtime.Event
+		if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
+			t.Fatalf("notification %q: %v", n.Payload, err)
+		}
+		got = append(got, ev)
+	}
+	if len(got) != 1 || got[0].TenantID != f.Admin.TenantID || got[0].Kind != "message" ||
+		!slices.Equal(slices.Sorted(slices.Values(got[0].CaseIDs)), []int64{chatA, chatB}) {
+		t.Errorf("notifications %+v; want one message event of the tenant naming chats %d and %d", got, chatA, chatB)
 	}
 }
 

@@ -52,6 +52,9 @@ func (s *Sub) add(ev Event, resync bool) {
 	if ev.CaseID != 0 {
 		s.cases[ev.CaseID] = true
 	}
+	for _, id := range ev.CaseIDs {
+		s.cases[id] = true
+	}
 	s.clients = s.clients || ev.Kind == "client"
 	s.resync = s.resync || resync
 	s.mu.Unlock()

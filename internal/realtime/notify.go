@@ -23,6 +23,10 @@ type Event struct {
 	Kind     string    `json:"k"`           // "case", "message", "client", KindIntegration
 	CaseID   int64     `json:"c,omitempty"` // the chat or case concerned
 	GroupID  int64     `json:"g,omitempty"`
+	// CaseIDs are the chats concerned when there are several: a batch of
+	// client messages notifies once (every listening backend reads every
+	// notification, and each replica's hub decodes it).
+	CaseIDs []int64 `json:"cs,omitempty"`
 }
 
 // KindIntegration says an integration changed: replicas forget the
