@@ -63,7 +63,8 @@ func TestEveryTenantTableHasRowLevelSecurity(t *testing.T) {
 			t.Fatal(err)
 		}
 		if view {
-			// Its tables' policies bind its reader only if it reads as them.
+			// A view reads its tables as its owner, past their policies,
+			// unless it reads them as its caller.
 			if !invoker {
 				t.Errorf("view %s reads as its owner, past its tables' row level security: it needs security_invoker", table)
 			}
