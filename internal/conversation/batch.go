@@ -222,6 +222,9 @@ const ruleRunRefused = "PR001"
 // arguments and readStoredBatch reads its rows. With $13 true it refuses
 // when a rule run must be queued. The notification is realtime.Event's JSON,
 // one for the batch: at most maxBatch chats, well within NOTIFY's 8000 bytes.
+// Its rule events row is record_rule_events's (migration 00013), written in
+// the statement rather than through that PL/pgSQL call, which cost each
+// batch a statement start per step: a change to one is a change to both.
 const storeBatchSQL = `WITH u AS (
 			SELECT u.*, (SELECT c.id FROM cases c WHERE c.integration_id = u.ig AND c.state = 'live'
 					AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = u.num)) AS case_id
