@@ -431,8 +431,8 @@ func listsSizes(ctx context.Context, conn *pgx.Conn, tid uuid.UUID) (listsData, 
 	}
 	// The deep page's cursor, straight from SQL rather than by walking
 	// 2,000 pages: the last case of page 2,000 in All cases' order.
-	deep := `SELECT last_activity_at, id FROM cases WHERE tenant_id = $1 AND state = 'ended'
-		ORDER BY last_activity_at DESC, id DESC OFFSET $2 LIMIT 1`
+	deep := `SELECT ended_activity_at, id FROM cases WHERE tenant_id = $1 AND state = 'ended'
+		ORDER BY ended_activity_at DESC, id DESC OFFSET $2 LIMIT 1`
 	if err := conn.QueryRow(ctx, deep, tid, listsDeepPages*listsPageSize-1).Scan(&d.deep.At, &d.deep.ID); err != nil {
 		return d, fmt.Errorf("deep cursor: %w", err)
 	}

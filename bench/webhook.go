@@ -470,6 +470,7 @@ type stored struct {
 	messages, distinctSIDs, chats, bareRows int64
 	parleyOK, parleyErrors, bareOK          int
 	builtInWindow                           int64
+	chatUpdates, heapOnly                   int64 // cases rows updated, and of those heap-only (HOT)
 }
 
 // check counts the inbound messages with this run's MessageSids (as the
@@ -490,6 +491,12 @@ func check(ctx context.Context, databaseURL string, tenantID uuid.UUID, sidPrefi
 	}
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM bench_bare`).Scan(&s.bareRows); err != nil {
 		return s, fmt.Errorf("count bench_bare: %w", err)
+	}
+	// The statistics of the whole run (a fresh database), as last reported
+	// by the backends: they lag by up to a second.
+	if err := conn.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'cases'`).
+		Scan(&s.chatUpdates, &s.heapOnly); err != nil {
+		return s, fmt.Errorf("read the statistics of cases: %w", err)
 	}
 	return s, nil
 }
@@ -543,6 +550,10 @@ func report(e *env, o options, maxConns int32, c *corpus, rounds []result, s sto
 		ok(int64(s.parleyOK) == s.messages && s.messages == s.distinctSIDs))
 	fmt.Fprintf(w, "Check: the bare handler answered 200 to %d requests and `bench_bare` has %d rows: %s.\n",
 		s.bareOK, s.bareRows, ok(int64(s.bareOK) == s.bareRows))
+	if s.chatUpdates > 0 {
+		fmt.Fprintf(w, "Chat updates: %d, of which %.0f %% heap-only (no index entry written).\n",
+			s.chatUpdates, 100*float64(s.heapOnly)/float64(s.chatUpdates))
+	}
 	if s.builtInWindow > 0 {
 		fmt.Fprintf(w, "Note: Parley outran the pre-built corpus; %d requests were built inside a phase.\n", s.builtInWindow)
 	}

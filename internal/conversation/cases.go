@@ -85,10 +85,10 @@ func (s *Service) Cases(ctx context.Context, tid uuid.UUID, f CaseFilter, limit 
 		where = append(where, "(c.preview ILIKE "+p+" OR EXISTS (SELECT FROM messages m WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id AND m.body ILIKE "+p+"))")
 	}
 	if f.After.ID != 0 {
-		where = append(where, "(c.last_activity_at, c.id) < ("+arg(f.After.At)+", "+arg(f.After.ID)+")")
+		where = append(where, "(c.ended_activity_at, c.id) < ("+arg(f.After.At)+", "+arg(f.After.ID)+")")
 	}
 	q := selectCase + " WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY c.last_activity_at DESC, c.id DESC LIMIT " + arg(limit+1)
+		" ORDER BY c.ended_activity_at DESC, c.id DESC LIMIT " + arg(limit+1)
 	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, q, args...)
 		var err error

@@ -39,6 +39,41 @@ func TestChatEndsAfterIdleTimeout(t *testing.T) {
 	}
 }
 
+// The sweeps find chats by the minute of their activity (migration 00014)
+// but go by the second: a client writing at 9:00:30 keeps the chat live,
+// and its window open, until 9:10:30 and the next day's 9:00:30.
+func TestSweepsGoByTheSecondNotTheMinute(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.clock.Advance(30 * time.Second)
+	r := f.receive(t, "SM1", "+15557654321", "hi")
+	f.clock.Advance(10*time.Minute - time.Second)
+	if n, err := f.Conv.EndIdleChats(ctx); err != nil || n != 0 {
+		t.Fatalf("a second before the timeout, in the minute it ends: ended %d, %v", n, err)
+	}
+	f.clock.Advance(time.Second)
+	if n, err := f.Conv.EndIdleChats(ctx); err != nil || n != 1 {
+		t.Fatalf("at the timeout: ended %d, %v", n, err)
+	}
+
+	if err := f.Conv.UpdateChatSettings(ctx, f.Admin.TenantID, conversation.Settings{IdleMinutes: 1440, EndStatus: "open"}); err != nil {
+		t.Fatal(err)
+	}
+	f.receive(t, "SM2", "+15557654321", "a new chat")
+	f.clock.Advance(24*time.Hour - time.Second)
+	if n, err := f.Conv.CloseWindows(ctx); err != nil || n != 0 {
+		t.Fatalf("a second before 24 hours, in the minute it closes: closed %d, %v", n, err)
+	}
+	f.clock.Advance(time.Second)
+	if n, err := f.Conv.CloseWindows(ctx); err != nil || n != 1 {
+		t.Fatalf("at 24 hours: closed %d, %v", n, err)
+	}
+	if c, _ := f.Conv.Case(ctx, f.Admin.TenantID, r.CaseID); c.State != conversation.StateEnded {
+		t.Fatalf("the first chat is %s, want ended", c.State)
+	}
+}
+
 func TestAgentReplyKeepsTheChatAlive(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -153,5 +154,34 @@ func TestRuleEventRowsMigrateBothWays(t *testing.T) {
 	}
 	if after := list(); !slices.Equal(after, before) {
 		t.Errorf("after down and up: %+v, want %+v", after, before)
+	}
+}
+
+// A client's message updates its chat's activity, unread count and preview
+// (conversation's batch statement). No index of cases may hold those
+// columns, or every message writes an entry into each of the chat's indexes
+// instead of a heap-only update (migration 00014).
+func TestNoIndexOfChatsHoldsWhatAMessageChanges(t *testing.T) {
+	t.Parallel()
+	_, url := pgtest.New(t)
+	ctx := t.Context()
+	owner, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close(ctx)
+	rows, _ := owner.Query(ctx, `SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'cases'::regclass`)
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defs) < 5 {
+		t.Fatalf("found only %v: the enumeration is broken", defs)
+	}
+	changed := regexp.MustCompile(`\b(last_activity_at|last_client_message_at|unread|preview)\b`)
+	for _, def := range defs {
+		if col := changed.FindString(def); col != "" {
+			t.Errorf("%s\nholds %s, which every client message changes", def, col)
+		}
 	}
 }
