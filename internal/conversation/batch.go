@@ -194,9 +194,12 @@ func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*i
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
 		mayFire[i] = s.rulesMayFire(ctx, tid, body)
 	}
-	args := []any{tid, igs, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire, true}
+	sql, args := storeBatchSQL, []any{tid, igs, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire, true}
+	if !slices.Contains(mayFire, true) {
+		sql, args = storeBatchNoRulesSQL, args[:10]
+	}
 	b := &pgx.Batch{}
-	b.Queue(storeBatchSQL, args...).Query(func(rows pgx.Rows) error {
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 		_, err := readStoredBatch(rows, reqs)
 		return err
 	})
@@ -225,11 +228,30 @@ const ruleRunRefused = "PR001"
 // Its rule events row is record_rule_events's (migration 00013), written in
 // the statement rather than through that PL/pgSQL call, which cost each
 // batch a statement start per step: a change to one is a change to both.
-const storeBatchSQL = `WITH u AS (
+//
+// storeBatchNoRulesSQL is the same without the rule events, for a batch
+// that no rule may fire for (most, in a tenant without rules): a batch pays
+// for each node of its plan when the statement starts. Its arguments are
+// the first ten.
+var storeBatchSQL, storeBatchNoRulesSQL = batchSQL(true), batchSQL(false)
+
+func batchSQL(rules bool) string {
+	mayFire, mayFireCol, ev, queue := "", "", "", "false"
+	if rules {
+		mayFire, mayFireCol = ", $12::bool[]", " may_fire,"
+		ev = `,
+		ev AS (
+			INSERT INTO rule_events (tenant_id, trigger, case_ids, message_ids)
+			SELECT $1, $11, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord) FROM j
+			WHERE j.may_fire AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $11) HAVING count(*) > 0
+			RETURNING queue_rule_run() AS queue)`
+		queue = `coalesce((SELECT CASE WHEN $13 THEN refuse_rule_run(queue) ELSE queue END FROM ev), false)`
+	}
+	return `WITH u AS (
 			SELECT u.*, (SELECT c.id FROM cases c WHERE c.integration_id = u.ig AND c.state = 'live'
 					AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = u.num)) AS case_id
-			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $12::bool[])
-				WITH ORDINALITY AS u(ig, num, sid, kind, body, meta, preview, may_fire, ord)),
+			FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]` + mayFire + `)
+				WITH ORDINALITY AS u(ig, num, sid, kind, body, meta, preview,` + mayFireCol + ` ord)),
 		m AS (
 			INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
 			SELECT $1, case_id, ig, 'in', kind, body, 'received', sid, meta::jsonb, $9, $9 FROM u WHERE case_id IS NOT NULL ORDER BY ord
@@ -242,15 +264,10 @@ const storeBatchSQL = `WITH u AS (
 			WHERE cases.tenant_id = $1 AND cases.id = x.case_id),
 		sent AS (
 			SELECT pg_notify($10, json_build_object('t', $1::uuid, 'k', 'message', 'cs', array_agg(DISTINCT case_id))::text) FROM j
-			HAVING count(*) > 0),
-		ev AS (
-			INSERT INTO rule_events (tenant_id, trigger, case_ids, message_ids)
-			SELECT $1, $11, array_agg(case_id ORDER BY ord), array_agg(id ORDER BY ord) FROM j
-			WHERE j.may_fire AND EXISTS (SELECT FROM rules WHERE enabled AND trigger = $11) HAVING count(*) > 0
-			RETURNING queue_rule_run() AS queue)
-		SELECT u.ord, u.case_id, j.id, coalesce((SELECT CASE WHEN $13 THEN refuse_rule_run(queue) ELSE queue END FROM ev), false),
-			(SELECT count(*) FROM sent)
+			HAVING count(*) > 0)` + ev + `
+		SELECT u.ord, u.case_id, j.id, ` + queue + `, (SELECT count(*) FROM sent)
 		FROM u LEFT JOIN j ON j.ord = u.ord ORDER BY u.ord`
+}
 
 // readStoredBatch sets each message's result from the statement's rows and
 // says whether the messages' rule events call for a rule run.
