@@ -350,7 +350,7 @@ func reportSweep(e *env, d sweepData, genTime time.Duration, ended int, sweepTim
 		thousands(c.stillLive), len(empty), ms(empty.pct(0.5)), ms(empty.pct(0.95)), ms(empty.pct(1)), goal(empty.pct(0.95), sweepNothingGoal))
 	fmt.Fprintf(w, "Of the live chats left, %s had been idle more than 1 minute but less than the tenants' %d: "+
 		"`idle_chats` bounds its index range by the shortest timeout any tenant has chosen, so an empty sweep "+
-		"does not read them.\n\n", thousands(d.scanned), sweepIdleMinutes)
+		"does not read them (only those in the 10-second bin of that bound, whose time it checks).\n\n", thousands(d.scanned), sweepIdleMinutes)
 	ok := func(b bool) string {
 		if b {
 			return "ok"

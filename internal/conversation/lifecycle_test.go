@@ -39,18 +39,19 @@ func TestChatEndsAfterIdleTimeout(t *testing.T) {
 	}
 }
 
-// The sweeps find chats by the minute of their activity (migration 00014)
-// but go by the second: a client writing at 9:00:30 keeps the chat live,
-// and its window open, until 9:10:30 and the next day's 9:00:30.
-func TestSweepsGoByTheSecondNotTheMinute(t *testing.T) {
+// The sweeps find chats by the 10-second bin of their activity (migration
+// 00014) but go by the time: a client writing at 9:00:35 (bin 9:00:30)
+// keeps the chat live until 9:10:35, and a message at 9:10:35 keeps the
+// window open until the next day's 9:10:35.
+func TestSweepsGoByTheTimeNotItsBin(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	f.clock.Advance(30 * time.Second)
+	f.clock.Advance(35 * time.Second)
 	r := f.receive(t, "SM1", "+15557654321", "hi")
 	f.clock.Advance(10*time.Minute - time.Second)
 	if n, err := f.Conv.EndIdleChats(ctx); err != nil || n != 0 {
-		t.Fatalf("a second before the timeout, in the minute it ends: ended %d, %v", n, err)
+		t.Fatalf("a second before the timeout, in its bin: ended %d, %v", n, err)
 	}
 	f.clock.Advance(time.Second)
 	if n, err := f.Conv.EndIdleChats(ctx); err != nil || n != 1 {
@@ -63,7 +64,7 @@ func TestSweepsGoByTheSecondNotTheMinute(t *testing.T) {
 	f.receive(t, "SM2", "+15557654321", "a new chat")
 	f.clock.Advance(24*time.Hour - time.Second)
 	if n, err := f.Conv.CloseWindows(ctx); err != nil || n != 0 {
-		t.Fatalf("a second before 24 hours, in the minute it closes: closed %d, %v", n, err)
+		t.Fatalf("a second before 24 hours, in its bin: closed %d, %v", n, err)
 	}
 	f.clock.Advance(time.Second)
 	if n, err := f.Conv.CloseWindows(ctx); err != nil || n != 1 {
