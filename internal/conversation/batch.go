@@ -194,12 +194,12 @@ func (s *Service) storeTenantBatch(ctx context.Context, tid uuid.UUID, reqs []*i
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
 		mayFire[i] = s.rulesMayFire(ctx, tid, body)
 	}
-	sql, args := storeBatchSQL, []any{tid, igs, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire, true}
+	stmt, args := storeBatchSQL, []any{tid, igs, nums, sids, kinds, bodies, metas, previews, s.clock.Now(), realtime.Channel, RuleClientMessage, mayFire, true}
 	if !slices.Contains(mayFire, true) {
-		sql, args = storeBatchNoRulesSQL, args[:10]
+		stmt, args = storeBatchNoRulesSQL, args[:10]
 	}
 	b := &pgx.Batch{}
-	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+	b.Queue(stmt, args...).Query(func(rows pgx.Rows) error {
 		_, err := readStoredBatch(rows, reqs)
 		return err
 	})
@@ -235,6 +235,7 @@ const ruleRunRefused = "PR001"
 // the first ten.
 var storeBatchSQL, storeBatchNoRulesSQL = batchSQL(true), batchSQL(false)
 
+// batchSQL writes the statement, with or without the rule events.
 func batchSQL(rules bool) string {
 	mayFire, mayFireCol, ev, queue := "", "", "", "false"
 	if rules {
