@@ -2,7 +2,7 @@
 // talks to, and of the customers' phones on the other side of them.
 //
 // The simulators speak the providers' real wire formats (see
-// shared/research/ and the OpenAPI documents in shared/reference/), so
+// shared/research/ and the OpenAPI documents in testdata/), so
 // Parley's real adapters talk to them exactly as they would talk to the
 // providers: through a base URL, or for twilio-go through TwilioTransport.
 // They serve three purposes: end-to-end tests with nothing mocked inside

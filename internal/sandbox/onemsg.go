@@ -40,7 +40,7 @@ type OneMsgOptions struct {
 // OneMsg simulates the parts of the 1msg.io WhatsApp Business API that
 // Parley uses, and the customers' WhatsApp phones on the other side of the
 // simulated channels (instances). Wire facts are from
-// shared/research/onemsg.md and shared/reference/1msg_waba.openapi.json.
+// shared/research/onemsg.md and testdata/1msg_waba.openapi.json.
 //
 // Routes served by Handler, relative to PublicURL:
 //

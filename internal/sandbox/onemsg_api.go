@@ -18,7 +18,7 @@ import (
 )
 
 // Answers of the 1msg API. Sources are the keys of shared/research/onemsg.md:
-// [SPEC] swagger.waba.json 2.39.0 (shared/reference/1msg_waba.openapi.json),
+// [SPEC] swagger.waba.json 2.39.0 (testdata/1msg_waba.openapi.json),
 // [SDK2] github.com/1msg/1msg-sdk, [N8N] github.com/1msg/1msg-n8n-nodes,
 // [AGT] github.com/1msg/1msg-for-agents, [PROD] github.com/ebor94/1msg
 // (captured production webhooks). UNVERIFIED marks the simulator's guesses.

@@ -20,8 +20,8 @@ import (
 )
 
 // oneMsgSpecPath is 1msg's published OpenAPI document (swagger.waba.json
-// 2.39.0), read from the shared/ folder beside the repository.
-const oneMsgSpecPath = "../../../shared/reference/1msg_waba.openapi.json"
+// 2.39.0), copied unchanged into testdata/ (see testdata/README.md).
+const oneMsgSpecPath = "testdata/1msg_waba.openapi.json"
 
 var (
 	omSpecOnce sync.Once

@@ -20,11 +20,11 @@ import (
 	"github.com/twilio/twilio-go/client"
 )
 
-// The providers' published OpenAPI documents, read from the shared/ folder
-// that sits beside the repository (see shared/reference/README.md).
+// The providers' published OpenAPI documents, copied unchanged into
+// testdata/ (see testdata/README.md for their sources and versions).
 const (
-	apiSpecPath     = "../../../shared/reference/twilio_api_v2010_messages.openapi.json"
-	contentSpecPath = "../../../shared/reference/twilio_content_v1.openapi.json"
+	apiSpecPath     = "testdata/twilio_api_v2010_messages.openapi.json"
+	contentSpecPath = "testdata/twilio_content_v1.openapi.json"
 )
 
 var (
