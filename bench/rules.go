@@ -8,8 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"parley/internal/conversation"
 	"parley/internal/rule"
+	"parley/internal/ruleevent"
 )
 
 // rulesCount is how many enabled rules the rules benchmark gives the tenant.
@@ -40,6 +40,7 @@ func runRules(ctx context.Context, e *env) error {
 		return err
 	}
 	progress("creating %d rules, turned off", rulesCount)
+	var ids []int64
 	for i := range rulesCount {
 		// Half test the text, which the webhook can tell alone; half test
 		// the chat (a tag no chat has), so that every message records its
@@ -48,22 +49,23 @@ func runRules(ctx context.Context, e *env) error {
 		if i%2 == 1 {
 			cond = rule.Condition{Field: "tag", Value: fmt.Sprintf("vip-%d", i)}
 		}
-		_, err := p.app.Rules.Save(ctx, p.tenantID, 0, rule.Rule{
-			Name: fmt.Sprintf("Rule %d", i+1), Enabled: false, Trigger: conversation.RuleClientMessage, Match: "all",
+		id, err := p.app.Rules.Save(ctx, p.tenantID, 0, rule.Rule{
+			Name: fmt.Sprintf("Rule %d", i+1), Enabled: false, Trigger: ruleevent.ClientMessage, Match: "all",
 			Conditions: []rule.Condition{cond},
 			Actions:    []rule.Action{{Kind: "add_note", Value: "matched"}},
 		})
 		if err != nil {
 			return err
 		}
+		ids = append(ids, id)
 	}
 	setRules := func(on bool) error {
-		err := p.app.DB.InTenant(ctx, p.tenantID, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `UPDATE rules SET enabled = $1 WHERE name LIKE 'Rule %'`, on)
-			return err
-		})
-		p.app.Rules.Forget() // changed behind the rule service's back
-		return err
+		for _, id := range ids {
+			if err := p.app.Rules.SetEnabled(ctx, p.tenantID, id, on); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	queue := func() (int, error) {
 		var n int

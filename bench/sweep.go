@@ -153,7 +153,7 @@ func newConversationService(ctx context.Context, e *env, clk clock.Clock) (*conv
 	}
 	const baseURL = "http://parley.bench"
 	igs := integration.NewService(db, sealer, baseURL, nil)
-	return conversation.NewService(db, inserter, igs, store, clk, e.Log, baseURL), closeAll, nil
+	return conversation.NewService(db, inserter, igs, store, nil, clk, e.Log, baseURL), closeAll, nil
 }
 
 // generateSweepData loads the tenants, their group and integration, their

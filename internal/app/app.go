@@ -29,6 +29,7 @@ import (
 	"parley/internal/postgres"
 	"parley/internal/realtime"
 	"parley/internal/rule"
+	"parley/internal/ruleevent"
 	"parley/internal/sandbox"
 	"parley/internal/tenant"
 )
@@ -105,13 +106,14 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
 	a.Clients = client.NewService(db)
-	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, p.Clock, p.Log, cfg.BaseURL)
-	a.Rules = rule.NewService(db, a.Conversations, p.Log)
-	a.Conversations.SetRuleFilter(a.Rules.MayFire)
+	rules := rule.NewCache(db)
+	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, rules, p.Clock, p.Log, cfg.BaseURL)
+	a.Rules = rule.NewService(db, a.Conversations, rules, ruleevent.NewRecorder(inserter, p.Log), p.Clock, p.Log)
 	a.Hub = realtime.NewHub(postgres.ConnString(cfg.DatabaseURL), p.Log)
-	// Webhooks find their integration in a cache that every change empties.
+	// Webhooks find their integration, and rule runs their rules, in caches
+	// that every change empties.
 	a.Hub.Watch(realtime.KindIntegration, a.Integrations.Forget)
-	a.Hub.Watch(realtime.KindRules, a.Rules.Forget)
+	a.Hub.Watch(realtime.KindRules, rules.Forget)
 	a.Jobs, err = jobs.New(db, jobs.Services{
 		Sessions: a.Sessions, Invitations: a.Tenants, Conversations: a.Conversations, Integrations: a.Integrations,
 		Rules: a.Rules,
@@ -125,6 +127,10 @@ func build(db *postgres.DB, p Params) (*App, error) {
 		Ready: func() error {
 			if !a.started.Load() {
 				return errors.New("job client not started")
+			}
+			if a.Sandbox != nil {
+				// The server listens while the demo tenant is seeded.
+				return a.Sandbox.Ready()
 			}
 			return nil
 		},
@@ -148,12 +154,13 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start job client: %w", err)
 	}
+	a.started.Store(true)
 	if a.Sandbox != nil {
+		// Until this returns, /readyz and /sandbox/info answer 503.
 		if err := a.Sandbox.SeedDemo(ctx, a.Tenants, a.Integrations, a.Rules); err != nil {
 			return err
 		}
 	}
-	a.started.Store(true)
 	return nil
 }
 

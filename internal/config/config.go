@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -42,6 +43,17 @@ func (e *Error) Error() string { return e.Var + ": " + e.Msg }
 // Load reads the environment through getenv, then lets flags in args
 // override it. It returns the first problem found.
 func Load(getenv func(string) string, args []string) (Config, error) {
+	return load(getenv, args, false)
+}
+
+// LoadDev is Load for `parley dev`: without PARLEY_BASE_URL (or --base-url)
+// the base URL is the listen address's own, http://localhost:PORT, so that
+// changing PARLEY_ADDR alone moves both.
+func LoadDev(getenv func(string) string, args []string) (Config, error) {
+	return load(getenv, args, true)
+}
+
+func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	c := Config{
 		DatabaseURL: getenv("DATABASE_URL"),
 		Addr:        or(getenv("PARLEY_ADDR"), ":8080"),
@@ -81,6 +93,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
 		return c, &Error{"DATABASE_URL", "must be a postgres:// URL"}
 	}
+	if c.BaseURL == "" && dev {
+		if c.BaseURL, err = LocalURL(c.Addr); err != nil {
+			return c, &Error{"PARLEY_ADDR", err.Error() + " (or set PARLEY_BASE_URL)"}
+		}
+	}
 	if c.BaseURL == "" {
 		return c, &Error{"PARLEY_BASE_URL", "is required: the public URL agents and providers reach (e.g. https://help.example.com)"}
 	}
@@ -99,6 +116,24 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		return c, &Error{"PARLEY_LOG_FORMAT", fmt.Sprintf("%q is not json or text", c.LogFormat)}
 	}
 	return c, nil
+}
+
+// LocalURL is the http URL of this machine at the listen address addr:
+// localhost when addr names no host or every interface (":8090",
+// "0.0.0.0:8090"), the host itself otherwise.
+func LocalURL(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a host:port listen address", addr)
+	}
+	p, err := net.LookupPort("tcp", port)
+	if err != nil || p == 0 {
+		return "", fmt.Errorf("%q has no fixed port to build the base URL from", addr)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(p)), nil
 }
 
 // SecureCookies says whether cookies get the Secure flag: only when the

@@ -49,3 +49,44 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadDevBaseURLFollowsAddr: `PARLEY_ADDR=:8090 make run` must serve
+// and reach itself on 8090, unless PARLEY_BASE_URL says otherwise.
+func TestLoadDevBaseURLFollowsAddr(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"PARLEY_ADDR": ":8090"}, nil, "http://localhost:8090"},
+		{map[string]string{"PARLEY_ADDR": "localhost:8080"}, nil, "http://localhost:8080"},
+		{map[string]string{"PARLEY_ADDR": "0.0.0.0:8091"}, nil, "http://localhost:8091"},
+		{map[string]string{"PARLEY_ADDR": "127.0.0.1:9000"}, nil, "http://127.0.0.1:9000"},
+		{map[string]string{"PARLEY_ADDR": "[::1]:9001"}, nil, "http://[::1]:9001"},
+		{nil, []string{"--addr", ":8092"}, "http://localhost:8092"},
+		{map[string]string{"PARLEY_ADDR": ":8090", "PARLEY_BASE_URL": "https://help.example.com/"}, nil, "https://help.example.com"},
+		{map[string]string{"PARLEY_ADDR": ":8090"}, []string{"--base-url", "http://dev.example.com:8080"}, "http://dev.example.com:8080"},
+	}
+	for _, c := range cases {
+		m := map[string]string{"PARLEY_BASE_URL": ""}
+		for k, v := range c.env {
+			m[k] = v
+		}
+		cfg, err := config.LoadDev(env(m), c.args)
+		if err != nil || cfg.BaseURL != c.want {
+			t.Errorf("LoadDev(%v, %v): base URL %q, %v; want %q", c.env, c.args, cfg.BaseURL, err, c.want)
+		}
+	}
+	// `parley serve` still needs the public URL said.
+	if _, err := config.Load(env(map[string]string{"PARLEY_BASE_URL": "", "PARLEY_ADDR": ":8090"}), nil); err == nil {
+		t.Error("Load without PARLEY_BASE_URL succeeded")
+	}
+	// An address with no fixed port cannot give a base URL.
+	for _, addr := range []string{":0", "nonsense"} {
+		_, err := config.LoadDev(env(map[string]string{"PARLEY_BASE_URL": "", "PARLEY_ADDR": addr}), nil)
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Var != "PARLEY_ADDR" || strings.Contains(ce.Error(), "\n") {
+			t.Errorf("LoadDev with PARLEY_ADDR %q: error %v, want one line naming PARLEY_ADDR", addr, err)
+		}
+	}
+}

@@ -9,11 +9,11 @@ import (
 )
 
 // Every caller gets an answer, whatever the batches: also when storing one
-// batch panics (its messages are then left to the one-by-one path) and the
-// lead must pass on.
+// batch panics (its messages then fail, for the provider to deliver again)
+// and the lead must pass on.
 func TestBatcherAnswersEveryCallerEvenAfterAPanic(t *testing.T) {
 	var calls atomic.Int32
-	b := &batcher{store: func(_ context.Context, batch []*inboundReq) {
+	b := &batcher{store: func(_ context.Context, batch []*inbound) {
 		if calls.Add(1) == 1 {
 			panic("a bug in storing")
 		}
@@ -21,11 +21,11 @@ func TestBatcherAnswersEveryCallerEvenAfterAPanic(t *testing.T) {
 			r.res.MessageID = 1
 		}
 	}}
-	reqs := make([]*inboundReq, 200)
+	reqs := make([]*inbound, 200)
 	var panics atomic.Int32
 	var wg sync.WaitGroup
 	for i := range reqs {
-		reqs[i] = &inboundReq{}
+		reqs[i] = &inbound{}
 		wg.Go(func() {
 			defer func() {
 				if recover() != nil {
@@ -39,19 +39,19 @@ func TestBatcherAnswersEveryCallerEvenAfterAPanic(t *testing.T) {
 	if panics.Load() != 1 {
 		t.Fatalf("%d callers saw the panic, want the one leading that batch", panics.Load())
 	}
-	stored, single := 0, 0
+	stored, failed := 0, 0
 	for _, r := range reqs {
 		switch {
-		case r.res.MessageID == 1 && !r.single:
+		case r.res.MessageID == 1 && r.err == nil:
 			stored++
-		case r.single && r.res.MessageID == 0:
-			single++
+		case r.err != nil && r.res.MessageID == 0:
+			failed++
 		default:
 			t.Fatalf("a caller got %+v", r)
 		}
 	}
-	if single == 0 || stored+single != len(reqs) || b.leaders != 0 || len(b.pending) != 0 {
-		t.Fatalf("stored %d, single %d, leaders left %d, pending %d", stored, single, b.leaders, len(b.pending))
+	if failed == 0 || stored+failed != len(reqs) || b.leaders != 0 || len(b.pending) != 0 {
+		t.Fatalf("stored %d, failed %d, leaders left %d, pending %d", stored, failed, b.leaders, len(b.pending))
 	}
 }
 
@@ -60,7 +60,7 @@ func TestBatcherAnswersEveryCallerEvenAfterAPanic(t *testing.T) {
 func TestASecondBatchStartsOnlyWithEnoughMessages(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan int, 10) // each batch's size, as it starts
-	b := &batcher{store: func(_ context.Context, batch []*inboundReq) {
+	b := &batcher{store: func(_ context.Context, batch []*inbound) {
 		started <- len(batch)
 		if len(batch) == 1 {
 			<-release // the first batch stays in flight
@@ -70,7 +70,7 @@ func TestASecondBatchStartsOnlyWithEnoughMessages(t *testing.T) {
 		}
 	}}
 	var wg sync.WaitGroup
-	submit := func() { wg.Go(func() { b.submit(&inboundReq{}) }) }
+	submit := func() { wg.Go(func() { b.submit(&inbound{}) }) }
 	waiting := func(n int) {
 		t.Helper()
 		for range 1000 {

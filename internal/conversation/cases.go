@@ -14,6 +14,7 @@ import (
 
 	"parley/internal/problem"
 	"parley/internal/realtime"
+	"parley/internal/ruleevent"
 )
 
 // CaseFilter narrows All cases. Zero values match everything.
@@ -215,7 +216,7 @@ func (s *Service) SetStatus(ctx context.Context, tid uuid.UUID, caseID int64, st
 		if err := addEvent(ctx, tx, tid, caseID, "Status set to "+status+" by "+by, s.clock.Now()); err != nil {
 			return err
 		}
-		if err := s.fireRules(ctx, tx, tid, RuleStatusChanged, caseID, 0); err != nil {
+		if err := s.events.Fire(ctx, tx, tid, ruleevent.StatusChanged, caseID, 0); err != nil {
 			return err
 		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})

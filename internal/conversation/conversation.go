@@ -19,6 +19,7 @@ import (
 	"parley/internal/integration"
 	"parley/internal/media"
 	"parley/internal/postgres"
+	"parley/internal/ruleevent"
 )
 
 // Window is how long after a client's last message free-form replies are
@@ -136,30 +137,23 @@ type Service struct {
 	log          *slog.Logger
 	baseURL      string
 	batch        *batcher // inbound messages stored together under load
-
-	// mayFire says whether some enabled rule of the tenant may fire for a
-	// client's message with this text (SetRuleFilter); nil: any may.
-	mayFire func(ctx context.Context, tid uuid.UUID, text string) bool
-}
-
-// SetRuleFilter gives the service what tells, from a client's message text
-// alone, whether some rule may fire for it: a message no rule can fire for
-// records no rule event (most messages, since most rules test the text).
-func (s *Service) SetRuleFilter(mayFire func(ctx context.Context, tid uuid.UUID, text string) bool) {
-	s.mayFire = mayFire
+	events       *ruleevent.Recorder
+	rules        ruleevent.Filter // nil: any rule may fire for any message
 }
 
 // rulesMayFire says whether a client's message with this text needs its
 // rule event.
 func (s *Service) rulesMayFire(ctx context.Context, tid uuid.UUID, text string) bool {
-	return s.mayFire == nil || s.mayFire(ctx, tid, text)
+	return s.rules == nil || s.rules.MayFire(ctx, tid, text)
 }
 
 // NewService returns the conversation service. queue may be an insert-only
 // River client: jobs are inserted in the same transaction as the change
-// that needs them.
-func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *integration.Service, store media.Store, c clock.Clock, log *slog.Logger, baseURL string) *Service {
-	s := &Service{db: db, queue: queue, integrations: integrations, media: store, clock: c, log: log, baseURL: baseURL}
+// that needs them. rules tells which client messages no rule may fire for
+// (nil: any may).
+func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *integration.Service, store media.Store, rules ruleevent.Filter, c clock.Clock, log *slog.Logger, baseURL string) *Service {
+	s := &Service{db: db, queue: queue, integrations: integrations, media: store, clock: c, log: log, baseURL: baseURL,
+		events: ruleevent.NewRecorder(queue, log), rules: rules}
 	s.batch = &batcher{store: s.storeBatch}
 	return s
 }
@@ -202,22 +196,25 @@ func (s *Service) Case(ctx context.Context, tid uuid.UUID, id int64) (Case, erro
 	return c, err
 }
 
-// QueueCases adds to b the query of several cases of the transaction's
-// tenant, by id; got receives them (missing ones are left out).
-func QueueCases(b *pgx.Batch, ids []int64, got func(map[int64]Case)) {
-	// One index lookup per id, whatever plan is cached.
-	b.Queue(`SELECT x.* FROM unnest($1::bigint[]) AS i(id), LATERAL (`+selectCase+` WHERE c.id = i.id) x`, ids).Query(func(rows pgx.Rows) error {
-		cs, err := pgx.CollectRows(rows, pgx.RowToStructByName[Case])
-		if err != nil {
-			return fmt.Errorf("load cases: %w", err)
-		}
-		out := make(map[int64]Case, len(cs))
-		for _, c := range cs {
-			out[c.ID] = c
-		}
-		got(out)
-		return nil
+// CasesByID returns the chats and cases with these ids, by id; those not
+// found are left out.
+func (s *Service) CasesByID(ctx context.Context, tid uuid.UUID, ids []int64) (map[int64]Case, error) {
+	var cs []Case
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		// One index lookup per id, whatever plan is cached.
+		rows, _ := tx.Query(ctx, `SELECT x.* FROM unnest($1::bigint[]) AS i(id), LATERAL (`+selectCase+` WHERE c.id = i.id) x`, ids)
+		var err error
+		cs, err = pgx.CollectRows(rows, pgx.RowToStructByName[Case])
+		return err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("load cases: %w", err)
+	}
+	out := make(map[int64]Case, len(cs))
+	for _, c := range cs {
+		out[c.ID] = c
+	}
+	return out, nil
 }
 
 // Messages returns a conversation's entries, oldest first, with attachments.

@@ -9,6 +9,7 @@ import (
 
 	"parley/internal/problem"
 	"parley/internal/realtime"
+	"parley/internal/ruleevent"
 )
 
 // Statuses a case can have.
@@ -58,7 +59,7 @@ func (s *Service) endChatTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, caseI
 	if err := addEvent(ctx, tx, tid, caseID, fmt.Sprintf("Chat ended by %s · status %s", by, status), now); err != nil {
 		return err
 	}
-	if err := s.fireRules(ctx, tx, tid, RuleChatEnded, caseID, 0); err != nil {
+	if err := s.events.Fire(ctx, tx, tid, ruleevent.ChatEnded, caseID, 0); err != nil {
 		return err
 	}
 	return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})

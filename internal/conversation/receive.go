@@ -1,10 +1,12 @@
 package conversation
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -15,8 +17,10 @@ import (
 	"github.com/riverqueue/river"
 
 	"parley/internal/channel"
+	"parley/internal/client"
 	"parley/internal/integration"
 	"parley/internal/realtime"
+	"parley/internal/ruleevent"
 )
 
 // Received says what Receive did with a message.
@@ -27,134 +31,292 @@ type Received struct {
 	Duplicate bool // the provider delivered it before: nothing stored
 }
 
-// Receive stores a client's message in one transaction: it finds or creates
-// the client by WhatsApp number, joins the client's live chat on this
-// integration or opens one in the integration's default group, stores the
-// message (once per provider message id), queues the download of its files
-// and notifies browsers.
+// Receive stores a client's message: it finds or creates the client by
+// WhatsApp number, joins the client's live chat on this integration or
+// opens one in the integration's default group, stores the message (once
+// per provider message id), queues the download of its files, records the
+// rules' events and notifies browsers, all in one transaction.
+//
+// Messages that arrive while another batch is being stored are stored
+// together (batch.go): a lone message is a batch of one.
 func (s *Service) Receive(ctx context.Context, ig integration.Integration, in channel.Inbound) (Received, error) {
 	return s.receive(ctx, ig, in, false)
 }
 
-func (s *Service) receive(ctx context.Context, ig integration.Integration, in channel.Inbound, echo bool) (Received, error) {
-	if batchable(in, echo) {
-		req := &inboundReq{ig: ig, in: in}
-		if s.batch.submit(req); !req.single {
-			return req.res, nil
-		}
-	}
-	var r Received
-	err := s.db.InTenant(ctx, ig.TenantID, func(tx pgx.Tx) error {
-		var err error
-		r, err = s.receiveTx(ctx, tx, ig, in, echo)
-		return err
-	})
-	if errors.Is(err, errDuplicate) {
-		return Received{Duplicate: true}, nil
-	}
-	if err != nil {
-		return r, fmt.Errorf("receive %s on integration %d: %w", in.ProviderMessageID, ig.ID, err)
-	}
-	return r, nil
-}
-
-// receiveTx stores a client's message, or with echo the business's own
+// receive stores a client's message, or with echo the business's own
 // message that the provider reports (1msg echoes what was typed in the
 // WhatsApp app on the business phone): the agent's side of the chat, sent,
 // without opening the 24-hour window or counting as unread.
-func (s *Service) receiveTx(ctx context.Context, tx pgx.Tx, ig integration.Integration, in channel.Inbound, echo bool) (Received, error) {
-	var r Received
-	// One round trip reads what decides the way: whether this is a
-	// redelivery (recognised before anything else, so it cannot open a
-	// chat; the unique index below settles concurrent deliveries), the
-	// client with this WhatsApp number and their live chat here.
-	var (
-		seen             bool
-		clientID, caseID *int64
-		triggers         []string // of the tenant's enabled rules
-	)
-	err := tx.QueryRow(ctx, `SELECT
-			EXISTS (SELECT FROM messages WHERE integration_id = $1 AND provider_message_id = $2),
-			cl.id,
-			(SELECT c.id FROM cases c WHERE c.client_id = cl.id AND c.integration_id = $1 AND c.state = 'live'),
-			(SELECT coalesce(array_agg(DISTINCT r.trigger), '{}') FROM rules r WHERE r.enabled)
-		FROM (SELECT) AS one LEFT JOIN clients cl ON cl.whatsapp = $3`, ig.ID, in.ProviderMessageID, in.From).Scan(&seen, &clientID, &caseID, &triggers)
-	if err != nil {
-		return r, err
+func (s *Service) receive(ctx context.Context, ig integration.Integration, in channel.Inbound, echo bool) (Received, error) {
+	r := &inbound{ig: ig, in: in, echo: echo}
+	s.batch.submit(r)
+	if r.err != nil {
+		return Received{}, fmt.Errorf("receive %s on integration %d: %w", in.ProviderMessageID, ig.ID, r.err)
 	}
-	if seen {
-		r.Duplicate = true
-		return r, nil
-	}
-	now := s.clock.Now()
-	if clientID == nil {
-		id, err := s.clientForWhatsApp(ctx, tx, ig.TenantID, in.From, in.ProfileName)
-		if err != nil {
-			return r, err
-		}
-		clientID = &id
-	}
-	if caseID != nil {
-		r.CaseID = *caseID
-	} else if r.CaseID, r.NewChat, err = s.liveChat(ctx, tx, ig, *clientID, now); err != nil {
-		return r, err
-	}
+	return r.res, nil
+}
 
-	kind, body, meta := inboundContent(in, echo)
-	// The message, the chat's activity and the browsers' notification in
-	// one statement; a concurrent delivery of the same message inserts
-	// nothing, and then neither of the others happens.
-	note, err := json.Marshal(realtime.Event{TenantID: ig.TenantID, Kind: "message", CaseID: r.CaseID, GroupID: ig.DefaultGroupID})
-	if err != nil {
-		return r, err
-	}
-	err = tx.QueryRow(ctx, `WITH m AS (
-			INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
-			VALUES ($1, $2, $3, CASE WHEN $12 THEN 'out' ELSE 'in' END, $4, $5, CASE WHEN $12 THEN 'sent' ELSE 'received' END, $6, $7, $8, $8)
-			ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
-			RETURNING id),
-		u AS (
-			UPDATE cases SET last_activity_at = $8, preview = $9,
-				last_client_message_at = CASE WHEN $12 THEN last_client_message_at ELSE $8 END,
-				unread = unread + CASE WHEN $12 THEN 0 ELSE 1 END
-			WHERE id = $2 AND EXISTS (SELECT FROM m))
-		SELECT m.id, pg_notify($10, $11) FROM m`,
-		ig.TenantID, r.CaseID, ig.ID, kind, body, in.ProviderMessageID, meta, now, previewOf(kind, body), realtime.Channel, string(note), echo).
-		Scan(&r.MessageID, nil)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// Delivered twice at once: the other delivery stored it. Undo this
-		// transaction's chat, if it opened one.
-		r.Duplicate = true
-		return r, errDuplicate
-	}
-	if err != nil {
-		return r, fmt.Errorf("insert message: %w", err)
-	}
-	// The rules this message fires: their events are recorded with it.
-	if !echo {
-		for _, t := range triggers {
-			if (t == RuleClientMessage && s.rulesMayFire(ctx, ig.TenantID, body)) || (t == RuleChatStarted && r.NewChat) {
-				if err := s.fireRules(ctx, tx, ig.TenantID, t, r.CaseID, r.MessageID); err != nil {
-					return r, err
-				}
+// inbound is one message to store, and what became of it.
+type inbound struct {
+	ig   integration.Integration
+	in   channel.Inbound
+	echo bool
+	res  Received
+	err  error
+}
+
+// store stores one tenant's messages in one transaction. A message whose
+// client has no live chat on its integration gets one (and the client, if
+// new) and is stored by the same statement as the others. A message the
+// provider delivered before stores nothing.
+func (s *Service) store(ctx context.Context, tid uuid.UUID, msgs []*inbound) error {
+	msgs = dropRepeats(msgs)
+	return s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error {
+		for _, m := range msgs {
+			m.res = Received{}
+		}
+		chatless, err := s.insertMessages(ctx, tx, tid, msgs)
+		if err != nil {
+			return err
+		}
+		if len(chatless) > 0 {
+			if err := s.storeInNewChats(ctx, tx, tid, msgs, chatless); err != nil {
+				return err
 			}
 		}
+		return s.afterStore(ctx, tx, tid, msgs)
+	})
+}
+
+// storeInNewChats opens chats for the messages that found none (chatless,
+// some of msgs) and stores them there. The first message stored in a chat
+// opened here started it. A chat opened for messages that a concurrent
+// delivery stored meanwhile holds none: it goes again.
+func (s *Service) storeInNewChats(ctx context.Context, tx pgx.Tx, tid uuid.UUID, msgs, chatless []*inbound) error {
+	opened, err := s.openChats(ctx, tx, chatless)
+	if err != nil {
+		return err
 	}
-	for _, m := range in.Media {
+	if chatless, err = s.insertMessages(ctx, tx, tid, chatless); err != nil {
+		return err
+	}
+	if len(chatless) > 0 {
+		return fmt.Errorf("message %s: no chat after opening one", chatless[0].in.ProviderMessageID)
+	}
+	for _, m := range msgs {
+		if m.res.MessageID != 0 && opened[m.res.CaseID] {
+			m.res.NewChat = true
+			delete(opened, m.res.CaseID)
+		}
+	}
+	if len(opened) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM cases WHERE id = ANY($1)`, slices.Collect(maps.Keys(opened))); err != nil {
+			return fmt.Errorf("remove empty chats: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropRepeats marks a message delivered twice within msgs a duplicate and
+// leaves it out.
+func dropRepeats(msgs []*inbound) []*inbound {
+	type key struct {
+		ig  int64
+		sid string
+	}
+	seen := make(map[key]bool, len(msgs))
+	return slices.DeleteFunc(slices.Clone(msgs), func(m *inbound) bool {
+		k := key{m.ig.ID, m.in.ProviderMessageID}
+		dup := seen[k]
+		seen[k] = true
+		if dup {
+			m.res = Received{Duplicate: true}
+		}
+		return dup
+	})
+}
+
+// insertMessages stores the messages whose client has a live chat on the
+// integration and updates those chats (activity, unread count, preview,
+// and for a client's message the 24-hour window). It sets each message's
+// result and returns those that need a chat opened: not stored, and not
+// stored before either.
+func (s *Service) insertMessages(ctx context.Context, tx pgx.Tx, tid uuid.UUID, msgs []*inbound) (chatless []*inbound, err error) {
+	n := len(msgs)
+	igs, echoes := make([]int64, n), make([]bool, n)
+	senders, sids, kinds, bodies, metas, previews := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, m := range msgs {
+		kind, body, meta := inboundContent(m.in, m.echo)
+		mb, err := json.Marshal(meta)
+		if err != nil {
+			return nil, err
+		}
+		igs[i], senders[i], sids[i], echoes[i] = m.ig.ID, m.in.From, m.in.ProviderMessageID, m.echo
+		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
+	}
+	rows, _ := tx.Query(ctx, insertMessagesSQL, pgx.StrictNamedArgs{
+		"tenant": tid, "now": s.clock.Now(), "integrations": igs, "senders": senders, "provider_ids": sids,
+		"echoes": echoes, "kinds": kinds, "bodies": bodies, "metas": metas, "previews": previews,
+	})
+	var (
+		ord           int
+		caseID, msgID *int64
+		seen          bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &seen}, func() error {
+		m := msgs[ord-1]
+		switch {
+		case msgID != nil:
+			m.res.CaseID, m.res.MessageID = *caseID, *msgID
+		case seen || caseID != nil:
+			m.res = Received{Duplicate: true}
+		default:
+			chatless = append(chatless, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store messages: %w", err)
+	}
+	return chatless, nil
+}
+
+// insertMessagesSQL stores a batch of messages, one per element of the
+// arrays, in their chats: the live chat of the sender's client on the
+// message's integration. A message with no such chat is left out (its
+// case_id is NULL); one stored before inserts nothing (the unique index
+// settles concurrent deliveries too). It returns, for each message in
+// order, its chat, its new id (NULL if not stored) and, for one without
+// a chat, whether it was stored before.
+const insertMessagesSQL = `
+WITH batch AS (
+	SELECT * FROM unnest(@integrations::bigint[], @senders::text[], @provider_ids::text[], @echoes::bool[],
+			@kinds::text[], @bodies::text[], @metas::text[], @previews::text[])
+		WITH ORDINALITY AS b(integration_id, sender, provider_message_id, echo, kind, body, meta, preview, ord)
+),
+in_chat AS (
+	SELECT b.*, (SELECT c.id FROM cases c WHERE c.integration_id = b.integration_id AND c.state = 'live'
+			AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = b.sender)) AS case_id
+	FROM batch b
+),
+stored AS (
+	INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
+	SELECT @tenant, case_id, integration_id, CASE WHEN echo THEN 'out' ELSE 'in' END, kind, body,
+		CASE WHEN echo THEN 'sent' ELSE 'received' END, provider_message_id, meta::jsonb, @now, @now
+	FROM in_chat WHERE case_id IS NOT NULL ORDER BY ord
+	ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+	RETURNING id, integration_id, provider_message_id
+),
+added AS (
+	SELECT i.*, s.id FROM stored s JOIN in_chat i USING (integration_id, provider_message_id)
+),
+chat_activity AS (
+	UPDATE cases c SET last_activity_at = @now, preview = a.preview, unread = c.unread + a.from_client,
+		last_client_message_at = CASE WHEN a.from_client > 0 THEN @now ELSE c.last_client_message_at END
+	FROM (SELECT case_id, count(*) FILTER (WHERE NOT echo) AS from_client, (array_agg(preview ORDER BY ord DESC))[1] AS preview
+		FROM added GROUP BY case_id) a
+	WHERE c.tenant_id = @tenant AND c.id = a.case_id
+)
+SELECT i.ord, i.case_id, n.id,
+	i.case_id IS NULL AND EXISTS (SELECT FROM messages m WHERE m.integration_id = i.integration_id AND m.provider_message_id = i.provider_message_id)
+FROM in_chat i LEFT JOIN added n ON n.ord = i.ord
+ORDER BY i.ord`
+
+// openChats gives each message's client (found or created by WhatsApp
+// number) a live chat on the message's integration, and returns the chats
+// it opened. Clients and chats are taken in one order, so that two
+// transactions opening the same ones wait for each other instead of
+// deadlocking.
+func (s *Service) openChats(ctx context.Context, tx pgx.Tx, msgs []*inbound) (opened map[int64]bool, err error) {
+	msgs = slices.SortedFunc(slices.Values(msgs), func(a, b *inbound) int {
+		return cmp.Or(cmp.Compare(a.ig.ID, b.ig.ID), strings.Compare(a.in.From, b.in.From))
+	})
+	opened = map[int64]bool{}
+	now := s.clock.Now()
+	for i, m := range msgs {
+		if i > 0 && msgs[i-1].ig.ID == m.ig.ID && msgs[i-1].in.From == m.in.From {
+			continue // opened for the message before
+		}
+		clientID, err := client.ForWhatsApp(ctx, tx, m.ig.TenantID, m.in.From, m.in.ProfileName)
+		if err != nil {
+			return nil, err
+		}
+		id, isNew, err := s.liveChat(ctx, tx, m.ig, clientID, now)
+		if err != nil {
+			return nil, err
+		}
+		if isNew {
+			opened[id] = true
+		}
+	}
+	return opened, nil
+}
+
+// afterStore does, in the transaction that stored them, what the stored
+// messages call for: their files' downloads, the rules' events, the
+// browsers' notification, and new chats' numbers.
+func (s *Service) afterStore(ctx context.Context, tx pgx.Tx, tid uuid.UUID, msgs []*inbound) error {
+	var (
+		chats, newChats []int64
+		said, started   []ruleevent.Event
+	)
+	for _, m := range msgs {
+		if m.res.MessageID == 0 {
+			continue
+		}
+		chats = append(chats, m.res.CaseID)
+		if err := s.queueDownloads(ctx, tx, tid, m); err != nil {
+			return err
+		}
+		if m.res.NewChat {
+			newChats = append(newChats, m.res.CaseID)
+			if !m.echo {
+				started = append(started, ruleevent.Event{CaseID: m.res.CaseID, MessageID: m.res.MessageID, Chain: ruleevent.NewChain()})
+			}
+		}
+		if !m.echo && s.rulesMayFire(ctx, tid, m.in.Body) {
+			said = append(said, ruleevent.Event{CaseID: m.res.CaseID, MessageID: m.res.MessageID, Chain: ruleevent.NewChain()})
+		}
+	}
+	if len(chats) == 0 {
+		return nil
+	}
+	if err := s.events.Record(ctx, tx, tid, ruleevent.ChatStarted, 0, started); err != nil {
+		return err
+	}
+	if err := s.events.Record(ctx, tx, tid, ruleevent.ClientMessage, 0, said); err != nil {
+		return err
+	}
+	slices.Sort(chats)
+	chats = slices.Compact(chats)
+	if err := realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseIDs: chats}); err != nil {
+		return err
+	}
+	// Numbering locks the tenant's counter until the commit, so it comes
+	// last: chats opened at the same time wait for each other only that long.
+	for _, id := range newChats {
+		if err := numberChat(ctx, tx, tid, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueDownloads records a stored message's files and queues their
+// downloads.
+func (s *Service) queueDownloads(ctx context.Context, tx pgx.Tx, tid uuid.UUID, m *inbound) error {
+	for _, f := range m.in.Media {
 		var attID int64
 		if err := tx.QueryRow(ctx, `INSERT INTO attachments (tenant_id, message_id, filename, content_type, state, source_url)
 			VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id`,
-			ig.TenantID, r.MessageID, filenameFor(m.ContentType), orDefault(m.ContentType, "application/octet-stream"), m.URL).Scan(&attID); err != nil {
-			return r, fmt.Errorf("insert attachment: %w", err)
+			tid, m.res.MessageID, filenameFor(f.ContentType), orDefault(f.ContentType, "application/octet-stream"), f.URL).Scan(&attID); err != nil {
+			return fmt.Errorf("insert attachment: %w", err)
 		}
-		if _, err := s.queue.InsertTx(ctx, tx, FetchMediaArgs{TenantID: ig.TenantID, AttachmentID: attID}, nil); err != nil {
-			return r, fmt.Errorf("queue media download: %w", err)
+		if _, err := s.queue.InsertTx(ctx, tx, FetchMediaArgs{TenantID: tid, AttachmentID: attID}, nil); err != nil {
+			return fmt.Errorf("queue media download: %w", err)
 		}
 	}
-	if r.NewChat {
-		return r, numberChat(ctx, tx, ig.TenantID, r.CaseID)
-	}
-	return r, nil
+	return nil
 }
 
 // inboundContent is what a message stores: its kind, its text and the
@@ -180,45 +342,6 @@ func inboundContent(in channel.Inbound, echo bool) (kind, body string, meta map[
 		meta["echo"] = true
 	}
 	return kind, body, meta
-}
-
-// errDuplicate rolls back a transaction that lost a race to store the same
-// provider message; Receive reports it as a duplicate, not an error.
-var errDuplicate = errors.New("duplicate delivery")
-
-// clientForWhatsApp finds the client with this WhatsApp number, then one
-// with it as their phone number, or creates one named after the WhatsApp
-// profile.
-func (s *Service) clientForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUID, number, profileName string) (int64, error) {
-	name := profileName
-	if name == "" {
-		name = number
-	}
-	var id int64
-	// Known clients are only read: no write, no lock on their row.
-	const find = `SELECT id FROM clients WHERE whatsapp = $1`
-	err := tx.QueryRow(ctx, find, number).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// A client known by this number as their phone (from the
-		// telephony channel, or typed in by an agent) gets the WhatsApp
-		// field, and the chat joins their history.
-		err = tx.QueryRow(ctx, `UPDATE clients SET whatsapp = $1, updated_at = now()
-			WHERE id = (SELECT id FROM clients WHERE phone = $1 AND whatsapp IS NULL AND merged_into IS NULL ORDER BY id LIMIT 1)
-			RETURNING id`, number).Scan(&id)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		// ON CONFLICT makes two first messages of a new client create
-		// one client; the loser reads the winner's.
-		err = tx.QueryRow(ctx, `INSERT INTO clients (tenant_id, name, whatsapp, created_channel) VALUES ($1, $2, $3, 'whatsapp')
-			ON CONFLICT (tenant_id, whatsapp) WHERE whatsapp IS NOT NULL DO NOTHING RETURNING id`, tid, truncate(name, 200), number).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = tx.QueryRow(ctx, find, number).Scan(&id)
-		}
-	}
-	if err != nil {
-		return 0, fmt.Errorf("find or create client %s: %w", number, err)
-	}
-	return id, nil
 }
 
 // liveChat returns the client's live chat on the integration, opening one

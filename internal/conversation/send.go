@@ -22,6 +22,7 @@ import (
 	"parley/internal/postgres"
 	"parley/internal/problem"
 	"parley/internal/realtime"
+	"parley/internal/ruleevent"
 )
 
 // MaxReplyRunes bounds a text reply (WhatsApp's limit is 4096 characters).
@@ -276,7 +277,7 @@ func (s *Service) failMessage(ctx context.Context, tid uuid.UUID, msgID int64, c
 		if err != nil {
 			return fmt.Errorf("fail message %d: %w", msgID, err)
 		}
-		if err := s.fireRules(ctx, tx, tid, RuleMessageFailed, caseID, msgID); err != nil {
+		if err := s.events.Fire(ctx, tx, tid, ruleevent.MessageFailed, caseID, msgID); err != nil {
 			return err
 		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: groupID})
@@ -332,7 +333,7 @@ func (s *Service) ApplyStatus(ctx context.Context, ig integration.Integration, s
 			_, err = tx.Exec(ctx, `UPDATE messages SET status = 'failed', error_code = nullif($2, ''), error_message = $3, updated_at = $4 WHERE id = $1`,
 				id, st.ErrorCode, msg, s.clock.Now())
 			if err == nil {
-				err = s.fireRules(ctx, tx, ig.TenantID, RuleMessageFailed, caseID, id)
+				err = s.events.Fire(ctx, tx, ig.TenantID, ruleevent.MessageFailed, caseID, id)
 			}
 		case !ok:
 			return nil

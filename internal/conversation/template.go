@@ -11,10 +11,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/channel"
+	"parley/internal/client"
 	"parley/internal/integration"
 	"parley/internal/phone"
 	"parley/internal/problem"
 	"parley/internal/realtime"
+	"parley/internal/ruleevent"
 )
 
 // SentTemplate is the approved template a message was sent with, kept in
@@ -144,7 +146,7 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 			}
 		}
 		now := s.clock.Now()
-		clientID, err := s.startClient(ctx, tx, tid, st.ClientID, number)
+		clientID, err := startClient(ctx, tx, tid, st.ClientID, number)
 		if err != nil {
 			return err
 		}
@@ -174,33 +176,13 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 }
 
 // startClient is the client a started conversation goes to: the given
-// one (whose WhatsApp field must be number, or empty and then set), or
+// one (whose WhatsApp number must be number, or empty and then set), or
 // the one with this WhatsApp number, created if there is none.
-func (s *Service) startClient(ctx context.Context, tx pgx.Tx, tid uuid.UUID, clientID int64, number string) (int64, error) {
+func startClient(ctx context.Context, tx pgx.Tx, tid uuid.UUID, clientID int64, number string) (int64, error) {
 	if clientID == 0 {
-		return s.clientForWhatsApp(ctx, tx, tid, number, "")
+		return client.ForWhatsApp(ctx, tx, tid, number, "")
 	}
-	var wa *string
-	if err := tx.QueryRow(ctx, `SELECT whatsapp FROM clients WHERE id = $1 FOR UPDATE`, clientID).Scan(&wa); err != nil {
-		return 0, notFound(err, "No such client.")
-	}
-	switch {
-	case wa != nil && *wa != number:
-		return 0, problem.Field("number", "This client's WhatsApp number is "+*wa+".")
-	case wa == nil:
-		var other int64
-		err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE whatsapp = $1`, number).Scan(&other)
-		if err == nil {
-			return 0, problem.Field("number", "Another client has this WhatsApp number; start the conversation from their page.")
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return 0, err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE clients SET whatsapp = $2, updated_at = now() WHERE id = $1`, clientID, number); err != nil {
-			return 0, fmt.Errorf("set WhatsApp of client %d: %w", clientID, err)
-		}
-	}
-	return clientID, nil
+	return clientID, client.GiveWhatsApp(ctx, tx, clientID, number)
 }
 
 // outgoing is a message about to be stored and queued.
@@ -257,7 +239,7 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 	if _, err := s.queue.InsertTx(ctx, tx, SendArgs{TenantID: tid, MessageID: msgID}, nil); err != nil {
 		return 0, fmt.Errorf("queue send: %w", err)
 	}
-	if err := s.fireRules(ctx, tx, tid, RuleAgentMessage, c.ID, msgID); err != nil {
+	if err := s.events.Fire(ctx, tx, tid, ruleevent.AgentMessage, c.ID, msgID); err != nil {
 		return 0, err
 	}
 	return msgID, realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: c.ID, GroupID: c.GroupID})

@@ -14,6 +14,7 @@ import (
 	"parley/internal/app/apptest"
 	"parley/internal/clock"
 	"parley/internal/conversation"
+	"parley/internal/ruleevent"
 	"parley/internal/sandbox"
 )
 
@@ -100,8 +101,8 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 	msgID := int64(d.count(t, `SELECT id FROM messages WHERE body = 'Where is my invoice?'`))
 	before := len(d.sim.Sent(sandbox.DemoTwilioAccountSID))
 	if err := env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
-		return env.App.Conversations.RecordRuleEvents(t.Context(), tx, d.admin.TenantID, conversation.RuleClientMessage, 0,
-			[]conversation.RuleEvent{{CaseID: chatID, MessageID: msgID, Chain: conversation.NewRuleChain()}})
+		return ruleevent.NewRecorder(env.App.Jobs, nil).Record(t.Context(), tx, d.admin.TenantID, ruleevent.ClientMessage, 0,
+			[]ruleevent.Event{{CaseID: chatID, MessageID: msgID, Chain: ruleevent.NewChain()}})
 	}); err != nil {
 		t.Fatal(err)
 	}

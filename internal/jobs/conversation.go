@@ -11,6 +11,7 @@ import (
 	"parley/internal/conversation"
 	"parley/internal/integration"
 	"parley/internal/rule"
+	"parley/internal/ruleevent"
 )
 
 // SendWorker sends an agent's message through its integration.
@@ -83,13 +84,13 @@ func (w *EchoWorker) Work(ctx context.Context, job *river.Job[conversation.EchoA
 
 // RuleWorker runs a tenant's recorded rule events.
 type RuleWorker struct {
-	river.WorkerDefaults[conversation.RuleArgs]
+	river.WorkerDefaults[ruleevent.RunArgs]
 	Rules *rule.Service
 }
 
 // Work runs the events; while another run of the tenant takes them, the
 // job comes back shortly.
-func (w *RuleWorker) Work(ctx context.Context, job *river.Job[conversation.RuleArgs]) error {
+func (w *RuleWorker) Work(ctx context.Context, job *river.Job[ruleevent.RunArgs]) error {
 	err := w.Rules.Drain(ctx, job.Args.TenantID)
 	if errors.Is(err, rule.ErrBusy) {
 		return river.JobSnooze(250 * time.Millisecond)

@@ -21,6 +21,7 @@ import (
 	"parley/internal/integration"
 	"parley/internal/postgres"
 	"parley/internal/rule"
+	"parley/internal/ruleevent"
 )
 
 // NewInserter is an insert-only River client for domain services: they
@@ -86,8 +87,8 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	cfg := &river.Config{
 		Logger: opts.Logger,
 		Queues: map[string]river.QueueConfig{
-			river.QueueDefault:      {MaxWorkers: 20},
-			conversation.QueueRules: {MaxWorkers: 10},
+			river.QueueDefault: {MaxWorkers: 20},
+			ruleevent.Queue:    {MaxWorkers: 10},
 		},
 		// River waits this long between two fetches of jobs (100 ms by
 		// default): a reply's send or a rule run queued just after a

@@ -104,23 +104,6 @@ func (db *DB) inTenant(ctx context.Context, tenantID uuid.UUID, settings string,
 	return pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{BeginQuery: begin}, fn)
 }
 
-// InTenantBatch runs b's queries as one transaction whose queries see only
-// tenantID's rows, with generic plans (see InTenantGenericPlans), sent with
-// the scoping in one round trip instead of one per statement: Postgres runs
-// everything before the pipeline's sync point in one implicit transaction,
-// which commits when every query succeeded and rolls back otherwise. It
-// suits a transaction whose statements need nothing from each other's
-// results; b's callbacks read those results.
-func (db *DB) InTenantBatch(ctx context.Context, tenantID uuid.UUID, b *pgx.Batch) error {
-	if tenantID == uuid.Nil {
-		return errors.New("tenant transaction without a tenant")
-	}
-	scoped := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(b.QueuedQueries)+1)}
-	scoped.Queue(`SELECT set_config('app.tenant_id', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)`, tenantID.String())
-	scoped.QueuedQueries = append(scoped.QueuedQueries, b.QueuedQueries...)
-	return db.Pool.SendBatch(ctx, scoped).Close()
-}
-
 // InSystem runs fn in a transaction with no tenant: it sees no tenant rows and
 // can only call the SECURITY DEFINER functions that cross tenants on purpose
 // and the tables that belong to no tenant (sessions, River's).
@@ -136,11 +119,4 @@ func IsUniqueViolation(err error, constraint string) bool {
 		return false
 	}
 	return constraint == "" || pgErr.ConstraintName == constraint
-}
-
-// HasCode says whether err is Postgres's error with this SQLSTATE (one a
-// function of ours raises, for example).
-func HasCode(err error, sqlState string) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == sqlState
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -185,7 +183,7 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conv := conversation.NewService(db, inserter, igs, nil, clock.Real{}, slog.New(slog.NewTextHandler(io.Discard, nil)), "http://parley.test")
+	conv := conversation.NewService(db, inserter, igs, nil, nil, clock.Real{}, slog.New(slog.NewTextHandler(io.Discard, nil)), "http://parley.test")
 	_, err = conv.Receive(ctx, ig, channel.Inbound{ProviderMessageID: "SM-" + name, From: "+15557654321", Body: "hi",
 		Media: []channel.MediaRef{{URL: "https://example.test/m", ContentType: "image/png"}}})
 	if err != nil {
@@ -213,7 +211,9 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 			return err
 		}
 		// A waiting rule's event, and its queued run.
-		_, err = tx.Exec(ctx, `SELECT record_rule_events('no_agent_reply', ARRAY[(SELECT min(id) FROM cases)], '{0}', (SELECT min(id) FROM rules), NULL, NULL)`)
+		_, err = tx.Exec(ctx, `WITH e AS (INSERT INTO rule_events (tenant_id, trigger, rule_id, case_ids, message_ids)
+				VALUES ($1, 'no_agent_reply', (SELECT min(id) FROM rules), ARRAY[(SELECT min(id) FROM cases)], '{0}'))
+			SELECT queue_rule_run()`, admin.TenantID)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -224,96 +224,3 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	return admin.TenantID
 }
 
-// A tenant batch is one transaction scoped to its tenant: it sees and
-// writes only that tenant's rows, stores all of its statements or none, and
-// leaves nothing of its scoping on the connection for the next borrower.
-func TestTenantBatchIsOneScopedTransaction(t *testing.T) {
-	t.Parallel()
-	_, url := pgtest.New(t)
-	ctx := context.Background()
-	// One connection, so the checks after each batch see the batch's.
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := postgres.Open(ctx, url+sep+"pool_max_conns=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	a, b := seedTenant(t, db, "a"), seedTenant(t, db, "b")
-	groups := func(tid uuid.UUID) []string {
-		t.Helper()
-		var names []string
-		err := db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-			rows, _ := tx.Query(ctx, `SELECT name FROM groups ORDER BY name`)
-			var err error
-			names, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return names
-	}
-	unscoped := func() {
-		t.Helper()
-		var tenant, plans string
-		err := db.InSystem(ctx, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT coalesce(current_setting('app.tenant_id', true), ''), current_setting('plan_cache_mode')`).Scan(&tenant, &plans)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tenant != "" || plans != "auto" {
-			t.Errorf("after a tenant batch the connection keeps app.tenant_id=%q, plan_cache_mode=%q", tenant, plans)
-		}
-	}
-	before := groups(a)
-
-	var seen []uuid.UUID
-	batch := &pgx.Batch{}
-	batch.Queue(`INSERT INTO groups (tenant_id, name) VALUES ($1, 'Batch one')`, a)
-	batch.Queue(`INSERT INTO groups (tenant_id, name) VALUES ($1, 'Batch two')`, a)
-	batch.Queue(`SELECT tenant_id FROM groups`).Query(func(rows pgx.Rows) error {
-		var err error
-		seen, err = pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-		return err
-	})
-	if err := db.InTenantBatch(ctx, a, batch); err != nil {
-		t.Fatal(err)
-	}
-	if len(seen) != len(before)+2 {
-		t.Errorf("the batch saw %d groups; tenant A has %d", len(seen), len(before)+2)
-	}
-	for _, tid := range seen {
-		if tid != a {
-			t.Errorf("tenant A's batch sees a group of tenant %s", tid)
-		}
-	}
-	unscoped()
-
-	// A failing statement undoes the ones before it.
-	batch = &pgx.Batch{}
-	batch.Queue(`INSERT INTO groups (tenant_id, name) VALUES ($1, 'Undone')`, a)
-	batch.Queue(`SELECT 1 / 0`)
-	if err := db.InTenantBatch(ctx, a, batch); err == nil {
-		t.Error("a batch with a failing statement succeeded")
-	}
-	want := append(slices.Clone(before), "Batch one", "Batch two")
-	slices.Sort(want)
-	if got := groups(a); !slices.Equal(got, want) {
-		t.Errorf("tenant A's groups after a failed batch: %q, want %q", got, want)
-	}
-	unscoped()
-
-	// Another tenant's row is refused.
-	batch = &pgx.Batch{}
-	batch.Queue(`INSERT INTO groups (tenant_id, name) VALUES ($1, 'Intruder')`, b)
-	if err := db.InTenantBatch(ctx, a, batch); err == nil {
-		t.Error("tenant A's batch inserted a row for tenant B")
-	}
-	if slices.Contains(groups(b), "Intruder") {
-		t.Error("tenant B has the group tenant A's batch tried to write")
-	}
-}

@@ -9,30 +9,56 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"parley/internal/postgres"
 	"parley/internal/realtime"
+	"parley/internal/ruleevent"
 )
 
 // setup is what every rule run of a tenant reads: its enabled rules of
-// each trigger in the order they run, and its time zone. Runs find it in
-// this replica's cache, which every change to rules or to the time zone
-// empties on every replica (see change), so that a run under load reads
-// only its events' chats.
+// each trigger in the order they run, and its time zone.
 type setup struct {
 	byTrigger map[string][]Rule
 	loc       *time.Location
 	patterns  map[string]*regexp.Regexp // the rules' regular expressions, compiled once
 }
 
-// Forget empties the cache of rule setups: rules changed, here or (told by
-// a notification) on another replica.
-func (s *Service) Forget() { s.cache.Forget() }
+// Cache holds each tenant's rule setup on this replica. Every change to
+// rules or to the time zone empties it on every replica (see change), so
+// that a run under load reads only its events' chats, and the conversation
+// tells from it which messages no rule may fire for (MayFire).
+type Cache struct {
+	db    *postgres.DB
+	cache *realtime.Cache[uuid.UUID, setup] // by tenant
+}
 
-// setup returns the tenant's setup, from the cache or read afresh.
-func (s *Service) setup(ctx context.Context, tid uuid.UUID) (setup, error) {
-	return s.cache.Get(tid, func() (setup, bool, error) {
+// NewCache returns an empty cache.
+func NewCache(db *postgres.DB) *Cache {
+	return &Cache{db: db, cache: realtime.NewCache[uuid.UUID, setup](time.Minute)}
+}
+
+// Forget empties the cache: rules changed, here or (told by a
+// notification) on another replica.
+func (c *Cache) Forget() { c.cache.Forget() }
+
+// MayFire says whether some enabled rule of the tenant may fire for a
+// client's message with this text, from the rules' text conditions alone
+// (the conversation records no rule event for a message none may fire
+// for). When the rules cannot be read, any may.
+func (c *Cache) MayFire(ctx context.Context, tid uuid.UUID, text string) bool {
+	st, err := c.get(ctx, tid)
+	if err != nil {
+		return true
+	}
+	ev := event{Event: ruleevent.Event{Trigger: ruleevent.ClientMessage}, text: text, lower: strings.ToLower(text)}
+	return len(st.candidates(ev)) > 0
+}
+
+// get returns the tenant's setup, from the cache or read afresh.
+func (c *Cache) get(ctx context.Context, tid uuid.UUID) (setup, error) {
+	return c.cache.Get(tid, func() (setup, bool, error) {
 		var st setup
 		var zone string
-		err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		err := c.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 			rows, _ := tx.Query(ctx, selectRule+` WHERE enabled ORDER BY position, id`)
 			rules, err := pgx.CollectRows(rows, scan)
 			if err != nil {
@@ -61,6 +87,6 @@ func (s *Service) setup(ctx context.Context, tid uuid.UUID) (setup, error) {
 
 // change runs fn, a change to the tenant's rules or time zone, and has
 // every replica forget its cached setups once it commits.
-func (s *Service) change(ctx context.Context, tid uuid.UUID, fn func(pgx.Tx) error) error {
-	return s.cache.Change(ctx, s.db, tid, realtime.KindRules, fn)
+func (c *Cache) change(ctx context.Context, tid uuid.UUID, fn func(pgx.Tx) error) error {
+	return c.cache.Change(ctx, c.db, tid, realtime.KindRules, fn)
 }

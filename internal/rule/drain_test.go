@@ -16,6 +16,7 @@ import (
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 	"parley/internal/rule"
+	"parley/internal/ruleevent"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -31,8 +32,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	c := convtest.New(t, clock.Real{})
-	f := &fixture{Fixture: c, rules: rule.NewService(c.DB, c.Conv, c.Log)}
-	f.Conv.SetRuleFilter(f.rules.MayFire) // as Parley does
+	f := &fixture{Fixture: c, rules: c.Rules}
 	if err := f.DB.InTenant(t.Context(), f.Admin.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(t.Context(), `INSERT INTO rules (tenant_id, name, trigger, actions) VALUES (current_tenant(), 'Seen', 'client_message', '[{"kind":"add_note","value":"seen"}]')`)
 		return err
@@ -82,7 +82,7 @@ func (f *fixture) failRulesIn(t *testing.T, chat int64) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	f.rules.Forget() // changed behind the rule service's back
+	f.RuleCache.Forget() // changed behind the rule service's back
 	owner, err := pgx.Connect(ctx, postgres.ConnString(f.URL))
 	if err != nil {
 		t.Fatal(err)
@@ -172,8 +172,8 @@ func TestARunStartingBeforeAChangeCommitsRunsItsEvent(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, f.Admin.TenantID.String()); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Conv.RecordRuleEvents(ctx, tx, f.Admin.TenantID, conversation.RuleClientMessage, 0,
-		[]conversation.RuleEvent{{CaseID: second.CaseID, MessageID: second.MessageID, Chain: conversation.NewRuleChain()}}); err != nil {
+	if err := f.Events.Record(ctx, tx, f.Admin.TenantID, ruleevent.ClientMessage, 0,
+		[]ruleevent.Event{{CaseID: second.CaseID, MessageID: second.MessageID, Chain: ruleevent.NewChain()}}); err != nil {
 		t.Fatal(err)
 	}
 	ran := make(chan error, 1)
@@ -279,7 +279,7 @@ func TestMessagesNoRuleMayFireForRecordNoEvent(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	f.rules.Forget()                                     // changed behind the rule service's back
+	f.RuleCache.Forget()                                 // changed behind the rule service's back
 	f.receive(t, "SM1", "+15550000001", "hello")         // opens the chat: stored alone
 	f.receive(t, "SM2", "+15550000001", "hello again")   // a live chat's message: stored by a batch
 	f.receive(t, "SM3", "+15550000001", "REFUND please") // the rule may fire
@@ -300,12 +300,12 @@ func TestMessagesNoRuleMayFireForRecordNoEvent(t *testing.T) {
 // (one row: a batch of messages records its events so).
 func (f *fixture) record(t *testing.T, chats ...int64) {
 	t.Helper()
-	evs := make([]conversation.RuleEvent, len(chats))
+	evs := make([]ruleevent.Event, len(chats))
 	for i, c := range chats {
-		evs[i] = conversation.RuleEvent{CaseID: c, Chain: conversation.NewRuleChain()}
+		evs[i] = ruleevent.Event{CaseID: c, Chain: ruleevent.NewChain()}
 	}
 	if err := f.DB.InTenant(t.Context(), f.Admin.TenantID, func(tx pgx.Tx) error {
-		return f.Conv.RecordRuleEvents(t.Context(), tx, f.Admin.TenantID, conversation.RuleClientMessage, 0, evs)
+		return f.Events.Record(t.Context(), tx, f.Admin.TenantID, ruleevent.ClientMessage, 0, evs)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,24 +21,25 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"parley/internal/clock"
 	"parley/internal/conversation"
 	"parley/internal/postgres"
 	"parley/internal/problem"
-	"parley/internal/realtime"
+	"parley/internal/ruleevent"
 	"parley/internal/tenant"
 )
 
 // Triggers, conditions and actions a rule can have.
 var (
 	Triggers = []Choice{
-		{conversation.RuleChatStarted, "A chat started"},
-		{conversation.RuleClientMessage, "A client's message was received"},
-		{conversation.RuleAgentMessage, "An agent's message was sent"},
-		{conversation.RuleChatEnded, "A chat ended"},
-		{conversation.RuleStatusChanged, "A case's status changed"},
-		{conversation.RuleMessageFailed, "A message failed to send"},
-		{conversation.RuleNoClientReply, "The client has not replied for … minutes"},
-		{conversation.RuleNoAgentReply, "No agent has replied for … minutes"},
+		{ruleevent.ChatStarted, "A chat started"},
+		{ruleevent.ClientMessage, "A client's message was received"},
+		{ruleevent.AgentMessage, "An agent's message was sent"},
+		{ruleevent.ChatEnded, "A chat ended"},
+		{ruleevent.StatusChanged, "A case's status changed"},
+		{ruleevent.MessageFailed, "A message failed to send"},
+		{ruleevent.NoClientReply, "The client has not replied for … minutes"},
+		{ruleevent.NoAgentReply, "No agent has replied for … minutes"},
 	}
 	ConditionFields = []Choice{
 		{"integration", "The WhatsApp number (integration) is"},
@@ -98,16 +99,19 @@ type Rule struct {
 
 // Service is the rule domain.
 type Service struct {
-	db   *postgres.DB
-	conv *conversation.Service
-	log  *slog.Logger
-
-	cache *realtime.Cache[uuid.UUID, setup] // by tenant
+	db     *postgres.DB
+	conv   *conversation.Service
+	cache  *Cache
+	events *ruleevent.Recorder
+	clock  clock.Clock
+	log    *slog.Logger
 }
 
-// NewService returns the rule service.
-func NewService(db *postgres.DB, conv *conversation.Service, log *slog.Logger) *Service {
-	return &Service{db: db, conv: conv, log: log, cache: realtime.NewCache[uuid.UUID, setup](time.Minute)}
+// NewService returns the rule service: it runs the rules in cache, whose
+// actions change conversations through conv, and records the events of
+// waiting rules with events.
+func NewService(db *postgres.DB, conv *conversation.Service, cache *Cache, events *ruleevent.Recorder, c clock.Clock, log *slog.Logger) *Service {
+	return &Service{db: db, conv: conv, cache: cache, events: events, clock: c, log: log}
 }
 
 const selectRule = `SELECT id, name, enabled, trigger, coalesce(minutes, 0), match, conditions, actions FROM rules`
@@ -182,7 +186,7 @@ func (ref refs) broken(r Rule) string {
 
 // SetEnabled turns a rule on or off.
 func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, on bool) error {
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
+	return s.cache.change(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE rules SET enabled = $2 WHERE id = $1`, id, on)
 		if err == nil && tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "No such rule.")
@@ -194,7 +198,7 @@ func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, on bo
 // Move swaps a rule with the one before it (up) or after it in the order
 // rules run.
 func (s *Service) Move(ctx context.Context, tid uuid.UUID, id int64, up bool) error {
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
+	return s.cache.change(ctx, tid, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT id FROM rules ORDER BY position, id FOR UPDATE`)
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
@@ -224,7 +228,7 @@ func (s *Service) Save(ctx context.Context, tid uuid.UUID, id int64, r Rule) (in
 	}
 	conds, _ := json.Marshal(r.Conditions)
 	acts, _ := json.Marshal(r.Actions)
-	err := s.change(ctx, tid, func(tx pgx.Tx) error {
+	err := s.cache.change(ctx, tid, func(tx pgx.Tx) error {
 		if id == 0 {
 			return tx.QueryRow(ctx, `INSERT INTO rules (tenant_id, name, enabled, position, trigger, minutes, match, conditions, actions)
 				VALUES ($1, $2, $3, (SELECT coalesce(max(position), 0) + 1 FROM rules), $4, nullif($8, 0), $5, $6, $7) RETURNING id`,
@@ -242,7 +246,7 @@ func (s *Service) Save(ctx context.Context, tid uuid.UUID, id int64, r Rule) (in
 
 // Delete removes a rule.
 func (s *Service) Delete(ctx context.Context, tid uuid.UUID, id int64) error {
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
+	return s.cache.change(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM rules WHERE id = $1`, id)
 		if err == nil && tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "No such rule.")
@@ -360,19 +364,6 @@ func known(cs []Choice, v string) bool {
 	return false
 }
 
-// MayFire says whether some enabled rule of the tenant may fire for a
-// client's message with this text, from the rules' text conditions alone
-// (the conversation records no rule event for a message none may fire
-// for). When the rules cannot be read, any may.
-func (s *Service) MayFire(ctx context.Context, tid uuid.UUID, text string) bool {
-	st, err := s.setup(ctx, tid)
-	if err != nil {
-		return true
-	}
-	ev := event{RuleEvent: conversation.RuleEvent{Trigger: conversation.RuleClientMessage}, text: text, lower: strings.ToLower(text)}
-	return len(st.candidates(ev)) > 0
-}
-
 // eventFailed is an error of one event's rules, not of reading them.
 type eventFailed struct{ error }
 
@@ -382,7 +373,7 @@ func (e eventFailed) Unwrap() error { return e.error }
 // row and ord its place there (from 1); with its message's text (and the
 // text in lower case).
 type event struct {
-	conversation.RuleEvent
+	ruleevent.Event
 	ord         int
 	text, lower string
 }
@@ -410,7 +401,7 @@ func (st setup) candidates(ev event) []*Rule {
 // only those of events that have candidates. It returns how many events
 // ran: all of them, or those before the one that failed.
 func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []event) (int, error) {
-	st, err := s.setup(ctx, tid)
+	st, err := s.cache.get(ctx, tid)
 	if err != nil {
 		return 0, fmt.Errorf("rules: %w", err)
 	}
@@ -434,10 +425,8 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 	if len(caseIDs) == 0 {
 		return len(events), nil
 	}
-	var cases map[int64]conversation.Case
-	b := &pgx.Batch{}
-	conversation.QueueCases(b, caseIDs, func(cs map[int64]conversation.Case) { cases = cs })
-	if err := s.db.InTenantBatch(ctx, tid, b); err != nil {
+	cases, err := s.conv.CasesByID(ctx, tid, caseIDs)
+	if err != nil {
 		return 0, fmt.Errorf("rules: %w", err)
 	}
 	for i, ev := range events {
@@ -457,7 +446,7 @@ func (s *Service) run(ctx context.Context, tid uuid.UUID, ref refs, events []eve
 // chat as the rules left it.
 func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []*Rule, broken map[int64]string, st setup, c conversation.Case, ev event) (conversation.Case, error) {
 	live := c.State == conversation.StateLive
-	now := s.conv.Now().In(st.loc)
+	now := s.clock.Now().In(st.loc)
 	var err error
 	for _, r := range rules {
 		if live && c.State != conversation.StateLive {
@@ -478,7 +467,7 @@ func (s *Service) runEvent(ctx context.Context, tid uuid.UUID, rules []*Rule, br
 			}
 			continue // the rule fired earlier in this chain
 		}
-		rctx := conversation.WithRuleChain(ctx, ev.Chain)
+		rctx := ruleevent.WithChain(ctx, ev.Chain)
 		for _, a := range r.Actions {
 			if err := s.act(rctx, tid, *r, a, c, ev.MessageID); err != nil {
 				return c, err
@@ -595,7 +584,7 @@ func (s *Service) pickAgent(ctx context.Context, tid uuid.UUID, c conversation.C
 			WHERE a.active AND a.seen_at > $2 AND NOT a.away
 			ORDER BY (SELECT count(*) FROM cases x WHERE x.assignee_id = a.id AND x.state = 'live'),
 				(SELECT max(x.created_at) FROM cases x WHERE x.assignee_id = a.id) NULLS FIRST, a.id
-			LIMIT 1`, c.GroupID, tenant.OnlineSince(s.conv.Now())).Scan(&id)
+			LIMIT 1`, c.GroupID, tenant.OnlineSince(s.clock.Now())).Scan(&id)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, problem.New(problem.Conflict, "no agent of the group is online and not away; the chat waits in the group")
@@ -617,7 +606,7 @@ func (s *Service) sendMacro(ctx context.Context, tid uuid.UUID, r Rule, a Action
 	if err != nil {
 		return err
 	}
-	if !c.WindowOpen(s.conv.Now()) {
+	if !c.WindowOpen(s.clock.Now()) {
 		return problem.New(problem.Conflict, "the 24-hour window is closed")
 	}
 	_, err = s.conv.SendReply(ctx, tid, 0, c.ID, conversation.Reply{Body: body, IdempotencyKey: fmt.Sprintf("rule-%d-message-%d-macro-%s", r.ID, messageID, a.Value)})
@@ -625,11 +614,11 @@ func (s *Service) sendMacro(ctx context.Context, tid uuid.UUID, r Rule, a Action
 }
 
 func waiting(t string) bool {
-	return t == conversation.RuleNoClientReply || t == conversation.RuleNoAgentReply
+	return t == ruleevent.NoClientReply || t == ruleevent.NoAgentReply
 }
 
 func messageTrigger(t string) bool {
-	return t == conversation.RuleClientMessage || t == conversation.RuleAgentMessage || t == conversation.RuleMessageFailed
+	return t == ruleevent.ClientMessage || t == ruleevent.AgentMessage || t == ruleevent.MessageFailed
 }
 
 func validRegexp(s string) bool {
@@ -720,7 +709,7 @@ func (s *Service) SetTimeZone(ctx context.Context, tid uuid.UUID, zone string) e
 	if _, err := time.LoadLocation(zone); err != nil || zone == "" || zone == "Local" {
 		return problem.Field("time_zone", "Write a time zone such as Europe/Berlin or America/New_York.")
 	}
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
+	return s.cache.change(ctx, tid, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE tenants SET time_zone = $2 WHERE id = $1`, tid, zone)
 		return err
 	})
@@ -729,7 +718,7 @@ func (s *Service) SetTimeZone(ctx context.Context, tid uuid.UUID, zone string) e
 // firstInChain records that rule fires in chain, and says whether this is
 // the first time: a rule fires at most once per chain of events, whichever
 // run gets there first.
-func (s *Service) firstInChain(ctx context.Context, tid uuid.UUID, chain conversation.RuleChain, ruleID int64) (bool, error) {
+func (s *Service) firstInChain(ctx context.Context, tid uuid.UUID, chain ruleevent.Chain, ruleID int64) (bool, error) {
 	var first bool
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO rule_chain_fires (tenant_id, chain, rule_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, tid, chain.ID, ruleID)
@@ -744,7 +733,7 @@ func (s *Service) firstInChain(ctx context.Context, tid uuid.UUID, chain convers
 func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT purge_rule_chain_fires($1)`, s.conv.Now().Add(-24*time.Hour)).Scan(&n)
+		return tx.QueryRow(ctx, `SELECT purge_rule_chain_fires($1)`, s.clock.Now().Add(-24*time.Hour)).Scan(&n)
 	})
 	return n, err
 }
@@ -788,7 +777,7 @@ func (s *Service) Drain(ctx context.Context, tid uuid.UUID) (err error) {
 				return err
 			}
 			if more {
-				return s.conv.QueueRuleRun(ctx, tx, tid)
+				return s.events.QueueRun(ctx, tx, tid)
 			}
 			return nil
 		})
@@ -935,7 +924,7 @@ func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
 				return err
 			}
 			for _, r := range rules {
-				rows, _ := tx.Query(ctx, waitingChats, r.ID, r.Trigger, s.conv.Now(), r.Minutes)
+				rows, _ := tx.Query(ctx, waitingChats, r.ID, r.Trigger, s.clock.Now(), r.Minutes)
 				cases, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 				if err != nil {
 					return fmt.Errorf("waiting chats of rule %d: %w", r.ID, err)
@@ -943,11 +932,11 @@ func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
 				if len(cases) == 0 {
 					continue
 				}
-				evs := make([]conversation.RuleEvent, len(cases))
+				evs := make([]ruleevent.Event, len(cases))
 				for i, c := range cases {
-					evs[i] = conversation.RuleEvent{CaseID: c, Chain: conversation.NewRuleChain()}
+					evs[i] = ruleevent.Event{CaseID: c, Chain: ruleevent.NewChain()}
 				}
-				if err := s.conv.RecordRuleEvents(ctx, tx, tid, r.Trigger, r.ID, evs); err != nil {
+				if err := s.events.Record(ctx, tx, tid, r.Trigger, r.ID, evs); err != nil {
 					return err
 				}
 				fired += len(cases)
@@ -965,7 +954,7 @@ func (s *Service) SweepWaiting(ctx context.Context) (int, error) {
 // macro the first one sends: "After hours: send the after-hours macro"
 // and "No agent reply for 5 minutes: move to the group".
 func (s *Service) SeedExamples(ctx context.Context, tid uuid.UUID) error {
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
+	return s.cache.change(ctx, tid, func(tx pgx.Tx) error {
 		var macroID, groupID int64
 		if err := tx.QueryRow(ctx, `SELECT min(id) FROM groups`).Scan(&groupID); err != nil {
 			return fmt.Errorf("example rules: %w", err)
@@ -976,10 +965,10 @@ func (s *Service) SeedExamples(ctx context.Context, tid uuid.UUID) error {
 		}
 		m, g := strconv.FormatInt(macroID, 10), strconv.FormatInt(groupID, 10)
 		examples := []Rule{
-			{Name: "After hours: send the after-hours macro", Trigger: conversation.RuleChatStarted, Match: "any",
+			{Name: "After hours: send the after-hours macro", Trigger: ruleevent.ChatStarted, Match: "any",
 				Conditions: []Condition{{"outside_hours", "09:00-18:00"}, {"weekdays", "sat,sun"}},
 				Actions:    []Action{{"send_macro", m}}},
-			{Name: "No agent reply for 5 minutes: move to the group", Trigger: conversation.RuleNoAgentReply, Minutes: 5, Match: "all",
+			{Name: "No agent reply for 5 minutes: move to the group", Trigger: ruleevent.NoAgentReply, Minutes: 5, Match: "all",
 				Actions: []Action{{"assign_group", g}}},
 		}
 		for i, r := range examples {

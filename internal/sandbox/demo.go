@@ -3,10 +3,12 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"parley/internal/integration"
@@ -41,7 +43,9 @@ type Sandbox struct {
 	baseURL string
 	log     *slog.Logger
 	mux     *http.ServeMux
-	demo    []demoIntegration
+
+	mu   sync.Mutex
+	demo []demoIntegration // nil until SeedDemo has seeded the demo tenant
 }
 
 type demoIntegration struct {
@@ -141,26 +145,60 @@ func (s *Sandbox) SeedDemo(ctx context.Context, tenants *tenant.Service, integra
 	} else if err := integrations.RegisterWebhook(ctx, *om); err != nil {
 		return fmt.Errorf("register the demo 1msg webhook: %w", err)
 	}
+	s.mu.Lock()
 	s.demo = []demoIntegration{
 		{Provider: "twilio", WebhookURL: hook, AccountSID: DemoTwilioAccountSID, AuthToken: DemoTwilioAuthToken, Sender: tw.Sender},
 		{Provider: "onemsg", WebhookURL: integrations.WebhookURL(*om), APIURL: apiURL, Token: DemoOneMsgToken, Sender: om.Sender, instance: DemoOneMsgInstance},
 	}
+	s.mu.Unlock()
 	return nil
 }
 
+// errNotSeeded is what Ready, /sandbox/info and /sandbox/phone say while the
+// server already listens but SeedDemo has not finished.
+var errNotSeeded = errors.New("the demo tenant is not seeded yet: try again in a moment")
+
+// Ready says whether SeedDemo has seeded the demo tenant and its
+// integrations.
+func (s *Sandbox) Ready() error {
+	if s.demoIntegrations() == nil {
+		return errNotSeeded
+	}
+	return nil
+}
+
+func (s *Sandbox) demoIntegrations() []demoIntegration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.demo
+}
+
 // info answers the demo login and the sandbox integrations, for scripts
-// and the phone page.
+// and the phone page; 503 until the demo tenant is seeded.
 func (s *Sandbox) info(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	demo := s.demoIntegrations()
+	if demo == nil {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": errNotSeeded.Error()})
+		return
+	}
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"login":        map[string]string{"email": DemoEmail, "password": DemoPassword},
-		"integrations": s.demo,
+		"integrations": demo,
 	})
 }
 
 func (s *Sandbox) phone(w http.ResponseWriter, r *http.Request) {
+	demo := s.demoIntegrations()
+	if demo == nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, errNotSeeded.Error(), http.StatusServiceUnavailable)
+		return
+	}
 	var list []web.PhoneIntegration
-	for _, d := range s.demo {
+	for _, d := range demo {
 		pi := web.PhoneIntegration{
 			Provider: d.Provider, Sender: d.Sender, API: "/sandbox/twilio",
 			Label: DemoCompany + " — WhatsApp via Twilio (" + d.Sender + ")",

@@ -1,7 +1,7 @@
 // Package convtest gives a test a fresh database with one tenant, its
 // Twilio integration (stored directly: no provider is called) and the
-// conversation service of a Parley that runs no River workers: jobs are
-// recorded, and the test runs what it needs itself.
+// conversation and rule services of a Parley that runs no River workers:
+// jobs are recorded, and the test runs what it needs itself.
 package convtest
 
 import (
@@ -20,6 +20,8 @@ import (
 	"parley/internal/media"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
+	"parley/internal/rule"
+	"parley/internal/ruleevent"
 	"parley/internal/tenant"
 )
 
@@ -30,7 +32,13 @@ type Fixture struct {
 	Admin tenant.Agent
 	IG    integration.Integration
 	Conv  *conversation.Service
-	Log   *slog.Logger // discards
+	Rules *rule.Service
+	// RuleCache is the rules the conversation tells its rule events by: a
+	// test that changes rules behind the rule service's back empties it.
+	RuleCache *rule.Cache
+	// Events records rule events as a change would.
+	Events *ruleevent.Recorder
+	Log    *slog.Logger // discards
 }
 
 // New makes the fixture on clk. The package's TestMain must call pgtest.Main.
@@ -68,9 +76,11 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cache, events := rule.NewCache(db), ruleevent.NewRecorder(inserter, log)
+	conv := conversation.NewService(db, inserter, igs, store, cache, clk, log, "http://parley.test")
 	return &Fixture{
-		DB: db, URL: url, Admin: admin, IG: ig, Log: log,
-		Conv: conversation.NewService(db, inserter, igs, store, clk, log, "http://parley.test"),
+		DB: db, URL: url, Admin: admin, IG: ig, Log: log, Conv: conv, RuleCache: cache, Events: events,
+		Rules: rule.NewService(db, conv, cache, events, clk, log),
 	}
 }
 
