@@ -18,7 +18,8 @@ import (
 
 // devCmd serves Parley for local development: a private Postgres in
 // ./.data/postgres (unless DATABASE_URL is set), a secret key generated into
-// ./.data/secret_key on first start, the sandbox on, text logs.
+// ./.data/secret_key on first start, the sandbox on, text logs, and a base
+// URL that follows the listen address (http://localhost:8080 by default).
 func devCmd(ctx context.Context, args []string) error {
 	const dataDir = ".data"
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
@@ -27,7 +28,6 @@ func devCmd(ctx context.Context, args []string) error {
 	env := map[string]string{
 		"PARLEY_SANDBOX":    "true",
 		"PARLEY_LOG_FORMAT": "text",
-		"PARLEY_BASE_URL":   "http://localhost:8080",
 		"PARLEY_ADDR":       "localhost:8080",
 		"PARLEY_MEDIA_DIR":  filepath.Join(dataDir, "media"),
 	}
@@ -51,7 +51,7 @@ func devCmd(ctx context.Context, args []string) error {
 		}
 		return env[k]
 	}
-	cfg, err := config.Load(getenv, args)
+	cfg, err := config.LoadDev(getenv, args)
 	if err != nil {
 		return err
 	}

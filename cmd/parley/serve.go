@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"parley/internal/app"
@@ -25,10 +26,17 @@ func serveCmd(ctx context.Context, getenv func(string) string, args []string) er
 	return serve(ctx, cfg, log, nil)
 }
 
-// serve migrates, builds the app, and serves until ctx ends; then it stops
-// accepting, drains HTTP and stops the job client, each with a deadline.
-// started, if set, is called with the listening address.
+// serve listens, migrates, builds the app, and serves until ctx ends; then
+// it stops accepting, drains HTTP and stops the job client, each with a
+// deadline. started, if set, is called with the listening address.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started func(addr string)) error {
+	// Listening comes first, so that an address in use stops the start
+	// before anything else is done.
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL, log); err != nil {
 		return err
 	}
@@ -38,10 +46,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 	}
 	defer a.Close()
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (PARLEY_ADDR): %w", cfg.Addr, err)
-	}
 	srv := &http.Server{
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -73,6 +77,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listen listens on addr; failing to is a configuration error that names
+// PARLEY_ADDR (exit code 2), in one line.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, &config.Error{Var: "PARLEY_ADDR", Msg: addr + " is already in use"}
+	}
+	if err != nil {
+		return nil, &config.Error{Var: "PARLEY_ADDR", Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
+	}
+	return ln, nil
 }
 
 func migrateCmd(ctx context.Context, args []string) error {

@@ -223,4 +223,3 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	}
 	return admin.TenantID
 }
-
