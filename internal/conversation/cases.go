@@ -126,40 +126,6 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// Settings are a tenant's chat settings (Settings → Chats).
-type Settings struct {
-	IdleMinutes int
-	EndStatus   string
-}
-
-// ChatSettings returns the tenant's chat settings.
-func (s *Service) ChatSettings(ctx context.Context, tid uuid.UUID) (Settings, error) {
-	var st Settings
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT chat_idle_minutes, chat_end_status FROM tenants`).Scan(&st.IdleMinutes, &st.EndStatus)
-	})
-	return st, err
-}
-
-// UpdateChatSettings sets the idle timeout (1 to 1440 minutes) and the
-// status an agent's "End chat" proposes.
-func (s *Service) UpdateChatSettings(ctx context.Context, tid uuid.UUID, st Settings) error {
-	f := problem.Fields{}
-	if st.IdleMinutes < 1 || st.IdleMinutes > 1440 {
-		f.Add("idle_minutes", "Enter a number of minutes from 1 to 1440 (24 hours).")
-	}
-	if !ValidStatus(st.EndStatus) {
-		f.Add("end_status", "Choose a status.")
-	}
-	if err := f.Err(); err != nil {
-		return err
-	}
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE tenants SET chat_idle_minutes = $1, chat_end_status = $2`, st.IdleMinutes, st.EndStatus)
-		return err
-	})
-}
-
 // Assign gives a live chat to a group and optionally an agent of it (a
 // transfer), or to the agent taking it; the conversation records it.
 func (s *Service) Assign(ctx context.Context, tid uuid.UUID, caseID, groupID int64, agentID *int64, by string) error {

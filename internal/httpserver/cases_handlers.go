@@ -7,6 +7,7 @@ import (
 
 	"parley/internal/conversation"
 	"parley/internal/problem"
+	"parley/internal/tenant"
 	"parley/web"
 )
 
@@ -78,7 +79,7 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) chatSettingsPage(w http.ResponseWriter, r *http.Request) {
-	st, err := s.Conversations.ChatSettings(r.Context(), signed(r).Tenant.ID)
+	st, err := s.Tenants.ChatSettings(r.Context(), signed(r).Tenant.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -95,7 +96,7 @@ func (s *Server) updateChatSettings(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		minutes = -1
 	}
-	err = s.Conversations.UpdateChatSettings(r.Context(), signed(r).Tenant.ID, conversation.Settings{IdleMinutes: minutes, EndStatus: r.PostFormValue("end_status")})
+	err = s.Tenants.UpdateChatSettings(r.Context(), signed(r).Tenant.ID, tenant.ChatSettings{IdleMinutes: minutes, EndStatus: r.PostFormValue("end_status")}, conversation.ValidStatus)
 	if problem.Is(err, problem.Invalid) {
 		s.render(w, r, http.StatusUnprocessableEntity, web.ChatSettingsPage(s.page(r, "Chats", "settings"), formOf(r, err, "idle_minutes", "end_status"), false))
 		return

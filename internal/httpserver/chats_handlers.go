@@ -96,7 +96,7 @@ func (s *Server) chatsView(r *http.Request, openID int64) (web.ChatsView, error)
 // composerFor is the composer of c with the tenant's default end status.
 func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (web.ComposerView, error) {
 	tid := signed(r).Tenant.ID
-	st, err := s.Conversations.ChatSettings(r.Context(), tid)
+	st, err := s.Tenants.ChatSettings(r.Context(), tid)
 	v := s.composer(c, f)
 	v.EndStatus = st.EndStatus
 	if err == nil && c.IntegrationID != nil {

@@ -59,7 +59,7 @@ func (s *Server) renderRules(w http.ResponseWriter, r *http.Request, status int,
 	if v.Form.Values == nil {
 		v.Form.Values = ruleValues(*editing)
 	}
-	if v.TimeZone, err = s.Rules.TimeZone(ctx, tid); err != nil {
+	if v.TimeZone, err = s.Tenants.TimeZone(ctx, tid); err != nil {
 		s.fail(w, r, err)
 		return
 	}

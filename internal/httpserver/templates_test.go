@@ -14,6 +14,7 @@ import (
 	"parley/internal/clock"
 	"parley/internal/conversation"
 	"parley/internal/sandbox"
+	"parley/internal/tenant"
 )
 
 // template returns the demo integration's approved template by name, as
@@ -202,7 +203,7 @@ func TestMacrosPanel(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
-	if err := env.App.Conversations.UpdateChatSettings(context.Background(), d.admin.TenantID, conversation.Settings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
+	if err := env.App.Tenants.UpdateChatSettings(context.Background(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}, conversation.ValidStatus); err != nil {
 		t.Fatal(err)
 	}
 	env.Post(t, d.client, "/settings/macros", url.Values{"title": {"Zebra general"}, "body": {"G2"}})

@@ -12,6 +12,7 @@ import (
 	"parley/internal/postgres"
 	"parley/internal/realtime"
 	"parley/internal/ruleevent"
+	"parley/internal/tenant"
 )
 
 // setup is what every rule run of a tenant reads: its enabled rules of
@@ -76,7 +77,8 @@ func (c *Cache) get(ctx context.Context, tid uuid.UUID) (setup, error) {
 				}
 				st.byTrigger[r.Trigger] = append(st.byTrigger[r.Trigger], r)
 			}
-			return tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&zone)
+			zone, err = tenant.TimeZoneTx(ctx, tx)
+			return err
 		})
 		if st.loc, _ = time.LoadLocation(zone); st.loc == nil {
 			st.loc = time.UTC

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"parley/internal/problem"
+	"parley/internal/tenant"
 )
 
 // parseHours reads "09:00-18:00" into minutes of the day; a range that
@@ -68,24 +68,8 @@ func weekdaySet(s string) map[time.Weekday]bool {
 	return set
 }
 
-// TimeZone is the tenant's time zone for business hours (IANA name).
-func (s *Service) TimeZone(ctx context.Context, tid uuid.UUID) (string, error) {
-	var z string
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT time_zone FROM tenants WHERE id = $1`, tid).Scan(&z)
-	})
-	return z, err
-}
-
-// SetTimeZone changes it; the name must be one Go knows (IANA, e.g.
-// "Europe/Berlin").
+// SetTimeZone changes the tenant's time zone of business hours (see
+// tenant.SetTimeZoneTx), and has every replica forget its rule setups.
 func (s *Service) SetTimeZone(ctx context.Context, tid uuid.UUID, zone string) error {
-	zone = strings.TrimSpace(zone)
-	if _, err := time.LoadLocation(zone); err != nil || zone == "" || zone == "Local" {
-		return problem.Field("time_zone", "Write a time zone such as Europe/Berlin or America/New_York.")
-	}
-	return s.cache.change(ctx, tid, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE tenants SET time_zone = $2 WHERE id = $1`, tid, zone)
-		return err
-	})
+	return s.cache.change(ctx, tid, func(tx pgx.Tx) error { return tenant.SetTimeZoneTx(ctx, tx, zone) })
 }

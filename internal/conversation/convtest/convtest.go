@@ -32,7 +32,9 @@ type Fixture struct {
 	Admin tenant.Agent
 	IG    integration.Integration
 	Conv  *conversation.Service
-	Rules *rule.Service
+	// Tenants is the tenant service (chat settings, time zone).
+	Tenants *tenant.Service
+	Rules   *rule.Service
 	// RuleCache is the rules the conversation tells its rule events by: a
 	// test that changes rules behind the rule service's back empties it.
 	RuleCache *rule.Cache
@@ -46,7 +48,8 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, url := pgtest.New(t)
-	admin, err := tenant.NewService(db, clk).SignUp(ctx, tenant.SignUpForm{Company: "Acme", Name: "Ada", Email: "ada@acme.test", Password: "long enough password"})
+	tenants := tenant.NewService(db, clk)
+	admin, err := tenants.SignUp(ctx, tenant.SignUpForm{Company: "Acme", Name: "Ada", Email: "ada@acme.test", Password: "long enough password"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +82,7 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 	cache, events := rule.NewCache(db), ruleevent.NewRecorder(inserter, log)
 	conv := conversation.NewService(db, inserter, igs, store, cache, clk, log, "http://parley.test")
 	return &Fixture{
-		DB: db, URL: url, Admin: admin, IG: ig, Log: log, Conv: conv, RuleCache: cache, Events: events,
+		DB: db, URL: url, Admin: admin, IG: ig, Log: log, Conv: conv, Tenants: tenants, RuleCache: cache, Events: events,
 		Rules: rule.NewService(db, conv, cache, events, clk, log),
 	}
 }
