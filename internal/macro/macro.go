@@ -121,17 +121,39 @@ func (s *Service) Create(ctx context.Context, tid uuid.UUID, o Owner, f Form) (M
 		return Macro{}, err
 	}
 	var m Macro
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `INSERT INTO macros (tenant_id, owner_id, title, body, set_status) VALUES ($1, $2, $3, $4, nullif($5, ''))
-			RETURNING id, owner_id, title, body, set_status`, tid, o.id(), f.Title, f.Body, f.Status)
-		var err error
-		m, err = pgx.CollectExactlyOneRow(rows, scan)
-		return err
-	})
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) (err error) { m, err = insert(ctx, tx, tid, o, f); return err })
 	if err != nil {
 		return m, fmt.Errorf("create macro: %w", err)
 	}
 	return m, nil
+}
+
+// CreateTx is Create inside tx, a transaction of tenant tid (for a change
+// that stores a macro with other things, as rule's examples do).
+func CreateTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, o Owner, f Form) (Macro, error) {
+	if err := f.check(); err != nil {
+		return Macro{}, err
+	}
+	return insert(ctx, tx, tid, o, f)
+}
+
+func insert(ctx context.Context, tx pgx.Tx, tid uuid.UUID, o Owner, f Form) (Macro, error) {
+	rows, _ := tx.Query(ctx, `INSERT INTO macros (tenant_id, owner_id, title, body, set_status) VALUES ($1, $2, $3, $4, nullif($5, ''))
+		RETURNING id, owner_id, title, body, set_status`, tid, o.id(), f.Title, f.Body, f.Status)
+	return pgx.CollectExactlyOneRow(rows, scan)
+}
+
+// SelectGeneralIDs is a query of the ids of the tenant's general macros,
+// for a caller that reads them with other things in one statement (rule's
+// check of the macros its rules name).
+const SelectGeneralIDs = `SELECT id FROM macros WHERE owner_id IS NULL`
+
+// GeneralBodyTx is the text of general macro id, read in tx, a tenant
+// transaction; pgx.ErrNoRows when there is none (it was deleted).
+func GeneralBodyTx(ctx context.Context, tx pgx.Tx, id int64) (string, error) {
+	var body string
+	err := tx.QueryRow(ctx, `SELECT body FROM macros WHERE id = $1 AND owner_id IS NULL`, id).Scan(&body)
+	return body, err
 }
 
 // Update changes one of the owner's macros.

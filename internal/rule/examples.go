@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"parley/internal/macro"
 	"parley/internal/ruleevent"
 )
 
@@ -17,15 +18,16 @@ import (
 // and "No agent reply for 5 minutes: move to the group".
 func (s *Service) SeedExamples(ctx context.Context, tid uuid.UUID) error {
 	return s.cache.change(ctx, tid, func(tx pgx.Tx) error {
-		var macroID, groupID int64
+		var groupID int64
 		if err := tx.QueryRow(ctx, `SELECT min(id) FROM groups`).Scan(&groupID); err != nil {
 			return fmt.Errorf("example rules: %w", err)
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO macros (tenant_id, title, body) VALUES ($1, 'After hours',
-			'Thanks for your message! We are away now and answer from 9:00 to 18:00, Monday to Friday.') RETURNING id`, tid).Scan(&macroID); err != nil {
+		afterHours, err := macro.CreateTx(ctx, tx, tid, macro.General, macro.Form{Title: "After hours",
+			Body: "Thanks for your message! We are away now and answer from 9:00 to 18:00, Monday to Friday."})
+		if err != nil {
 			return fmt.Errorf("after-hours macro: %w", err)
 		}
-		m, g := strconv.FormatInt(macroID, 10), strconv.FormatInt(groupID, 10)
+		m, g := strconv.FormatInt(afterHours.ID, 10), strconv.FormatInt(groupID, 10)
 		examples := []Rule{
 			{Name: "After hours: send the after-hours macro", Trigger: ruleevent.ChatStarted, Match: "any",
 				Conditions: []Condition{{"outside_hours", "09:00-18:00"}, {"weekdays", "sat,sun"}},

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/conversation"
+	"parley/internal/macro"
 	"parley/internal/problem"
 	"parley/internal/ruleevent"
 	"parley/internal/tenant"
@@ -251,10 +252,12 @@ func (s *Service) pickAgent(ctx context.Context, tid uuid.UUID, c conversation.C
 // job sends nothing twice) to the client inside the 24-hour window;
 // outside it nothing goes to the provider and the rule's run says why.
 func (s *Service) sendMacro(ctx context.Context, tid uuid.UUID, r Rule, a Action, c conversation.Case, messageID int64) error {
+	id, err := strconv.ParseInt(a.Value, 10, 64)
+	if err != nil {
+		return problem.New(problem.NotFound, "the macro was deleted")
+	}
 	var body string
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT body FROM macros WHERE id = $1 AND owner_id IS NULL`, a.Value).Scan(&body)
-	})
+	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) (err error) { body, err = macro.GeneralBodyTx(ctx, tx, id); return err })
 	if errors.Is(err, pgx.ErrNoRows) {
 		return problem.New(problem.NotFound, "the macro was deleted")
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"parley/internal/macro"
 	"parley/internal/problem"
 )
 
@@ -38,7 +39,7 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Rule, error) {
 type refs map[string]map[string]bool
 
 const selectRefs = `SELECT 'group', id::text FROM groups UNION ALL SELECT 'integration', id::text FROM integrations
-	UNION ALL SELECT 'macro', id::text FROM macros WHERE owner_id IS NULL UNION ALL SELECT 'agent', id::text FROM agents`
+	UNION ALL SELECT 'macro', id::text FROM (` + macro.SelectGeneralIDs + `) m UNION ALL SELECT 'agent', id::text FROM agents`
 
 func loadRefs(ctx context.Context, tx pgx.Tx) (refs, error) {
 	rows, _ := tx.Query(ctx, selectRefs)
