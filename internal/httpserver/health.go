@@ -12,8 +12,9 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// readyz says the database is reachable, the schema is current and the job
-// client runs: a load balancer sends traffic only then.
+// readyz says the database is reachable, the schema is current, the job
+// client runs and, in sandbox mode, the demo tenant is seeded: a load
+// balancer sends traffic only then.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
