@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -164,7 +163,7 @@ func (s *Service) Assign(ctx context.Context, tid uuid.UUID, caseID, groupID int
 		if err := addEvent(ctx, tx, tid, caseID, text, s.clock.Now()); err != nil {
 			return err
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID})
 	})
 }
 
@@ -175,9 +174,12 @@ func (s *Service) SetStatus(ctx context.Context, tid uuid.UUID, caseID int64, st
 		return problem.Field("status", "Choose a status.")
 	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		var groupID int64
-		if err := tx.QueryRow(ctx, `UPDATE cases SET status = $2 WHERE id = $1 RETURNING group_id`, caseID, status).Scan(&groupID); err != nil {
-			return notFound(err, "No such chat or case.")
+		tag, err := tx.Exec(ctx, `UPDATE cases SET status = $2 WHERE id = $1`, caseID, status)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return problem.New(problem.NotFound, "No such chat or case.")
 		}
 		if err := addEvent(ctx, tx, tid, caseID, "Status set to "+status+" by "+by, s.clock.Now()); err != nil {
 			return err
@@ -185,7 +187,7 @@ func (s *Service) SetStatus(ctx context.Context, tid uuid.UUID, caseID int64, st
 		if err := s.events.Fire(ctx, tx, tid, ruleevent.StatusChanged, caseID, 0); err != nil {
 			return err
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID})
 	})
 }
 
@@ -197,22 +199,21 @@ func (s *Service) Tag(ctx context.Context, tid uuid.UUID, caseID int64, tag stri
 		return problem.Field("tag", "A tag is 1 to 50 characters.")
 	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		q, text := `UPDATE cases SET tags = array_append(tags, $2) WHERE id = $1 AND NOT $2 = ANY(tags) RETURNING group_id`, "Tag "+tag+" added by "+by
+		q, text := `UPDATE cases SET tags = array_append(tags, $2) WHERE id = $1 AND NOT $2 = ANY(tags)`, "Tag "+tag+" added by "+by
 		if remove {
-			q, text = `UPDATE cases SET tags = array_remove(tags, $2) WHERE id = $1 AND $2 = ANY(tags) RETURNING group_id`, "Tag "+tag+" removed by "+by
+			q, text = `UPDATE cases SET tags = array_remove(tags, $2) WHERE id = $1 AND $2 = ANY(tags)`, "Tag "+tag+" removed by "+by
 		}
-		var groupID int64
-		err := tx.QueryRow(ctx, q, caseID, tag).Scan(&groupID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // already so
-		}
+		res, err := tx.Exec(ctx, q, caseID, tag)
 		if err != nil {
 			return fmt.Errorf("tag case %d: %w", caseID, err)
+		}
+		if res.RowsAffected() == 0 {
+			return nil // already so
 		}
 		if err := addEvent(ctx, tx, tid, caseID, text, s.clock.Now()); err != nil {
 			return err
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID})
 	})
 }
 
@@ -220,14 +221,17 @@ func (s *Service) Tag(ctx context.Context, tid uuid.UUID, caseID int64, tag stri
 // send …").
 func (s *Service) RecordEvent(ctx context.Context, tid uuid.UUID, caseID int64, text string) error {
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		var groupID int64
-		if err := tx.QueryRow(ctx, `SELECT group_id FROM cases WHERE id = $1`, caseID).Scan(&groupID); err != nil {
-			return notFound(err, "No such chat or case.")
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM cases WHERE id = $1)`, caseID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return problem.New(problem.NotFound, "No such chat or case.")
 		}
 		if err := addEvent(ctx, tx, tid, caseID, text, s.clock.Now()); err != nil {
 			return err
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: groupID})
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})
 }
 
@@ -241,8 +245,7 @@ func (s *Service) AddNote(ctx context.Context, tid uuid.UUID, agentID, caseID in
 		return problem.Field("note", "A note is at most 10,000 characters.")
 	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		c, err := caseTx(ctx, tx, caseID, false)
-		if err != nil {
+		if _, err := caseTx(ctx, tx, caseID, false); err != nil {
 			return err
 		}
 		now := s.clock.Now()
@@ -250,6 +253,6 @@ func (s *Service) AddNote(ctx context.Context, tid uuid.UUID, agentID, caseID in
 			VALUES ($1, $2, 'internal', 'note', nullif($3, 0), $4, 'none', $5, $5)`, tid, caseID, agentID, body, now); err != nil {
 			return fmt.Errorf("add note: %w", err)
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: c.GroupID})
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})
 }

@@ -46,14 +46,13 @@ func (s *Service) WaitingCount(ctx context.Context, tid uuid.UUID, agentID int64
 // MarkRead records that an agent has seen the chat's client messages.
 func (s *Service) MarkRead(ctx context.Context, tid uuid.UUID, caseID int64) error {
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		var groupID int64
-		err := tx.QueryRow(ctx, `UPDATE cases SET unread = 0 WHERE id = $1 AND unread > 0 RETURNING group_id`, caseID).Scan(&groupID)
-		if err == pgx.ErrNoRows {
-			return nil
-		}
+		tag, err := tx.Exec(ctx, `UPDATE cases SET unread = 0 WHERE id = $1 AND unread > 0`, caseID)
 		if err != nil {
 			return fmt.Errorf("mark chat %d read: %w", caseID, err)
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID})
 	})
 }

@@ -40,10 +40,9 @@ func (s *Service) EndChat(ctx context.Context, tid uuid.UUID, caseID int64, stat
 
 func (s *Service) endChatTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, caseID int64, status, by string) error {
 	now := s.clock.Now()
-	var groupID int64
-	err := tx.QueryRow(ctx, `UPDATE cases SET state = 'ended', status = $2, ended_at = $3, ended_by = $4, unread = 0
-		WHERE id = $1 AND state = 'live' RETURNING group_id`, caseID, status, now, by).Scan(&groupID)
-	if err == pgx.ErrNoRows {
+	tag, err := tx.Exec(ctx, `UPDATE cases SET state = 'ended', status = $2, ended_at = $3, ended_by = $4, unread = 0
+		WHERE id = $1 AND state = 'live'`, caseID, status, now, by)
+	if err == nil && tag.RowsAffected() == 0 {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM cases WHERE id = $1)`, caseID).Scan(&exists); err != nil {
 			return err
@@ -62,5 +61,5 @@ func (s *Service) endChatTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, caseI
 	if err := s.events.Fire(ctx, tx, tid, ruleevent.ChatEnded, caseID, 0); err != nil {
 		return err
 	}
-	return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID, GroupID: groupID})
+	return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "case", CaseID: caseID})
 }

@@ -228,7 +228,7 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 		if err != nil {
 			return fmt.Errorf("record provider id of message %d: %w", msgID, err)
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: m.CaseID, GroupID: c.GroupID})
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: m.CaseID})
 	})
 }
 
@@ -267,10 +267,9 @@ func replyButtons(typed []string, body string, file bool) ([]string, error) {
 // shows it orange with a delete link.
 func (s *Service) failMessage(ctx context.Context, tid uuid.UUID, msgID int64, code, msg string) error {
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		var caseID, groupID int64
-		err := tx.QueryRow(ctx, `UPDATE messages m SET status = 'failed', error_code = nullif($2, ''), error_message = $3, updated_at = $4
-			FROM cases c WHERE m.id = $1 AND c.tenant_id = m.tenant_id AND c.id = m.case_id
-			RETURNING m.case_id, c.group_id`, msgID, code, msg, s.clock.Now()).Scan(&caseID, &groupID)
+		var caseID int64
+		err := tx.QueryRow(ctx, `UPDATE messages SET status = 'failed', error_code = nullif($2, ''), error_message = $3, updated_at = $4
+			WHERE id = $1 RETURNING case_id`, msgID, code, msg, s.clock.Now()).Scan(&caseID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -280,7 +279,7 @@ func (s *Service) failMessage(ctx context.Context, tid uuid.UUID, msgID int64, c
 		if err := s.events.Fire(ctx, tx, tid, ruleevent.MessageFailed, caseID, msgID); err != nil {
 			return err
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: groupID})
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})
 }
 
@@ -288,17 +287,14 @@ func (s *Service) failMessage(ctx context.Context, tid uuid.UUID, msgID int64, c
 // again properly; anything else that was sent stays.
 func (s *Service) DeleteMessage(ctx context.Context, tid uuid.UUID, caseID, msgID int64) error {
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		var groupID int64
-		err := tx.QueryRow(ctx, `DELETE FROM messages m USING cases c
-			WHERE m.id = $1 AND m.case_id = $2 AND m.status = 'failed' AND m.direction = 'out'
-			AND c.tenant_id = m.tenant_id AND c.id = m.case_id RETURNING c.group_id`, msgID, caseID).Scan(&groupID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return problem.New(problem.NotFound, "Only a message that failed to send can be deleted.")
-		}
+		tag, err := tx.Exec(ctx, `DELETE FROM messages WHERE id = $1 AND case_id = $2 AND status = 'failed' AND direction = 'out'`, msgID, caseID)
 		if err != nil {
 			return fmt.Errorf("delete message %d: %w", msgID, err)
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID, GroupID: groupID})
+		if tag.RowsAffected() == 0 {
+			return problem.New(problem.NotFound, "Only a message that failed to send can be deleted.")
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})
 }
 

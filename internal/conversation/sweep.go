@@ -78,13 +78,13 @@ func (s *Service) endIdleBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, id
 	rows, _ := tx.Query(ctx, `UPDATE cases c SET state = 'ended', status = t.chat_end_status, ended_at = $2, ended_by = $3, unread = 0
 		FROM tenants t
 		WHERE c.id = ANY($1) AND c.state = 'live' AND c.last_activity_at <= $2::timestamptz - make_interval(mins => t.chat_idle_minutes)
-		RETURNING c.id, c.group_id, c.status, t.chat_idle_minutes`, ids, now, IdleEndedBy)
+		RETURNING c.id, c.status, t.chat_idle_minutes`, ids, now, IdleEndedBy)
 	var ended []realtime.Event
-	var id, group int64
+	var id int64
 	var status string
 	var minutes int // the tenant's, the same on every row
-	if _, err := pgx.ForEachRow(rows, []any{&id, &group, &status, &minutes}, func() error {
-		ended = append(ended, realtime.Event{TenantID: tid, Kind: "case", CaseID: id, GroupID: group})
+	if _, err := pgx.ForEachRow(rows, []any{&id, &status, &minutes}, func() error {
+		ended = append(ended, realtime.Event{TenantID: tid, Kind: "case", CaseID: id})
 		return nil
 	}); err != nil {
 		return 0, err
@@ -98,11 +98,11 @@ func (s *Service) closeWindowBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID
 	rows, _ := tx.Query(ctx, `UPDATE cases SET window_closed_at = $2::timestamptz
 		WHERE id = ANY($1) AND state = 'live' AND last_client_message_at <= $2::timestamptz - interval '24 hours'
 			AND (window_closed_at IS NULL OR window_closed_at < last_client_message_at + interval '24 hours')
-		RETURNING id, group_id`, ids, now)
+		RETURNING id`, ids, now)
 	var closed []realtime.Event
-	var id, group int64
-	if _, err := pgx.ForEachRow(rows, []any{&id, &group}, func() error {
-		closed = append(closed, realtime.Event{TenantID: tid, Kind: "window", CaseID: id, GroupID: group})
+	var id int64
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+		closed = append(closed, realtime.Event{TenantID: tid, Kind: "window", CaseID: id})
 		return nil
 	}); err != nil {
 		return 0, err

@@ -242,5 +242,5 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 	if err := s.events.Fire(ctx, tx, tid, ruleevent.AgentMessage, c.ID, msgID); err != nil {
 		return 0, err
 	}
-	return msgID, realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: c.ID, GroupID: c.GroupID})
+	return msgID, realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: c.ID})
 }

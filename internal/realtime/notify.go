@@ -22,7 +22,6 @@ type Event struct {
 	TenantID uuid.UUID `json:"t"`
 	Kind     string    `json:"k"`           // "case", "message", "client", KindIntegration
 	CaseID   int64     `json:"c,omitempty"` // the chat or case concerned
-	GroupID  int64     `json:"g,omitempty"`
 	// CaseIDs are the chats concerned when there are several: a batch of
 	// client messages notifies once (every listening backend reads every
 	// notification, and each replica's hub decodes it).
