@@ -1,5 +1,7 @@
-// Package migrations embeds Parley's goose SQL migrations. They are forward
-// only in production; each file is one small, named change.
+// Package migrations embeds Parley's goose SQL migrations: a baseline of
+// the schema, one file per area, and the changes after it, each one small
+// and named, versioned by the time it was written (YYYYMMDDhhmmss_name.sql).
+// They are forward only.
 package migrations
 
 import "embed"

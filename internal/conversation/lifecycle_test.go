@@ -40,8 +40,8 @@ func TestChatEndsAfterIdleTimeout(t *testing.T) {
 	}
 }
 
-// The sweeps find chats by the 10-second bin of their activity (migration
-// 00014) but go by the time: a client writing at 9:00:35 (bin 9:00:30)
+// The sweeps find chats by the 10-second bin of their activity but go by
+// the time: a client writing at 9:00:35 (bin 9:00:30)
 // keeps the chat live until 9:10:35, and a message at 9:10:35 keeps the
 // window open until the next day's 9:10:35.
 func TestSweepsGoByTheTimeNotItsBin(t *testing.T) {

@@ -25,6 +25,9 @@ func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}
+	if err := refusePreBaseline(ctx, db); err != nil {
+		return err
+	}
 	results, err := provider.Up(ctx)
 	if err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
@@ -48,6 +51,28 @@ func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	if _, err := db.ExecContext(ctx, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+AppRole+`;
 		GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO `+AppRole); err != nil {
 		return fmt.Errorf("grant river tables: %w", err)
+	}
+	return nil
+}
+
+// baselineVersion is the first version of the baseline that the earlier
+// migrations (numbered 1 to 15) were folded into.
+const baselineVersion = 20261203000001
+
+// refusePreBaseline refuses a database that the migrations from before the
+// baseline made: the baseline would be applied on top of the schema it
+// already has.
+func refusePreBaseline(ctx context.Context, db *sql.DB) error {
+	var migrated bool
+	if err := db.QueryRowContext(ctx, `SELECT to_regclass('goose_db_version') IS NOT NULL`).Scan(&migrated); err != nil || !migrated {
+		return err
+	}
+	var version int64
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > 0 && version < baselineVersion {
+		return fmt.Errorf("the database's schema was made by migrations from before the baseline (version %d): make a new database (make run: remove ./.data/postgres)", version)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/peterldowns/pgtestdb"
 
@@ -97,4 +98,37 @@ func (migrator) Hash() (string, error) { return postgres.MigrationsHash() }
 
 func (migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) error {
 	return postgres.Migrate(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// EmptyDatabase returns the URL of a new, empty database (no migrations),
+// reached as the cluster's administrator, dropped when t ends.
+func EmptyDatabase(t testing.TB) string {
+	t.Helper()
+	if adminURL == "" {
+		t.Fatal("pgtest: call pgtest.Main from the package's TestMain")
+	}
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", postgres.ConnString(adminURL))
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("parley_empty_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", postgres.ConnString(adminURL))
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		_, _ = admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+	})
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		t.Fatalf("pgtest: DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return postgres.ConnString(u.String())
 }
