@@ -183,15 +183,16 @@ func TestBatchRecordsItsRuleEventsAndOneRun(t *testing.T) {
 	}
 }
 
-// A batch tells the agents' browsers once, naming each chat it wrote to:
-// every listening connection reads every notification, so one per message
-// cost each of them a read per message.
-func TestBatchNotifiesOnceForAllItsChats(t *testing.T) {
+// A batch tells the agents' browsers once, with the statement that stores
+// it, naming its senders (whose chats the statement finds): every listening
+// connection reads every notification, so one per message cost each of them
+// a read per message.
+func TestBatchNotifiesOnceNamingItsSenders(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := t.Context()
-	chatA := f.receive(t, "A1", "+15550000001", "hello").CaseID
-	chatB := f.receive(t, "B1", "+15550000002", "hello").CaseID
+	f.receive(t, "A1", "+15550000001", "hello")
+	f.receive(t, "B1", "+15550000002", "hello")
 	conn, err := pgx.Connect(ctx, postgres.ConnString(f.URL))
 	if err != nil {
 		t.Fatal(err)
@@ -223,9 +224,9 @@ func TestBatchNotifiesOnceForAllItsChats(t *testing.T) {
 		}
 		got = append(got, ev)
 	}
-	if len(got) != 1 || got[0].TenantID != f.Admin.TenantID || got[0].Kind != "message" ||
-		!slices.Equal(slices.Sorted(slices.Values(got[0].CaseIDs)), []int64{chatA, chatB}) {
-		t.Errorf("notifications %+v; want one message event of the tenant naming chats %d and %d", got, chatA, chatB)
+	want := []realtime.Sender{{IntegrationID: f.IG.ID, Number: "+15550000001"}, {IntegrationID: f.IG.ID, Number: "+15550000002"}}
+	if len(got) != 1 || got[0].TenantID != f.Admin.TenantID || got[0].Kind != "message" || !slices.Equal(got[0].Senders, want) {
+		t.Errorf("notifications %+v; want one message event of the tenant naming senders %v", got, want)
 	}
 }
 

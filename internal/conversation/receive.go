@@ -71,11 +71,20 @@ type inbound struct {
 // provider delivered before stores nothing.
 func (s *Service) store(ctx context.Context, tid uuid.UUID, msgs []*inbound) error {
 	msgs = dropRepeats(msgs)
+	// The browsers' notification names the messages' senders, so that it
+	// goes with the statement, in one round trip (see realtime.Sender).
+	note := realtime.Event{TenantID: tid, Kind: "message"}
+	for _, m := range msgs {
+		from := realtime.Sender{IntegrationID: m.ig.ID, Number: m.in.From}
+		if !slices.Contains(note.Senders, from) {
+			note.Senders = append(note.Senders, from)
+		}
+	}
 	return s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error {
 		for _, m := range msgs {
 			m.res = Received{}
 		}
-		chatless, err := s.insertMessages(ctx, tx, tid, msgs)
+		chatless, err := s.insertMessages(ctx, tx, tid, msgs, &note)
 		if err != nil {
 			return err
 		}
@@ -97,7 +106,7 @@ func (s *Service) storeInNewChats(ctx context.Context, tx pgx.Tx, tid uuid.UUID,
 	if err != nil {
 		return err
 	}
-	if chatless, err = s.insertMessages(ctx, tx, tid, chatless); err != nil {
+	if chatless, err = s.insertMessages(ctx, tx, tid, chatless, nil); err != nil {
 		return err
 	}
 	if len(chatless) > 0 {
@@ -138,10 +147,10 @@ func dropRepeats(msgs []*inbound) []*inbound {
 
 // insertMessages stores the messages whose client has a live chat on the
 // integration and updates those chats (activity, unread count, preview,
-// and for a client's message the 24-hour window). It sets each message's
-// result and returns those that need a chat opened: not stored, and not
-// stored before either.
-func (s *Service) insertMessages(ctx context.Context, tx pgx.Tx, tid uuid.UUID, msgs []*inbound) (chatless []*inbound, err error) {
+// and for a client's message the 24-hour window), and sends note, if any,
+// with the statement. It sets each message's result and returns those that
+// need a chat opened: not stored, and not stored before either.
+func (s *Service) insertMessages(ctx context.Context, tx pgx.Tx, tid uuid.UUID, msgs []*inbound, note *realtime.Event) (chatless []*inbound, err error) {
 	n := len(msgs)
 	igs, echoes := make([]int64, n), make([]bool, n)
 	senders, sids, kinds, bodies, metas, previews := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -154,28 +163,36 @@ func (s *Service) insertMessages(ctx context.Context, tx pgx.Tx, tid uuid.UUID, 
 		igs[i], senders[i], sids[i], echoes[i] = m.ig.ID, m.in.From, m.in.ProviderMessageID, m.echo
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
 	}
-	rows, _ := tx.Query(ctx, insertMessagesSQL, pgx.StrictNamedArgs{
+	b := &pgx.Batch{}
+	b.Queue(insertMessagesSQL, pgx.StrictNamedArgs{
 		"tenant": tid, "now": s.clock.Now(), "integrations": igs, "senders": senders, "provider_ids": sids,
 		"echoes": echoes, "kinds": kinds, "bodies": bodies, "metas": metas, "previews": previews,
+	}).Query(func(rows pgx.Rows) error {
+		var (
+			ord           int
+			caseID, msgID *int64
+			seen          bool
+		)
+		_, err := pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &seen}, func() error {
+			m := msgs[ord-1]
+			switch {
+			case msgID != nil:
+				m.res.CaseID, m.res.MessageID = *caseID, *msgID
+			case seen || caseID != nil:
+				m.res = Received{Duplicate: true}
+			default:
+				chatless = append(chatless, m)
+			}
+			return nil
+		})
+		return err
 	})
-	var (
-		ord           int
-		caseID, msgID *int64
-		seen          bool
-	)
-	_, err = pgx.ForEachRow(rows, []any{&ord, &caseID, &msgID, &seen}, func() error {
-		m := msgs[ord-1]
-		switch {
-		case msgID != nil:
-			m.res.CaseID, m.res.MessageID = *caseID, *msgID
-		case seen || caseID != nil:
-			m.res = Received{Duplicate: true}
-		default:
-			chatless = append(chatless, m)
+	if note != nil {
+		if err := realtime.QueueNotify(b, *note); err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("store messages: %w", err)
 	}
 	return chatless, nil
@@ -253,18 +270,17 @@ func (s *Service) openChats(ctx context.Context, tx pgx.Tx, msgs []*inbound) (op
 }
 
 // afterStore does, in the transaction that stored them, what the stored
-// messages call for: their files' downloads, the rules' events, the
-// browsers' notification, and new chats' numbers.
+// messages call for: their files' downloads, the rules' events and new
+// chats' numbers.
 func (s *Service) afterStore(ctx context.Context, tx pgx.Tx, tid uuid.UUID, msgs []*inbound) error {
 	var (
-		chats, newChats []int64
-		said, started   []ruleevent.Event
+		newChats      []int64
+		said, started []ruleevent.Event
 	)
 	for _, m := range msgs {
 		if m.res.MessageID == 0 {
 			continue
 		}
-		chats = append(chats, m.res.CaseID)
 		if err := s.queueDownloads(ctx, tx, tid, m); err != nil {
 			return err
 		}
@@ -278,18 +294,10 @@ func (s *Service) afterStore(ctx context.Context, tx pgx.Tx, tid uuid.UUID, msgs
 			said = append(said, ruleevent.Event{CaseID: m.res.CaseID, MessageID: m.res.MessageID, Chain: ruleevent.NewChain()})
 		}
 	}
-	if len(chats) == 0 {
-		return nil
-	}
 	if err := s.events.Record(ctx, tx, tid, ruleevent.ChatStarted, 0, started); err != nil {
 		return err
 	}
 	if err := s.events.Record(ctx, tx, tid, ruleevent.ClientMessage, 0, said); err != nil {
-		return err
-	}
-	slices.Sort(chats)
-	chats = slices.Compact(chats)
-	if err := realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseIDs: chats}); err != nil {
 		return err
 	}
 	// Numbering locks the tenant's counter until the commit, so it comes

@@ -57,6 +57,13 @@ func TestBrowserCustomerWritesAgentRepliesPhoneShowsDelivered(t *testing.T) {
 	if got := apptest.TextOf(t, agent, "#reply-body"); got != "" {
 		t.Fatalf("the composer kept %q after sending", got)
 	}
+	apptest.Step(t, phone, "customer writes again",
+		chromedp.SendKeys(chromedp.CSS("#phone-text"), "Great, thank you!"),
+		chromedp.Click(chromedp.CSS("#phone-send")),
+	)
+	// The open conversation shows it without a reload: the batch's event
+	// names the sender, whose chat this is.
+	apptest.WaitText(t, agent, ".message-list", "Great, thank you!")
 	apptest.Shot(t, agent, "chats")
 
 	apptest.Step(t, agent, "the integration page shows the webhook URL to paste into Twilio",

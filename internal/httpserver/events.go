@@ -12,6 +12,7 @@ import (
 	"github.com/a-h/templ"
 
 	"parley/internal/conversation"
+	"parley/internal/realtime"
 	"parley/web"
 )
 
@@ -66,7 +67,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// closes, the chat ends), so that what an agent is typing is not
 	// replaced — including a change between drawing and connecting.
 	composerState := r.URL.Query().Get("composer")
-	if err := s.pushFragments(ctx, w, r, caseID, true, &composerState); err != nil {
+	if err := s.pushFragments(ctx, w, r, caseID, realtime.Changes{Resync: true}, &composerState); err != nil {
 		return
 	}
 	if err := profileChanged(); err != nil {
@@ -85,11 +86,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 			online()
 		case <-sub.C:
-			cases, clients, resync := sub.Changes()
-			if err := s.pushFragments(ctx, w, r, caseID, resync || cases[caseID], &composerState); err != nil {
+			changed := sub.Changes()
+			if err := s.pushFragments(ctx, w, r, caseID, changed, &composerState); err != nil {
 				return
 			}
-			if clients || resync {
+			if changed.Clients || changed.Resync {
 				if err := profileChanged(); err != nil {
 					return
 				}
@@ -100,9 +101,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // pushFragments writes the indicator and chat list, the conversation when
-// withConversation is set, and the composer when its state differs from
+// it is among what changed, and the composer when its state differs from
 // *composer (which it then updates).
-func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64, withConversation bool, composer *string) error {
+func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64, changed realtime.Changes, composer *string) error {
 	sg := signed(r)
 	n, err := s.Conversations.WaitingCount(ctx, sg.Tenant.ID, sg.Agent.ID)
 	if err != nil {
@@ -123,7 +124,7 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 	if err := writeEvent(ctx, w, "chats", web.ChatList(v)); err != nil {
 		return err
 	}
-	if withConversation && v.Open != nil {
+	if v.Open != nil && changed.Chat(v.Open.ID, senderOf(*v.Open)) {
 		ms, err := s.Conversations.Messages(ctx, sg.Tenant.ID, caseID)
 		if err != nil {
 			return err
@@ -173,4 +174,13 @@ func composerStateOf(c conversation.Case, now time.Time) string {
 		return "open"
 	}
 	return "closed"
+}
+
+// senderOf is the sender whose messages land in chat c: its client's
+// WhatsApp number on its integration (none for a chat without either).
+func senderOf(c conversation.Case) realtime.Sender {
+	if c.IntegrationID == nil || c.ClientWhatsApp == nil {
+		return realtime.Sender{}
+	}
+	return realtime.Sender{IntegrationID: *c.IntegrationID, Number: *c.ClientWhatsApp}
 }

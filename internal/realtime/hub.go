@@ -23,40 +23,57 @@ type Hub struct {
 }
 
 // Sub is one browser stream's subscription. Events are coalesced: the
-// stream learns which chats changed since it last looked, never blocks the
-// hub, and a slow stream simply sees several changes at once.
+// stream learns what changed since it last looked, never blocks the hub,
+// and a slow stream simply sees several changes at once.
 type Sub struct {
 	tenant uuid.UUID
 	// C has a value when something changed.
 	C chan struct{}
 
 	mu      sync.Mutex
-	cases   map[int64]bool
-	clients bool // a client profile changed
-	resync  bool
+	changes Changes
 }
 
-// Changes returns what changed since the last call: the chats concerned,
-// whether a client profile changed, and whether everything must be re-read
-// (after the hub reconnected and may have missed events).
-func (s *Sub) Changes() (cases map[int64]bool, clients, resync bool) {
+// Changes is what changed since a stream last looked.
+type Changes struct {
+	Cases   map[int64]bool  // chats by id
+	Senders map[Sender]bool // chats by their client's number on their integration
+	Clients bool            // a client profile changed
+	Resync  bool            // everything must be re-read: the hub reconnected and may have missed events
+}
+
+// Chat says whether the chat with this id, whose client has this number on
+// its integration, changed.
+func (c Changes) Chat(id int64, of Sender) bool {
+	return c.Resync || c.Cases[id] || c.Senders[of]
+}
+
+// Changes returns what changed since the last call.
+func (s *Sub) Changes() Changes {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cases, clients, resync = s.cases, s.clients, s.resync
-	s.cases, s.clients, s.resync = map[int64]bool{}, false, false
-	return cases, clients, resync
+	c := s.changes
+	s.changes = Changes{}
+	return c
 }
 
 func (s *Sub) add(ev Event, resync bool) {
 	s.mu.Lock()
+	c := &s.changes
 	if ev.CaseID != 0 {
-		s.cases[ev.CaseID] = true
+		if c.Cases == nil {
+			c.Cases = map[int64]bool{}
+		}
+		c.Cases[ev.CaseID] = true
 	}
-	for _, id := range ev.CaseIDs {
-		s.cases[id] = true
+	for _, from := range ev.Senders {
+		if c.Senders == nil {
+			c.Senders = map[Sender]bool{}
+		}
+		c.Senders[from] = true
 	}
-	s.clients = s.clients || ev.Kind == "client"
-	s.resync = s.resync || resync
+	c.Clients = c.Clients || ev.Kind == "client"
+	c.Resync = c.Resync || resync
 	s.mu.Unlock()
 	select {
 	case s.C <- struct{}{}:
@@ -72,7 +89,7 @@ func NewHub(url string, log *slog.Logger) *Hub {
 
 // Subscribe starts receiving the tenant's events.
 func (h *Hub) Subscribe(tenant uuid.UUID) *Sub {
-	s := &Sub{tenant: tenant, C: make(chan struct{}, 1), cases: map[int64]bool{}}
+	s := &Sub{tenant: tenant, C: make(chan struct{}, 1)}
 	h.mu.Lock()
 	if h.subs[tenant] == nil {
 		h.subs[tenant] = map[*Sub]struct{}{}

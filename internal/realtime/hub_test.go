@@ -1,28 +1,43 @@
 package realtime
 
 import (
-	"maps"
-	"slices"
 	"testing"
 
 	"github.com/google/uuid"
 )
 
-// An event naming several chats (a batch of messages) marks each of them
-// changed for the tenant's streams.
-func TestAnEventOfSeveralChatsReachesEach(t *testing.T) {
+// An event naming the senders of a batch of messages marks their chats
+// changed for the tenant's streams, and only theirs.
+func TestAnEventOfSeveralSendersReachesEachOfTheirChats(t *testing.T) {
 	h := NewHub("", nil)
 	tenant := uuid.New()
 	s := h.Subscribe(tenant)
-	h.publish(Event{TenantID: tenant, Kind: "message", CaseIDs: []int64{7, 9}})
-	h.publish(Event{TenantID: uuid.New(), Kind: "message", CaseIDs: []int64{8}})
+	ann, bob, cyd := Sender{1, "+15550000001"}, Sender{1, "+15550000002"}, Sender{1, "+15550000003"}
+	h.publish(Event{TenantID: tenant, Kind: "message", Senders: []Sender{ann, bob}})
+	h.publish(Event{TenantID: uuid.New(), Kind: "message", Senders: []Sender{cyd}})
+	h.publish(Event{TenantID: tenant, Kind: "case", CaseID: 9})
 	select {
 	case <-s.C:
 	default:
 		t.Fatal("the stream was not told")
 	}
-	cases, _, _ := s.Changes()
-	if got := slices.Sorted(maps.Keys(cases)); !slices.Equal(got, []int64{7, 9}) {
-		t.Errorf("changed chats %v, want [7 9]", got)
+	c := s.Changes()
+	for _, w := range []struct {
+		id      int64
+		of      Sender
+		changed bool
+	}{
+		{7, ann, true},
+		{8, bob, true},
+		{10, cyd, false},                      // another tenant's
+		{11, Sender{2, "+15550000001"}, false}, // Ann on another integration
+		{9, Sender{}, true},
+	} {
+		if got := c.Chat(w.id, w.of); got != w.changed {
+			t.Errorf("chat %d of %v changed: %v, want %v", w.id, w.of, got, w.changed)
+		}
+	}
+	if again := s.Changes(); again.Chat(7, ann) || again.Chat(9, Sender{}) {
+		t.Error("changes were reported twice")
 	}
 }

@@ -22,10 +22,18 @@ type Event struct {
 	TenantID uuid.UUID `json:"t"`
 	Kind     string    `json:"k"`           // "case", "message", "client", KindIntegration
 	CaseID   int64     `json:"c,omitempty"` // the chat or case concerned
-	// CaseIDs are the chats concerned when there are several: a batch of
-	// client messages notifies once (every listening backend reads every
+	// Senders name the chats of a batch of inbound messages: each one's
+	// chat is the live chat of its sender on its integration. The batch
+	// notifies once, with the statement that stores it, before that
+	// statement has found the chats (every listening backend reads every
 	// notification, and each replica's hub decodes it).
-	CaseIDs []int64 `json:"cs,omitempty"`
+	Senders []Sender `json:"s,omitempty"`
+}
+
+// Sender is a client's WhatsApp number on an integration.
+type Sender struct {
+	IntegrationID int64  `json:"i"`
+	Number        string `json:"n"`
 }
 
 // KindIntegration says an integration changed: replicas forget the
@@ -38,13 +46,24 @@ const KindRules = "rules"
 
 // Notify queues ev for delivery when tx commits.
 func Notify(ctx context.Context, tx pgx.Tx, ev Event) error {
-	b, err := json.Marshal(ev)
+	b := &pgx.Batch{}
+	if err := QueueNotify(b, ev); err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("notify %s: %w", ev.Kind, err)
+	}
+	return nil
+}
+
+// QueueNotify adds Notify's statement to b, for a transaction that sends it
+// with others in one round trip.
+func QueueNotify(b *pgx.Batch, ev Event) error {
+	payload, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, string(b)); err != nil {
-		return fmt.Errorf("notify %s: %w", ev.Kind, err)
-	}
+	b.Queue(`SELECT pg_notify($1, $2)`, Channel, string(payload))
 	return nil
 }
 
