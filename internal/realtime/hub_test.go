@@ -29,7 +29,7 @@ func TestAnEventOfSeveralSendersReachesEachOfTheirChats(t *testing.T) {
 	}{
 		{7, ann, true},
 		{8, bob, true},
-		{10, cyd, false},                      // another tenant's
+		{10, cyd, false},                       // another tenant's
 		{11, Sender{2, "+15550000001"}, false}, // Ann on another integration
 		{9, Sender{}, true},
 	} {
