@@ -71,23 +71,24 @@ type inbound struct {
 // provider delivered before stores nothing.
 func (s *Service) store(ctx context.Context, tid uuid.UUID, msgs []*inbound) error {
 	msgs = dropRepeats(msgs)
-	// The browsers' notification names the messages' senders, so that it
-	// goes with the statement, in one round trip (see realtime.Sender).
+	// The statement and the browsers' notification go with the
+	// transaction's start, in one round trip: the notification names the
+	// messages' senders, whose chats the statement finds (realtime.Sender).
+	first := &pgx.Batch{}
+	var chatless []*inbound
+	if err := s.queueInsert(first, tid, msgs, &chatless); err != nil {
+		return err
+	}
 	note := realtime.Event{TenantID: tid, Kind: "message"}
 	for _, m := range msgs {
-		from := realtime.Sender{IntegrationID: m.ig.ID, Number: m.in.From}
-		if !slices.Contains(note.Senders, from) {
+		if from := (realtime.Sender{IntegrationID: m.ig.ID, Number: m.in.From}); !slices.Contains(note.Senders, from) {
 			note.Senders = append(note.Senders, from)
 		}
 	}
-	return s.db.InTenantGenericPlans(ctx, tid, func(tx pgx.Tx) error {
-		for _, m := range msgs {
-			m.res = Received{}
-		}
-		chatless, err := s.insertMessages(ctx, tx, tid, msgs, &note)
-		if err != nil {
-			return err
-		}
+	if err := realtime.QueueNotify(first, note); err != nil {
+		return err
+	}
+	err := s.db.InTenantFrom(ctx, tid, first, func(tx pgx.Tx) error {
 		if len(chatless) > 0 {
 			if err := s.storeInNewChats(ctx, tx, tid, msgs, chatless); err != nil {
 				return err
@@ -95,6 +96,10 @@ func (s *Service) store(ctx context.Context, tid uuid.UUID, msgs []*inbound) err
 		}
 		return s.afterStore(ctx, tx, tid, msgs)
 	})
+	if err != nil {
+		return fmt.Errorf("store messages: %w", err)
+	}
+	return nil
 }
 
 // storeInNewChats opens chats for the messages that found none (chatless,
@@ -106,11 +111,16 @@ func (s *Service) storeInNewChats(ctx context.Context, tx pgx.Tx, tid uuid.UUID,
 	if err != nil {
 		return err
 	}
-	if chatless, err = s.insertMessages(ctx, tx, tid, chatless, nil); err != nil {
+	b := &pgx.Batch{}
+	var still []*inbound
+	if err := s.queueInsert(b, tid, chatless, &still); err != nil {
 		return err
 	}
-	if len(chatless) > 0 {
-		return fmt.Errorf("message %s: no chat after opening one", chatless[0].in.ProviderMessageID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	if len(still) > 0 {
+		return fmt.Errorf("message %s: no chat after opening one", still[0].in.ProviderMessageID)
 	}
 	for _, m := range msgs {
 		if m.res.MessageID != 0 && opened[m.res.CaseID] {
@@ -145,12 +155,13 @@ func dropRepeats(msgs []*inbound) []*inbound {
 	})
 }
 
-// insertMessages stores the messages whose client has a live chat on the
-// integration and updates those chats (activity, unread count, preview,
-// and for a client's message the 24-hour window), and sends note, if any,
-// with the statement. It sets each message's result and returns those that
-// need a chat opened: not stored, and not stored before either.
-func (s *Service) insertMessages(ctx context.Context, tx pgx.Tx, tid uuid.UUID, msgs []*inbound, note *realtime.Event) (chatless []*inbound, err error) {
+// queueInsert queues in b the statement that stores the messages whose
+// client has a live chat on the integration and updates those chats
+// (activity, unread count, preview, and for a client's message the 24-hour
+// window). Once b has been sent, each message's result is set, and
+// chatless holds those that need a chat opened: not stored, and not stored
+// before either.
+func (s *Service) queueInsert(b *pgx.Batch, tid uuid.UUID, msgs []*inbound, chatless *[]*inbound) error {
 	n := len(msgs)
 	igs, echoes := make([]int64, n), make([]bool, n)
 	senders, sids, kinds, bodies, metas, previews := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -158,12 +169,11 @@ func (s *Service) insertMessages(ctx context.Context, tx pgx.Tx, tid uuid.UUID, 
 		kind, body, meta := inboundContent(m.in, m.echo)
 		mb, err := json.Marshal(meta)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		igs[i], senders[i], sids[i], echoes[i] = m.ig.ID, m.in.From, m.in.ProviderMessageID, m.echo
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
 	}
-	b := &pgx.Batch{}
 	b.Queue(insertMessagesSQL, pgx.StrictNamedArgs{
 		"tenant": tid, "now": s.clock.Now(), "integrations": igs, "senders": senders, "provider_ids": sids,
 		"echoes": echoes, "kinds": kinds, "bodies": bodies, "metas": metas, "previews": previews,
@@ -177,25 +187,18 @@ func (s *Service) insertMessages(ctx context.Context, tx pgx.Tx, tid uuid.UUID, 
 			m := msgs[ord-1]
 			switch {
 			case msgID != nil:
-				m.res.CaseID, m.res.MessageID = *caseID, *msgID
+				m.res = Received{CaseID: *caseID, MessageID: *msgID}
 			case seen || caseID != nil:
 				m.res = Received{Duplicate: true}
 			default:
-				chatless = append(chatless, m)
+				m.res = Received{}
+				*chatless = append(*chatless, m)
 			}
 			return nil
 		})
 		return err
 	})
-	if note != nil {
-		if err := realtime.QueueNotify(b, *note); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("store messages: %w", err)
-	}
-	return chatless, nil
+	return nil
 }
 
 // insertMessagesSQL stores a batch of messages, one per element of the

@@ -83,25 +83,42 @@ func (db *DB) Close() { db.Pool.Close() }
 // It commits when fn returns nil and rolls back otherwise. It is the only way
 // domain code reaches tenant data.
 func (db *DB) InTenant(ctx context.Context, tenantID uuid.UUID, fn func(pgx.Tx) error) error {
-	return db.inTenant(ctx, tenantID, "", fn)
-}
-
-// InTenantGenericPlans is InTenant for statements that take arrays of rows
-// (unnest): Postgres would plan those anew on every call, because each array
-// has another length, and planning would cost more than running them.
-func (db *DB) InTenantGenericPlans(ctx context.Context, tenantID uuid.UUID, fn func(pgx.Tx) error) error {
-	return db.inTenant(ctx, tenantID, ", set_config('plan_cache_mode', 'force_generic_plan', true)", fn)
-}
-
-func (db *DB) inTenant(ctx context.Context, tenantID uuid.UUID, settings string, fn func(pgx.Tx) error) error {
 	if tenantID == uuid.Nil {
 		return errors.New("tenant transaction without a tenant")
 	}
 	// One round trip opens the transaction and scopes it. is_local=true:
 	// the setting ends with the transaction, so nothing leaks to the next
 	// borrower of this connection. A uuid's text form is safe to inline.
-	begin := "BEGIN; SELECT set_config('app.tenant_id', '" + tenantID.String() + "', true)" + settings
+	begin := "BEGIN; SELECT set_config('app.tenant_id', '" + tenantID.String() + "', true)"
 	return pgx.BeginTxFunc(ctx, db.Pool, pgx.TxOptions{BeginQuery: begin}, fn)
+}
+
+// InTenantFrom is InTenant for a transaction that starts with the queries
+// of first: they are sent with its BEGIN and its scoping in one round trip,
+// and fn continues the transaction once their results have been read (by
+// first's callbacks). Its statements use generic plans: they take arrays of
+// rows (unnest), which Postgres would plan anew on every call, because each
+// array has another length, and planning would cost more than running them.
+func (db *DB) InTenantFrom(ctx context.Context, tenantID uuid.UUID, first *pgx.Batch, fn func(pgx.Tx) error) error {
+	if tenantID == uuid.Nil {
+		return errors.New("tenant transaction without a tenant")
+	}
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue(`SELECT set_config('app.tenant_id', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)`, tenantID.String())
+	b.QueuedQueries = append(b.QueuedQueries, first.QueuedQueries...)
+	br := db.Pool.SendBatch(ctx, b)
+	if tx := br.Tx(); tx != nil {
+		defer tx.Rollback(ctx) // after a commit: nothing to do
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	tx := br.Tx()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // InSystem runs fn in a transaction with no tenant: it sees no tenant rows and
