@@ -174,10 +174,7 @@ func (s *Service) queueInsert(b *pgx.Batch, tid uuid.UUID, msgs []*inbound, chat
 		igs[i], senders[i], sids[i], echoes[i] = m.ig.ID, m.in.From, m.in.ProviderMessageID, m.echo
 		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
 	}
-	b.Queue(insertMessagesSQL, pgx.StrictNamedArgs{
-		"tenant": tid, "now": s.clock.Now(), "integrations": igs, "senders": senders, "provider_ids": sids,
-		"echoes": echoes, "kinds": kinds, "bodies": bodies, "metas": metas, "previews": previews,
-	}).Query(func(rows pgx.Rows) error {
+	b.Queue(insertMessagesSQL, tid, s.clock.Now(), igs, senders, sids, echoes, kinds, bodies, metas, previews).Query(func(rows pgx.Rows) error {
 		var (
 			ord           int
 			caseID, msgID *int64
@@ -201,17 +198,18 @@ func (s *Service) queueInsert(b *pgx.Batch, tid uuid.UUID, msgs []*inbound, chat
 	return nil
 }
 
-// insertMessagesSQL stores a batch of messages, one per element of the
-// arrays, in their chats: the live chat of the sender's client on the
-// message's integration. A message with no such chat is left out (its
-// case_id is NULL); one stored before inserts nothing (the unique index
-// settles concurrent deliveries too). It returns, for each message in
-// order, its chat, its new id (NULL if not stored) and, for one without
-// a chat, whether it was stored before.
+// insertMessagesSQL stores a batch of messages in their chats: the live
+// chat of the sender's client on the message's integration. A message with
+// no such chat is left out (its case_id is NULL); one stored before inserts
+// nothing (the unique index settles concurrent deliveries too). It returns,
+// for each message in order, its chat, its new id (NULL if not stored) and,
+// for one without a chat, whether it was stored before.
+//
+// $1 is the tenant and $2 the time; the arrays after them hold one element
+// per message, in the order of the batch CTE's columns.
 const insertMessagesSQL = `
 WITH batch AS (
-	SELECT * FROM unnest(@integrations::bigint[], @senders::text[], @provider_ids::text[], @echoes::bool[],
-			@kinds::text[], @bodies::text[], @metas::text[], @previews::text[])
+	SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[])
 		WITH ORDINALITY AS b(integration_id, sender, provider_message_id, echo, kind, body, meta, preview, ord)
 ),
 in_chat AS (
@@ -221,8 +219,8 @@ in_chat AS (
 ),
 stored AS (
 	INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
-	SELECT @tenant, case_id, integration_id, CASE WHEN echo THEN 'out' ELSE 'in' END, kind, body,
-		CASE WHEN echo THEN 'sent' ELSE 'received' END, provider_message_id, meta::jsonb, @now, @now
+	SELECT $1, case_id, integration_id, CASE WHEN echo THEN 'out' ELSE 'in' END, kind, body,
+		CASE WHEN echo THEN 'sent' ELSE 'received' END, provider_message_id, meta::jsonb, $2, $2
 	FROM in_chat WHERE case_id IS NOT NULL ORDER BY ord
 	ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
 	RETURNING id, integration_id, provider_message_id
@@ -231,11 +229,11 @@ added AS (
 	SELECT i.*, s.id FROM stored s JOIN in_chat i USING (integration_id, provider_message_id)
 ),
 chat_activity AS (
-	UPDATE cases c SET last_activity_at = @now, preview = a.preview, unread = c.unread + a.from_client,
-		last_client_message_at = CASE WHEN a.from_client > 0 THEN @now ELSE c.last_client_message_at END
+	UPDATE cases c SET last_activity_at = $2, preview = a.preview, unread = c.unread + a.from_client,
+		last_client_message_at = CASE WHEN a.from_client > 0 THEN $2 ELSE c.last_client_message_at END
 	FROM (SELECT case_id, count(*) FILTER (WHERE NOT echo) AS from_client, (array_agg(preview ORDER BY ord DESC))[1] AS preview
 		FROM added GROUP BY case_id) a
-	WHERE c.tenant_id = @tenant AND c.id = a.case_id
+	WHERE c.tenant_id = $1 AND c.id = a.case_id
 )
 SELECT i.ord, i.case_id, n.id,
 	i.case_id IS NULL AND EXISTS (SELECT FROM messages m WHERE m.integration_id = i.integration_id AND m.provider_message_id = i.provider_message_id)
