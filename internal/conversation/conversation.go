@@ -168,9 +168,6 @@ const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS 
 	JOIN groups g ON g.tenant_id = c.tenant_id AND g.id = c.group_id
 	LEFT JOIN agents a ON a.tenant_id = c.tenant_id AND a.id = c.assignee_id`
 
-// Now is the service's clock.
-func (s *Service) Now() time.Time { return s.clock.Now() }
-
 // caseTx loads a case of the transaction's tenant; lock adds FOR UPDATE OF c.
 func caseTx(ctx context.Context, tx pgx.Tx, id int64, lock bool) (Case, error) {
 	q := selectCase + ` WHERE c.id = $1`
