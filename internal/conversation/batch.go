@@ -19,7 +19,7 @@ import (
 // flight stores the waiting messages itself, and on finishing hands the
 // next waiting messages to the first of them, which leads that batch. A
 // second batch starts beside one in flight only once minBeside messages
-// wait: a batch costs a round trip, a statement's start and a commit
+// wait: a batch costs its round trips, a statement's start and a commit
 // whatever its size, so a second batch of one or two would spend the CPU
 // that the first needs. Each caller gets exactly one message on its
 // channel: its result, or the batch it is to lead (its own message is in it).
