@@ -18,13 +18,6 @@ import (
 // or typed in by an agent: the chat joins their history); else a new client
 // named after the WhatsApp profile.
 func ForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUID, number, profileName string) (int64, error) {
-	name := profileName
-	if name == "" {
-		name = number
-	}
-	if r := []rune(name); utf8.RuneCountInString(name) > 200 {
-		name = string(r[:199]) + "…"
-	}
 	var id int64
 	// Known clients are only read: no write, no lock on their row.
 	const find = `SELECT id FROM clients WHERE whatsapp = $1`
@@ -38,7 +31,7 @@ func ForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUID, number, profileN
 		// ON CONFLICT makes two first messages of a new client create
 		// one client; the loser reads the winner's.
 		err = tx.QueryRow(ctx, `INSERT INTO clients (tenant_id, name, whatsapp, created_channel) VALUES ($1, $2, $3, 'whatsapp')
-			ON CONFLICT (tenant_id, whatsapp) WHERE whatsapp IS NOT NULL DO NOTHING RETURNING id`, tid, name, number).Scan(&id)
+			ON CONFLICT (tenant_id, whatsapp) WHERE whatsapp IS NOT NULL DO NOTHING RETURNING id`, tid, nameFromProfile(profileName, number), number).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = tx.QueryRow(ctx, find, number).Scan(&id)
 		}
@@ -78,4 +71,16 @@ func GiveWhatsApp(ctx context.Context, tx pgx.Tx, id int64, number string) error
 		return fmt.Errorf("set WhatsApp of client %d: %w", id, err)
 	}
 	return nil
+}
+
+// nameFromProfile is a new client's name: their WhatsApp profile name, cut
+// to the longest name a client may have, or their number without one.
+func nameFromProfile(profileName, number string) string {
+	if profileName == "" {
+		return number
+	}
+	if utf8.RuneCountInString(profileName) <= maxNameRunes {
+		return profileName
+	}
+	return string([]rune(profileName)[:maxNameRunes-1]) + "…"
 }
