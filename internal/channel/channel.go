@@ -24,9 +24,16 @@ const (
 type Provider interface {
 	// Verify checks the credentials with the provider.
 	Verify(ctx context.Context) error
-	// Send delivers one outgoing message. A *SendError says why it failed
-	// and whether trying again may help.
+	// Send delivers one outgoing message. A *SendError says why it failed,
+	// whether trying again is safe (Retryable: it surely did not go out)
+	// or whether the provider may have taken it (Unknown).
 	Send(ctx context.Context, m Outgoing) (SendResult, error)
+	// Lookup asks the provider which messages it holds that match m (same
+	// recipient, same text or file) and were created at or after since:
+	// their ids and statuses, oldest first. After a send whose outcome is
+	// unknown it tells whether the message went out. An error means the
+	// provider could not tell.
+	Lookup(ctx context.Context, m Outgoing, since time.Time) ([]SendResult, error)
 	// FetchMedia downloads an inbound file, at most max bytes; a larger
 	// file returns ErrTooLarge with the size when known.
 	FetchMedia(ctx context.Context, url string, max int64) (Media, error)
@@ -122,7 +129,10 @@ const (
 
 // Outgoing is one message to a client.
 type Outgoing struct {
-	To             string // E.164
+	To string // E.164
+	// Body is the text, or a file's caption. For a template it is the
+	// filled text the client reads: not sent (the provider has the
+	// template), but how Lookup recognises the message.
 	Body           string
 	MediaURL       string // a URL the provider can fetch
 	MediaType      string
@@ -141,10 +151,16 @@ type SendResult struct {
 
 // SendError is a send the provider refused or that could not reach it.
 type SendError struct {
-	Code      string // the provider's code, if any
-	Message   string // plain words for the agent (see Explain)
-	Retryable bool   // network errors, 5xx, 429
-	Err       error
+	Code    string // the provider's code, if any
+	Message string // plain words for the agent (see Explain)
+	// Retryable: the message surely did not go out (no connection, 429),
+	// so sending again is safe.
+	Retryable bool
+	// Unknown: the message may have gone out (a timeout, a connection
+	// broken after the request was sent, a 5xx, an answer that cannot be
+	// read). Sending again could reach the client twice: ask Lookup first.
+	Unknown bool
+	Err     error
 }
 
 func (e *SendError) Error() string {

@@ -144,6 +144,11 @@ type OneMsgFaults struct {
 	// ReorderAcks delivers each message's acks in reverse order
 	// (read, delivered, sent), as out-of-order delivery does in real traffic.
 	ReorderAcks bool
+	// LostAnswerRate is the share (0..1) of accepted sends whose answer is
+	// lost (LostAnswers, all kinds when empty): the message exists and goes
+	// out, the client cannot know.
+	LostAnswerRate float64
+	LostAnswers    []LostAnswer
 }
 
 // OneMsgTemplate is a WhatsApp message template of a 1msg channel.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,6 +128,8 @@ func (o *OneMsg) serveAPI(w http.ResponseWriter, r *http.Request, id, method str
 		o.setSettings(w, r, in)
 	case "GET templates":
 		omWriteJSON(w, http.StatusOK, o.templatesJSON(in))
+	case "GET messages":
+		o.listMessages(w, r, in)
 	case "POST sendMessage":
 		o.sendMessage(w, r, in)
 	case "POST sendFile":
@@ -629,12 +632,16 @@ func (o *OneMsg) accept(w http.ResponseWriter, r *http.Request, in *omInstance, 
 	o.inflight++
 	o.mu.Unlock()
 
-	omWriteJSON(w, http.StatusOK, map[string]any{
+	answer := map[string]any{
 		"sent":        true,
 		"id":          m.id,
 		"message":     "Sent to " + digits + "@c.us",
 		"description": omSentDescription,
-	})
+	}
+	f := o.currentFaults()
+	if ok, err := json.Marshal(answer); err != nil || !loseAnswer(w, r, f.LostAnswerRate, f.LostAnswers, http.StatusOK, ok, omError) {
+		omWriteJSON(w, http.StatusOK, answer)
+	}
 	go func() {
 		defer func() {
 			o.mu.Lock()
@@ -646,6 +653,62 @@ func (o *OneMsg) accept(w http.ResponseWriter, r *http.Request, in *omInstance, 
 		}()
 		o.process(in, m, failCode)
 	}()
+}
+
+// listMessages is GET /messages ([SPEC]): the channel's messages, numbered
+// in the order they came (messageNumber), filtered by chatId, min_time,
+// max_time (unix seconds, inclusive) and msgId; limit (default 100, 0 =
+// all) counts from the first message after lastMessageNumber, or from the
+// end with last=true.
+func (o *OneMsg) listMessages(w http.ResponseWriter, r *http.Request, in *omInstance) {
+	q := r.URL.Query()
+	ints := map[string]int64{"limit": 100, "lastMessageNumber": 0, "min_time": 0, "max_time": 0}
+	for k := range ints {
+		if v := q.Get(k); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				omError(w, http.StatusBadRequest, fmt.Sprintf("Wrong %s: %q", k, v))
+				return
+			}
+			ints[k] = n
+		}
+	}
+	chatID, msgID, last := q.Get("chatId"), q.Get("msgId"), q.Get("last") == "true" || q.Get("last") == "1"
+	o.mu.Lock()
+	var all []*omMessage
+	for _, conv := range in.convs {
+		all = append(all, conv...)
+	}
+	slices.SortStableFunc(all, func(a, b *omMessage) int { return a.at.Compare(b.at) })
+	out := []any{}
+	for i, m := range all {
+		n := int64(i + 1)
+		switch {
+		case chatID != "" && chatIDOf(m.customer) != chatID,
+			msgID != "" && m.id != msgID,
+			ints["min_time"] > 0 && m.at.Unix() < ints["min_time"],
+			ints["max_time"] > 0 && m.at.Unix() > ints["max_time"],
+			!last && n <= ints["lastMessageNumber"]:
+			continue
+		}
+		msg := o.messageJSON(in, m)
+		// The list's schema differs from the webhooks' captures ([SPEC]
+		// GetMessages): isForwarded is 0 or 1, quotedMsgId a string or absent.
+		msg["messageNumber"], msg["isForwarded"] = n, 0
+		if msg["quotedMsgId"] == nil {
+			delete(msg, "quotedMsgId")
+		}
+		out = append(out, msg)
+	}
+	o.mu.Unlock()
+	if limit := int(ints["limit"]); limit > 0 && len(out) > limit {
+		if last {
+			out = out[len(out)-limit:]
+		} else {
+			out = out[:limit]
+		}
+	}
+	omWriteJSON(w, http.StatusOK, map[string]any{"messages": out})
 }
 
 // readMessage is POST /readMessage {messageId} → {"result":"success"}

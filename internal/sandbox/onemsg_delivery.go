@@ -71,6 +71,12 @@ func (o *OneMsg) pause() {
 // {"instanceId":..,"messages":[{...}]} ([PROD], [SPEC] Message). The caller
 // holds o.mu.
 func (o *OneMsg) messagesEnvelope(in *omInstance, m *omMessage) map[string]any {
+	return map[string]any{"instanceId": in.id, "messages": []any{o.messageJSON(in, m)}}
+}
+
+// messageJSON is one message as webhooks and GET /messages show it. The
+// caller holds o.mu.
+func (o *OneMsg) messageJSON(in *omInstance, m *omMessage) map[string]any {
 	cust := chatIDOf(m.customer)
 	name := in.names[m.customer]
 	chatName := name
@@ -106,7 +112,7 @@ func (o *OneMsg) messagesEnvelope(in *omInstance, m *omMessage) map[string]any {
 		}
 		msg["caption"] = caption
 	}
-	return map[string]any{"instanceId": in.id, "messages": []any{msg}}
+	return msg
 }
 
 // ackEnvelope is {"instanceId":..,"ack":[{id,chatId,status,phone,error?}]}

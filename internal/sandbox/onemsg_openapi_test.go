@@ -341,6 +341,8 @@ func TestOneMsgEveryRouteAnswersPerOpenAPI(t *testing.T) {
 	h.call(t, "POST", "settings", map[string]any{"webhookUrl": "not a url"})
 	h.call(t, "POST", "sendMessage", "[1,2]")
 	h.call(t, "GET", "nothing", nil)
+	h.callURL(t, "GET", h.api+"messages?chatId=15005550006@c.us&min_time=1&limit=0&token="+omToken, nil)
+	h.callURL(t, "GET", fmt.Sprintf(bad, "messages"), nil)
 	h.callURL(t, "GET", h.base+"/NOPE/status?token=x", nil)
 	h.sim.SetFaults(OneMsgFaults{ServerErrorRate: 1})
 	h.call(t, "GET", "status", nil)
@@ -357,6 +359,7 @@ func TestOneMsgEveryRouteAnswersPerOpenAPI(t *testing.T) {
 		"GET /templates 401", "POST /sendMessage 200", "POST /sendMessage 401", "POST /sendMessage 400",
 		"POST /sendFile 200", "POST /sendButton 200", "POST /sendTemplate 200", "POST /sendTemplate 400",
 		"POST /readMessage 200", "POST /readMessage 401", "GET /nothing 404", "GET /status 404",
+		"GET /messages 200", "GET /messages 401",
 	} {
 		if !seen[want] {
 			t.Errorf("not exercised: %s", want)

@@ -148,6 +148,17 @@ type TwilioFaults struct {
 	// callback is posted (same MessageSid, same signature), as Twilio's
 	// retries do.
 	DuplicateDeliveries int
+	// LostAnswerRate is the share (0..1) of accepted message creates whose
+	// answer is lost (LostAnswers, all kinds when empty): the message
+	// exists and goes out, the client cannot know.
+	LostAnswerRate float64
+	LostAnswers    []LostAnswer
+	// ShuffleCallbacks posts each message's status callbacks in a random
+	// order, as Twilio does not promise their order.
+	ShuffleCallbacks bool
+	// UndeliveredRate is the share (0..1) of accepted messages that end
+	// "undelivered" (63024, the recipient cannot receive it) after "sent".
+	UndeliveredRate float64
 }
 
 // Template is a Content API template (a WhatsApp message template).
@@ -496,6 +507,10 @@ const (
 	// 63042 "Template disabled". UNVERIFIED, from memory of the dictionary.
 	codeTemplatePaused   = 63041
 	codeTemplateDisabled = 63042
+	// codeUndeliverable: 63024 "Invalid message recipient" — WhatsApp
+	// took the message but cannot deliver it to this recipient; the
+	// message ends "undelivered". Source: twilio.com/docs/api/errors/63024.
+	codeUndeliverable = 63024
 )
 
 // errorMessages are the texts that go with the asynchronous error codes
@@ -509,6 +524,7 @@ var errorMessages = map[int]string{
 	codeTemplateRejected: "Template Rejected",
 	codeTemplatePaused:   "Template paused",
 	codeTemplateDisabled: "Template disabled",
+	codeUndeliverable:    "Invalid message recipient",
 }
 
 // apiError is Twilio's JSON error body; twilio-go decodes it into

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,11 @@ func (t *Twilio) serveAPI(w http.ResponseWriter, r *http.Request, p string) {
 	rest := seg[3:]
 	switch {
 	case len(rest) == 1 && rest[0] == "Messages.json":
-		if !allowMethods(w, r, http.MethodPost) {
+		if !allowMethods(w, r, http.MethodPost, http.MethodGet) {
+			return
+		}
+		if r.Method == http.MethodGet {
+			t.listMessages(w, r, acct)
 			return
 		}
 		t.createMessage(w, r, acct)
@@ -334,7 +339,12 @@ func (t *Twilio) createMessage(w http.ResponseWriter, r *http.Request, acct *twA
 	out := messageJSON(m)
 	t.mu.Unlock()
 
-	writeJSON(w, http.StatusCreated, out)
+	f := t.currentFaults()
+	if ok, err := json.Marshal(out); err != nil || !loseAnswer(w, r, f.LostAnswerRate, f.LostAnswers, http.StatusCreated, ok, func(w http.ResponseWriter, status int, msg string) {
+		writeError(w, status, codeInternalError, msg)
+	}) {
+		writeJSON(w, http.StatusCreated, out)
+	}
 	go func() {
 		defer func() {
 			t.mu.Lock()
@@ -346,6 +356,96 @@ func (t *Twilio) createMessage(w http.ResponseWriter, r *http.Request, acct *twA
 		}()
 		t.process(acct, job)
 	}()
+}
+
+// listMessages is GET Messages.json: the account's messages, newest
+// first, filtered by To, From and the day they were sent (DateSent,
+// DateSent<, DateSent>: YYYY-MM-DD in GMT; a message not sent yet has no
+// date_sent and matches no date filter), in pages of PageSize (default 50,
+// at most 1000) with PageToken links.
+func (t *Twilio) listMessages(w http.ResponseWriter, r *http.Request, acct *twAccount) {
+	q := r.URL.Query()
+	size, offset, ok := pageParams(w, q)
+	if !ok {
+		return
+	}
+	type dayFilter struct {
+		param string
+		keep  func(sent, day string) bool
+	}
+	filters := []dayFilter{
+		{"DateSent", func(sent, day string) bool { return sent == day }},
+		{"DateSent<", func(sent, day string) bool { return sent <= day }},
+		{"DateSent>", func(sent, day string) bool { return sent >= day }},
+	}
+	days := map[string]string{}
+	for _, f := range filters {
+		if v := q.Get(f.param); v != "" {
+			day, err := time.Parse(time.DateOnly, v)
+			if err != nil {
+				// twilio-go sends the time.Time's date; a full timestamp is refused.
+				writeError(w, http.StatusBadRequest, codeInvalidParameter, fmt.Sprintf("Invalid value %q for %s: use YYYY-MM-DD", v, f.param))
+				return
+			}
+			days[f.param] = day.Format(time.DateOnly)
+		}
+	}
+	to, from := q.Get("To"), q.Get("From")
+	t.mu.Lock()
+	var list []*twMessage
+	for _, m := range t.messages {
+		if m.account != acct.sid || (to != "" && m.to != to) || (from != "" && m.from != from) {
+			continue
+		}
+		keep := true
+		for _, f := range filters {
+			if day, set := days[f.param]; set {
+				keep = keep && !m.sentAt.IsZero() && f.keep(m.sentAt.UTC().Format(time.DateOnly), day)
+			}
+		}
+		if keep {
+			list = append(list, m)
+		}
+	}
+	slices.SortFunc(list, func(a, b *twMessage) int {
+		if c := b.created.Compare(a.created); c != 0 {
+			return c
+		}
+		return strings.Compare(b.sid, a.sid)
+	})
+	end := min(offset+size, len(list))
+	page := make([]apiMessage, 0, end-offset)
+	for _, m := range list[min(offset, end):end] {
+		page = append(page, messageJSON(m))
+	}
+	t.mu.Unlock()
+
+	base := "/" + apiVersion + "/Accounts/" + acct.sid + "/Messages.json"
+	link := func(off int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "PageToken" && k != "Page" {
+				v[k] = vs
+			}
+		}
+		v.Set("PageSize", strconv.Itoa(size))
+		v.Set("Page", strconv.Itoa(off/size))
+		if off > 0 {
+			v.Set("PageToken", encodePageToken(off))
+		}
+		return base + "?" + v.Encode()
+	}
+	var next, prev any
+	if end < len(list) {
+		next = link(end)
+	}
+	if offset > 0 {
+		prev = link(max(offset-size, 0))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"messages": page, "end": max(end-1, 0), "first_page_uri": link(0), "next_page_uri": next,
+		"page": offset / size, "page_size": size, "previous_page_uri": prev, "start": offset, "uri": link(offset),
+	})
 }
 
 // parseContentVariables decodes ContentVariables, a JSON object of
@@ -713,4 +813,36 @@ func approvalJSON(tp *twTemplate) map[string]any {
 		"rejection_reason":      reason,
 		"allow_category_change": true,
 	}
+}
+
+// pageParams reads a list's PageSize (1–1000, default 50), Page and
+// PageToken, answering 400 20001 for a bad one; offset is where the page
+// starts.
+func pageParams(w http.ResponseWriter, q url.Values) (size, offset int, ok bool) {
+	size = 50
+	if s := q.Get("PageSize"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, codeInvalidParameter, "PageSize must be an integer between 1 and 1000")
+			return 0, 0, false
+		}
+		size = n
+	}
+	if s := q.Get("Page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, codeInvalidParameter, "Page must be a non-negative integer")
+			return 0, 0, false
+		}
+		offset = n * size
+	}
+	if tok := q.Get("PageToken"); tok != "" {
+		n, valid := decodePageToken(tok)
+		if !valid {
+			writeError(w, http.StatusBadRequest, codeInvalidParameter, "Invalid PageToken")
+			return 0, 0, false
+		}
+		offset = n
+	}
+	return size, offset, true
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,12 +65,26 @@ func (t *Twilio) process(acct *twAccount, job *outbound) {
 		t.statusCallback(ctx, acct, job, "failed", code)
 		return
 	}
-	for i, status := range []string{"sent", "delivered", "read"} {
+	type step struct {
+		status string
+		code   int
+	}
+	steps := []step{{"sent", 0}, {"delivered", 0}, {"read", 0}}
+	f := t.currentFaults()
+	if f.UndeliveredRate > 0 && mathrand.Float64() < f.UndeliveredRate {
+		steps = []step{{"sent", 0}, {"undelivered", codeUndeliverable}}
+	}
+	// The message's own status moves in order; its callbacks may not.
+	callbacks := slices.Clone(steps)
+	if f.ShuffleCallbacks {
+		mathrand.Shuffle(len(callbacks), func(i, j int) { callbacks[i], callbacks[j] = callbacks[j], callbacks[i] })
+	}
+	for i := range steps {
 		if i > 0 {
 			t.pause()
 		}
-		t.setStatus(job.msg, status, 0)
-		t.statusCallback(ctx, acct, job, status, 0)
+		t.setStatus(job.msg, steps[i].status, steps[i].code)
+		t.statusCallback(ctx, acct, job, callbacks[i].status, callbacks[i].code)
 	}
 }
 
@@ -204,7 +220,7 @@ func (t *Twilio) statusCallback(ctx context.Context, acct *twAccount, job *outbo
 		p.Set("EventType", "DELIVERED")
 	case "read":
 		p.Set("EventType", "READ")
-	case "failed":
+	case "failed", "undelivered":
 		p.Set("ErrorCode", strconv.Itoa(code))
 		p.Set("ErrorMessage", errorMessages[code])
 	}

@@ -108,7 +108,11 @@ func New(apiURL, token, phone string, transport http.RoundTripper) (*Client, err
 // of payload as JSON, and returns the HTTP status and the answer. An error
 // is the transport's: the request may or may not have reached 1msg.
 func (c *Client) call(ctx context.Context, method string, payload any) (int, []byte, error) {
-	target := c.api + "/" + method + "?token=" + url.QueryEscape(c.token)
+	sep := "?"
+	if strings.Contains(method, "?") {
+		sep = "&"
+	}
+	target := c.api + "/" + method + sep + "token=" + url.QueryEscape(c.token)
 	verb, body := http.MethodGet, io.Reader(nil)
 	if payload != nil {
 		b, err := json.Marshal(payload)
@@ -223,7 +227,7 @@ func (c *Client) failure(method string, status int, body []byte, send bool) *cha
 	case status == http.StatusTooManyRequests:
 		return &channel.SendError{Code: "429", Message: "1msg is limiting how fast Parley may call it; the request will be retried", Retryable: true, Err: err}
 	case status >= 500 && send:
-		return &channel.SendError{Message: fmt.Sprintf("1msg failed (HTTP %d): %s", status, unknownOutcome), Err: err}
+		return &channel.SendError{Message: fmt.Sprintf("1msg failed (HTTP %d): %s", status, unknownOutcome), Unknown: true, Err: err}
 	case status >= 500:
 		return &channel.SendError{Message: fmt.Sprintf("1msg failed (HTTP %d); try again in a moment", status), Retryable: true, Err: err}
 	case status == http.StatusForbidden:

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"parley/internal/channel"
 )
@@ -75,8 +76,8 @@ type (
 // ProviderMessageID. Business failures come as HTTP 200 {"sent":false,
 // "message":…}. A send whose outcome is unknown (a 5xx, a timeout, a
 // connection broken after the request went out, an unreadable answer) is
-// not retryable: sending again could reach the client twice (§5, "never
-// blind-retry a send with unknown outcome").
+// Unknown, not retryable: sending again could reach the client twice (§5,
+// "never blind-retry a send with unknown outcome"); Lookup tells.
 func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResult, error) {
 	to := strings.TrimSpace(m.To)
 	if !e164Re.MatchString(to) {
@@ -160,6 +161,7 @@ const unknownOutcome = "the message may or may not have reached the client. Chec
 func unreadableSend(method string, body []byte, err error) *channel.SendError {
 	return &channel.SendError{
 		Message: "1msg gave an answer Parley could not read: " + unknownOutcome,
+		Unknown: true,
 		Err:     fmt.Errorf("1msg %s: answer %.200q: %w", method, body, err),
 	}
 }
@@ -174,9 +176,80 @@ func sendNetError(err error) *channel.SendError {
 	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns):
 		return &channel.SendError{Message: "1msg could not be reached; the message will be retried", Retryable: true, Err: err}
 	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
-		return &channel.SendError{Message: "1msg did not answer in time: " + unknownOutcome, Err: err}
+		return &channel.SendError{Message: "1msg did not answer in time: " + unknownOutcome, Unknown: true, Err: err}
 	}
-	return &channel.SendError{Message: "The connection to 1msg broke: " + unknownOutcome, Err: err}
+	return &channel.SendError{Message: "The connection to 1msg broke: " + unknownOutcome, Unknown: true, Err: err}
+}
+
+// clockSkew is how far 1msg's clock may be behind Parley's.
+const clockSkew = time.Minute
+
+// Lookup lists the chat's messages since since (less clockSkew) with GET
+// /messages (chatId, min_time, limit 0 = all of them, [SPEC]) and keeps
+// those sent from the business with m's text: the body of a text or a
+// filled template, the caption of a file. The list says nothing of
+// delivery: the results are queued, the acks tell the rest.
+func (c *Client) Lookup(ctx context.Context, m channel.Outgoing, since time.Time) ([]channel.SendResult, error) {
+	to := strings.TrimSpace(m.To)
+	if !e164Re.MatchString(to) {
+		return nil, fmt.Errorf("1msg lookup: recipient %q is not E.164", m.To)
+	}
+	q := url.Values{"chatId": {to[1:] + "@c.us"}, "min_time": {strconv.FormatInt(since.Add(-clockSkew).Unix(), 10)}, "limit": {"0"}}
+	status, body, err := c.call(ctx, "messages?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, c.failure("messages", status, body, false)
+	}
+	var ans struct {
+		Messages []struct {
+			ID      text            `json:"id"`
+			Body    text            `json:"body"`
+			Caption text            `json:"caption"`
+			FromMe  json.RawMessage `json:"fromMe"`
+			Type    text            `json:"type"`
+			Time    text            `json:"time"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return nil, fmt.Errorf("1msg messages: answer %.200q: %w", body, err)
+	}
+	type found struct {
+		channel.SendResult
+		at int64
+	}
+	var matches []found
+	file := m.MediaURL != "" && m.TemplateID == ""
+	want := strings.TrimSpace(m.Body)
+	if file && want == "" {
+		want = filenameOf(m) // 1msg's caption is the file's name when none was given ([SPEC])
+	}
+	for _, msg := range ans.Messages {
+		if fromMe, _ := flag(msg.FromMe); !fromMe {
+			continue
+		}
+		at, err := strconv.ParseInt(strings.TrimSpace(string(msg.Time)), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("1msg messages: message %s: time %q", msg.ID, msg.Time)
+		}
+		got := strings.TrimSpace(string(msg.Body))
+		if file {
+			got = strings.TrimSpace(string(msg.Caption))
+			if string(msg.Type) == "chat" {
+				continue
+			}
+		}
+		if got == want && strings.TrimSpace(string(msg.ID)) != "" {
+			matches = append(matches, found{channel.SendResult{ProviderMessageID: strings.TrimSpace(string(msg.ID)), Status: channel.StatusQueued}, at})
+		}
+	}
+	sort.SliceStable(matches, func(i, j int) bool { return matches[i].at < matches[j].at })
+	out := make([]channel.SendResult, len(matches))
+	for i, f := range matches {
+		out[i] = f.SendResult
+	}
+	return out, nil
 }
 
 // templateParams turns a template's values into Cloud API components:

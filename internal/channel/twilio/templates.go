@@ -28,7 +28,7 @@ func (c *Client) Templates(ctx context.Context) (channel.Templates, error) {
 		return channel.Templates{}, &channel.SendError{Message: "Twilio did not answer in time", Retryable: true, Err: ctx.Err()}
 	}
 	if err != nil {
-		return channel.Templates{}, sendError(err)
+		return channel.Templates{}, sendError(err, 0)
 	}
 	var out channel.Templates
 	for _, it := range items {

@@ -8,10 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	twilio "github.com/twilio/twilio-go"
@@ -46,33 +47,53 @@ func New(accountSID, authToken, sender string, transport http.RoundTripper) *Cli
 // rest is a twilio-go client whose requests end with ctx: twilio-go's
 // calls take no context, so it is carried by the transport.
 func (c *Client) rest(ctx context.Context) *twilio.RestClient {
+	rc, _ := c.restWatched(ctx)
+	return rc
+}
+
+// restWatched is rest with the HTTP status of the last answer: twilio-go
+// does not say it when an error body cannot be decoded.
+func (c *Client) restWatched(ctx context.Context) (*twilio.RestClient, *int) {
+	status := new(int)
 	cl := &client.Client{
 		Credentials: client.NewCredentials(c.sid, c.token),
 		HTTPClient: &http.Client{
 			Timeout:   15 * time.Second,
-			Transport: ctxTransport{ctx: ctx, next: c.transport},
+			Transport: ctxTransport{ctx: ctx, next: c.transport, status: status},
 			// As twilio-go's own client: API answers are never redirects to follow.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
 	cl.SetAccountSid(c.sid)
-	return twilio.NewRestClientWithParams(twilio.ClientParams{Client: cl})
+	return twilio.NewRestClientWithParams(twilio.ClientParams{Client: cl}), status
 }
 
 type ctxTransport struct {
-	ctx  context.Context
-	next http.RoundTripper
+	ctx    context.Context
+	next   http.RoundTripper
+	status *int
 }
 
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.next.RoundTrip(r.WithContext(t.ctx))
+	resp, err := t.next.RoundTrip(r.WithContext(t.ctx))
+	if resp != nil {
+		*t.status = resp.StatusCode
+	}
+	return resp, err
 }
 
 // Verify fetches the account with the credentials.
 func (c *Client) Verify(ctx context.Context) error {
-	acct, err := c.rest(ctx).Api.FetchAccount(c.sid)
+	rc, status := c.restWatched(ctx)
+	acct, err := rc.Api.FetchAccount(c.sid)
 	if err != nil {
-		return sendError(err)
+		// Reading an account changes nothing: whatever the outcome, it
+		// may be tried again.
+		se := sendError(err, *status)
+		if se.Unknown {
+			se.Unknown, se.Retryable = false, true
+		}
+		return se
 	}
 	if acct.Status != nil && *acct.Status != "active" {
 		return &channel.SendError{Code: "account-" + *acct.Status, Message: "The Twilio account is " + *acct.Status + "."}
@@ -86,6 +107,9 @@ func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResu
 	p := &api.CreateMessageParams{}
 	p.SetFrom("whatsapp:" + c.sender)
 	p.SetTo("whatsapp:" + m.To)
+	if err := ctx.Err(); err != nil {
+		return channel.SendResult{}, &channel.SendError{Message: "The send was stopped before it reached Twilio", Retryable: true, Err: err}
+	}
 	if m.StatusCallback != "" {
 		p.SetStatusCallback(m.StatusCallback)
 	}
@@ -107,43 +131,127 @@ func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResu
 			p.SetMediaUrl([]string{m.MediaURL})
 		}
 	}
-	msg, err := c.rest(ctx).Api.CreateMessage(p)
+	rc, status := c.restWatched(ctx)
+	msg, err := rc.Api.CreateMessage(p)
 	if err != nil {
-		return channel.SendResult{}, sendError(err)
+		return channel.SendResult{}, sendError(err, *status)
 	}
 	if msg.Sid == nil {
-		return channel.SendResult{}, &channel.SendError{Message: "Twilio answered without a message id", Retryable: true}
+		return channel.SendResult{}, &channel.SendError{Message: "Twilio answered without a message id: " + unknownOutcome, Unknown: true}
 	}
-	res := channel.SendResult{ProviderMessageID: *msg.Sid, Status: channel.StatusQueued}
-	if msg.Status != nil {
-		if st := normalizeStatus(*msg.Status); st != "" {
-			res.Status = st
-		}
-	}
-	return res, nil
+	return channel.SendResult{ProviderMessageID: *msg.Sid, Status: statusOf(msg.Status)}, nil
 }
 
-// sendError classifies a twilio-go error: Twilio's own JSON errors keep
-// their code; 5xx, 429 and network failures may be retried; anything else
-// (including an answer that is not Twilio's JSON) is explained as it is.
-func sendError(err error) error {
+// unknownOutcome ends the words of every failure after which the message
+// may have gone out.
+const unknownOutcome = "Twilio may or may not have taken the message"
+
+// sendError classifies a twilio-go error, given the HTTP status of the
+// answer (0 when none came). Twilio's own JSON errors keep their code. A
+// 4xx is a refusal; a 429 is safe to retry (nothing was taken); a 5xx
+// leaves the outcome unknown. A connection that could not be made is safe
+// to retry; one that broke or timed out after the request went out, and an
+// answer that cannot be read, leave the outcome unknown.
+func sendError(err error, status int) *channel.SendError {
 	var rest *client.TwilioRestError
 	if errors.As(err, &rest) {
 		code := strconv.Itoa(rest.Code)
-		return &channel.SendError{
-			Code:      code,
-			Message:   channel.Explain(code, rest.Message),
-			Retryable: rest.Status >= 500 || rest.Status == http.StatusTooManyRequests,
-			Err:       err,
+		se := &channel.SendError{Code: code, Message: channel.Explain(code, rest.Message), Err: err}
+		switch {
+		case rest.Status == http.StatusTooManyRequests:
+			se.Retryable = true
+		case rest.Status >= 500:
+			se.Unknown = true
+			se.Message = fmt.Sprintf("Twilio failed (HTTP %d): %s", rest.Status, unknownOutcome)
+		}
+		return se
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &op) && op.Op == "dial", errors.As(err, &dns):
+		return &channel.SendError{Message: "Twilio could not be reached", Retryable: true, Err: err}
+	case status == http.StatusTooManyRequests:
+		return &channel.SendError{Code: "20429", Message: channel.Explain("20429", ""), Retryable: true, Err: err}
+	case status >= 500:
+		return &channel.SendError{Message: fmt.Sprintf("Twilio failed (HTTP %d): %s", status, unknownOutcome), Unknown: true, Err: err}
+	case status >= 400:
+		return &channel.SendError{Message: fmt.Sprintf("Twilio refused the message (HTTP %d) with an answer Parley could not read", status), Err: err}
+	case status != 0:
+		// twilio-go could not decode a success (a proxy's page, a
+		// truncated answer).
+		return &channel.SendError{Message: "Twilio gave an answer Parley could not read: " + unknownOutcome, Unknown: true, Err: err}
+	}
+	return &channel.SendError{Message: "The connection to Twilio broke or timed out: " + unknownOutcome, Unknown: true, Err: err}
+}
+
+// lookupLimit bounds how many of the recipient's latest messages Lookup
+// reads; more than that since the send means Parley cannot tell.
+const lookupLimit = 200
+
+// clockSkew is how far Twilio's clock may be behind Parley's.
+const clockSkew = time.Minute
+
+// Lookup lists the messages from the sender to m.To, newest first, and
+// keeps the outbound ones created since since (less clockSkew) with m's
+// text and, for a file, a media count. Twilio's Message resource has no
+// ContentSid: a template is recognised by its filled text, which Twilio
+// keeps as the body. The list is filtered by To and From only: DateSent
+// filters only days, and a message still queued has no date_sent.
+func (c *Client) Lookup(ctx context.Context, m channel.Outgoing, since time.Time) ([]channel.SendResult, error) {
+	p := &api.ListMessageParams{}
+	p.SetTo("whatsapp:" + m.To)
+	p.SetFrom("whatsapp:" + c.sender)
+	p.SetPageSize(50)
+	p.SetLimit(lookupLimit)
+	list, err := c.rest(ctx).Api.ListMessage(p)
+	if err != nil {
+		return nil, fmt.Errorf("twilio: list messages to %s: %w", m.To, err)
+	}
+	from := since.Add(-clockSkew)
+	type found struct {
+		channel.SendResult
+		at time.Time
+	}
+	var matches []found
+	reachedSince := len(list) < lookupLimit
+	for _, msg := range list {
+		if msg.Sid == nil || msg.DateCreated == nil {
+			return nil, fmt.Errorf("twilio: listed message without sid or date")
+		}
+		at, err := time.Parse(time.RFC1123Z, *msg.DateCreated)
+		if err != nil {
+			return nil, fmt.Errorf("twilio: listed message %s: date %q: %w", *msg.Sid, *msg.DateCreated, err)
+		}
+		if at.Before(from) {
+			reachedSince = true
+			continue
+		}
+		if sameMessage(msg, m) {
+			matches = append(matches, found{channel.SendResult{ProviderMessageID: *msg.Sid, Status: statusOf(msg.Status)}, at})
 		}
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &channel.SendError{Message: "Twilio could not be reached; the message will be retried", Retryable: true, Err: err}
+	if !reachedSince {
+		return nil, fmt.Errorf("twilio: more than %d messages to %s since %s", lookupLimit, m.To, from.Format(time.RFC3339))
 	}
-	// twilio-go wraps a body it cannot decode; a proxy's error page or a
-	// truncated answer is transient more often than not.
-	return &channel.SendError{Message: "Twilio gave an answer Parley could not read", Retryable: true, Err: err}
+	slices.SortStableFunc(matches, func(a, b found) int { return a.at.Compare(b.at) })
+	out := make([]channel.SendResult, len(matches))
+	for i, f := range matches {
+		out[i] = f.SendResult
+	}
+	return out, nil
+}
+
+// sameMessage tells whether a listed message is m as Twilio keeps it.
+func sameMessage(msg api.ApiV2010Message, m channel.Outgoing) bool {
+	if msg.Direction == nil || *msg.Direction != "outbound-api" || msg.Body == nil {
+		return false
+	}
+	hasMedia := msg.NumMedia != nil && *msg.NumMedia != "" && *msg.NumMedia != "0"
+	if m.TemplateID == "" && hasMedia != (m.MediaURL != "") {
+		return false
+	}
+	return strings.TrimSpace(*msg.Body) == strings.TrimSpace(m.Body)
 }
 
 // FetchMedia downloads an inbound file with Basic auth, following Twilio's
@@ -167,6 +275,17 @@ func (c *Client) FetchMedia(ctx context.Context, url string, max int64) (channel
 		return channel.Media{}, err
 	}
 	return channel.Media{ContentType: resp.Header.Get("Content-Type"), Data: data}, nil
+}
+
+// statusOf is a message's status in Parley's words; queued when Twilio's
+// is missing or new to Parley.
+func statusOf(s *string) string {
+	if s != nil {
+		if st := normalizeStatus(*s); st != "" {
+			return st
+		}
+	}
+	return channel.StatusQueued
 }
 
 func normalizeStatus(s string) string {
