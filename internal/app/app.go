@@ -34,12 +34,19 @@ import (
 	"parley/internal/tenant"
 )
 
-// Params are what New needs; Clock and TestOnly are for tests.
+// Params are what New needs; the rest are for tests and benchmarks.
 type Params struct {
 	Config   config.Config
 	Log      *slog.Logger
 	Clock    clock.Clock
 	TestOnly bool
+	// Transport carries the providers' API calls (nil: the internet, or
+	// the sandbox's simulators in sandbox mode): a test points it at
+	// simulators of its own.
+	Transport http.RoundTripper
+	// JobTimeout and RescueAfter override the jobs' production timings
+	// (see jobs.Options).
+	JobTimeout, RescueAfter time.Duration
 }
 
 // App is a running Parley.
@@ -97,7 +104,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	var transport http.RoundTripper
+	transport := p.Transport
 	if cfg.Sandbox {
 		a.Sandbox = sandbox.New(cfg.BaseURL, p.Log, p.Clock.Now)
 		transport = a.Sandbox.Transport()
@@ -117,7 +124,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Jobs, err = jobs.New(db, jobs.Services{
 		Sessions: a.Sessions, Invitations: a.Tenants, Conversations: a.Conversations, Integrations: a.Integrations,
 		Rules: a.Rules,
-	}, jobs.Options{Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly})
+	}, jobs.Options{Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly, JobTimeout: p.JobTimeout, RescueAfter: p.RescueAfter})
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,10 @@ type Message struct {
 	Attachments  []Attachment `db:"-"`
 }
 
+// Unsent says an outgoing message needs the agent: it failed, or Parley
+// could not confirm it went out. Either may be deleted and sent again.
+func (m Message) Unsent() bool { return m.Status == "failed" || m.Status == "unconfirmed" }
+
 // Buttons are the buttons the client received with the message: a
 // quick-reply template's or the reply buttons under a text.
 func (m Message) Buttons() []string {

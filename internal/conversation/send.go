@@ -142,93 +142,266 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 	return Message{ID: msgID, CaseID: caseID}, nil
 }
 
+// SendSettle is how long after a send whose outcome is unknown Parley
+// waits before asking the provider whether the message exists: long enough
+// for a create still in flight at the provider to have landed.
+const SendSettle = 5 * time.Second
+
+// NotYet says a job came back too early and should run again after Wait.
+type NotYet struct{ Wait time.Duration }
+
+func (e *NotYet) Error() string { return fmt.Sprintf("not yet: again in %s", e.Wait) }
+
+// delivery is one queued message ready to go, with what a send needs.
+type delivery struct {
+	msgID, caseID int64
+	ig            integration.Integration
+	out           channel.Outgoing
+	// tried is when an earlier attempt handed the message to the provider
+	// without learning the outcome; nil when this is the first.
+	tried *time.Time
+}
+
 // Deliver sends one queued message through its integration; the send job
-// calls it. It is idempotent: a message that is no longer queued, or
-// already has a provider id, is left alone. A send that was queued inside
-// the window but runs after it closed fails without calling the provider.
-// lastAttempt says whether River will try again after a retryable error.
+// calls it. Each message reaches the provider once:
+//
+//   - Before calling the provider, the attempt is recorded
+//     (send_attempted_at) in the transaction that reads the message.
+//   - A send that surely did not go out (no connection, 429) clears it and
+//     is retried; a refusal fails the message with the provider's reason.
+//   - A send whose outcome is unknown (a timeout, a broken connection, a
+//     5xx, an unreadable answer), or an attempt cut short by a crash,
+//     leaves it set. The next attempt waits SendSettle, then asks the
+//     provider (Lookup) and adopts the message's id if the provider has it;
+//     it sends again only when the provider says it does not.
+//   - When the provider cannot tell by the last attempt, the message ends
+//     "unconfirmed", in plain words for the agent: never sent twice.
+//
+// A message that is no longer queued, or has a provider id, is left alone.
+// A send that was queued inside the window but runs after it closed fails
+// without calling the provider. lastAttempt says whether River will try
+// again after an error.
 func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastAttempt bool) error {
+	d, failed, err := s.prepareDelivery(ctx, tid, msgID)
+	switch {
+	case err != nil:
+		return err
+	case failed != "":
+		return s.failMessage(ctx, tid, msgID, "", failed)
+	case d == nil:
+		return nil
+	}
+	prov, err := s.integrations.Provider(d.ig)
+	if err != nil {
+		return s.failMessage(ctx, tid, msgID, "", "The integration's credentials cannot be read: reconnect it in Settings.")
+	}
+	if d.tried != nil {
+		if wait := d.tried.Add(SendSettle).Sub(s.clock.Now()); wait > 0 {
+			return &NotYet{Wait: wait}
+		}
+		found, err := s.adopt(ctx, tid, d, prov)
+		switch {
+		case err != nil && lastAttempt:
+			return s.unconfirmed(ctx, tid, msgID, "The provider could not tell whether it has the message")
+		case err != nil:
+			s.log.WarnContext(ctx, "send outcome still unknown: the provider could not tell", "tenant_id", tid, "message_id", msgID, "integration_id", d.ig.ID, "err", err)
+			return err
+		case found:
+			return nil
+		}
+		// The provider does not have it: send it (again).
+		if err := s.markAttempt(ctx, tid, msgID, true); err != nil {
+			return err
+		}
+	}
+	res, err := prov.Send(ctx, d.out)
+	var se *channel.SendError
+	switch {
+	case err == nil:
+		return s.recordSent(ctx, tid, d, res)
+	case errors.As(err, &se) && se.Unknown && lastAttempt:
+		return s.unconfirmed(ctx, tid, msgID, se.Message)
+	case errors.As(err, &se) && se.Unknown:
+		s.log.WarnContext(ctx, "send outcome unknown: the provider will be asked before any resend", "tenant_id", tid, "message_id", msgID, "integration_id", d.ig.ID, "err", err)
+		return err
+	case errors.As(err, &se) && se.Retryable && !lastAttempt:
+		s.log.WarnContext(ctx, "send failed, will retry", "tenant_id", tid, "message_id", msgID, "integration_id", d.ig.ID, "err", err)
+		if err := s.markAttempt(ctx, tid, msgID, false); err != nil {
+			return err
+		}
+		return err
+	case errors.As(err, &se):
+		return s.failMessage(ctx, tid, msgID, se.Code, se.Message)
+	case lastAttempt:
+		return s.unconfirmed(ctx, tid, msgID, "The send ended with an error Parley does not know")
+	}
+	return err
+}
+
+// prepareDelivery reads a queued message and what sending it needs, in one
+// transaction that also records the attempt when it is the first. It
+// returns nil when there is nothing to send, or the words of a failure
+// that needs no provider.
+func (s *Service) prepareDelivery(ctx context.Context, tid uuid.UUID, msgID int64) (*delivery, string, error) {
 	var (
-		m  Message
-		c  Case
-		ig integration.Integration
-		at *Attachment
+		d       = &delivery{msgID: msgID}
+		m       Message
+		c       Case
+		at      *Attachment
+		failed  string
+		nothing bool
 	)
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT id, case_id, kind, body, status, provider_message_id, meta->'template', meta->'buttons' FROM messages WHERE id = $1 AND direction = 'out'`, msgID).
-			Scan(&m.ID, &m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID, &m.Template, &m.ReplyButtons)
-		if err != nil {
-			return notFound(err, "message gone")
+		err := tx.QueryRow(ctx, `SELECT id, case_id, kind, body, status, provider_message_id, meta->'template', meta->'buttons', send_attempted_at
+			FROM messages WHERE id = $1 AND direction = 'out' FOR UPDATE`, msgID).
+			Scan(&m.ID, &m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID, &m.Template, &m.ReplyButtons, &d.tried)
+		if errors.Is(err, pgx.ErrNoRows) {
+			nothing = true // deleted before it was sent
+			return nil
 		}
+		if err != nil {
+			return fmt.Errorf("read message %d to send: %w", msgID, err)
+		}
+		if m.Status != "queued" || m.ProviderMessageID != nil {
+			nothing = true
+			return nil
+		}
+		d.caseID = m.CaseID
 		if c, err = caseTx(ctx, tx, m.CaseID, false); err != nil {
 			return err
 		}
 		if c.IntegrationID == nil {
-			return problem.New(problem.Conflict, "The WhatsApp integration of this chat was deleted.")
+			failed = "The WhatsApp integration of this chat was deleted."
+			return nil
 		}
-		if ig, err = integration.GetTx(ctx, tx, *c.IntegrationID); err != nil {
+		if d.ig, err = integration.GetTx(ctx, tx, *c.IntegrationID); err != nil {
 			return err
+		}
+		// Once an attempt may have gone out, the provider's answer decides.
+		if d.tried == nil && m.Kind != "template" && !c.WindowOpen(s.clock.Now()) {
+			failed = channel.WindowClosedMessage
+			return nil
 		}
 		rows, _ := tx.Query(ctx, `SELECT id, message_id, filename, content_type, size, state, error, storage_key, public_token
 			FROM attachments WHERE message_id = $1 ORDER BY id LIMIT 1`, msgID)
 		atts, err := pgx.CollectRows(rows, pgx.RowToStructByName[Attachment])
+		if err != nil {
+			return err
+		}
 		if len(atts) > 0 {
 			at = &atts[0]
 		}
+		if d.tried == nil {
+			_, err = tx.Exec(ctx, `UPDATE messages SET send_attempted_at = $2 WHERE id = $1`, msgID, s.clock.Now())
+		}
 		return err
 	})
-	if problem.Is(err, problem.NotFound) && m.ID == 0 {
-		return nil // deleted before it was sent
-	}
-	if problem.Is(err, problem.Conflict) || problem.Is(err, problem.NotFound) {
+	switch {
+	case problem.Is(err, problem.NotFound), problem.Is(err, problem.Conflict):
 		p, _ := problem.As(err)
-		return s.failMessage(ctx, tid, msgID, "", p.Msg)
+		return nil, p.Msg, nil
+	case err != nil:
+		return nil, "", err
+	case failed != "":
+		return nil, failed, nil
+	case nothing:
+		return nil, "", nil
 	}
-	if err != nil {
-		return err
-	}
-	if m.Status != "queued" || m.ProviderMessageID != nil {
-		return nil
-	}
-	if m.Kind != "template" && !c.WindowOpen(s.clock.Now()) {
-		return s.failMessage(ctx, tid, msgID, "", channel.WindowClosedMessage)
-	}
-	prov, err := s.integrations.Provider(ig)
-	if err != nil {
-		return s.failMessage(ctx, tid, msgID, "", "The integration's credentials cannot be read: reconnect it in Settings.")
-	}
-	out := channel.Outgoing{To: deref(c.ClientWhatsApp), Body: m.Body, Buttons: m.ReplyButtons, StatusCallback: s.integrations.WebhookURL(ig)}
+	d.out = channel.Outgoing{To: deref(c.ClientWhatsApp), Body: m.Body, Buttons: m.ReplyButtons, StatusCallback: s.integrations.WebhookURL(d.ig)}
 	if m.Template != nil {
-		// Only the template and its values go: the provider has the text.
-		out.Body, out.TemplateID, out.Variables = "", m.Template.ID, m.Template.Values()
+		// The template and its values go; Body stays the filled text, by
+		// which a lookup recognises the message.
+		d.out.TemplateID, d.out.Variables = m.Template.ID, m.Template.Values()
 	}
 	if at != nil && at.PublicToken != nil {
-		out.MediaURL = s.baseURL + "/media/public/" + *at.PublicToken + "/" + at.Filename
-		out.MediaType = at.ContentType
-		out.Filename = at.Filename
+		d.out.MediaURL = s.baseURL + "/media/public/" + *at.PublicToken + "/" + at.Filename
+		d.out.MediaType = at.ContentType
+		d.out.Filename = at.Filename
 	}
-	res, err := prov.Send(ctx, out)
-	var se *channel.SendError
-	switch {
-	case errors.As(err, &se) && se.Retryable && !lastAttempt:
-		s.log.WarnContext(ctx, "send failed, will retry", "tenant_id", tid, "message_id", msgID, "integration_id", ig.ID, "err", err)
-		return err
-	case errors.As(err, &se):
-		return s.failMessage(ctx, tid, msgID, se.Code, se.Message)
-	case err != nil:
-		if !lastAttempt {
-			return err
-		}
-		return s.failMessage(ctx, tid, msgID, "", "The message could not be sent.")
+	return d, "", nil
+}
+
+// markAttempt records that a send is about to start (tried) or surely did
+// not go out (!tried).
+func (s *Service) markAttempt(ctx context.Context, tid uuid.UUID, msgID int64, tried bool) error {
+	var at *time.Time
+	if tried {
+		now := s.clock.Now()
+		at = &now
 	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = nullif($2, ''), updated_at = $3,
-				status = CASE WHEN status = 'queued' AND $4 <> 'queued' THEN $4 ELSE status END
-			WHERE id = $1`, msgID, res.ProviderMessageID, s.clock.Now(), res.Status)
+		_, err := tx.Exec(ctx, `UPDATE messages SET send_attempted_at = $2 WHERE id = $1 AND status = 'queued'`, msgID, at)
 		if err != nil {
-			return fmt.Errorf("record provider id of message %d: %w", msgID, err)
+			return fmt.Errorf("record send attempt of message %d: %w", msgID, err)
 		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: m.CaseID})
+		return nil
+	})
+}
+
+// adopt asks the provider for the message an earlier attempt may have
+// sent, and records the first match that no other message of the
+// integration has claimed. It reports whether it found one.
+func (s *Service) adopt(ctx context.Context, tid uuid.UUID, d *delivery, prov channel.Provider) (bool, error) {
+	matches, err := prov.Lookup(ctx, d.out, *d.tried)
+	if err != nil || len(matches) == 0 {
+		return false, err
+	}
+	ids := make([]string, len(matches))
+	for i, m := range matches {
+		ids[i] = m.ProviderMessageID
+	}
+	var claimed []string
+	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT provider_message_id FROM messages WHERE integration_id = $1 AND provider_message_id = ANY($2)`, d.ig.ID, ids)
+		var err error
+		claimed, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("claimed provider ids: %w", err)
+	}
+	for _, m := range matches {
+		if slices.Contains(claimed, m.ProviderMessageID) {
+			continue
+		}
+		if m.Status == channel.StatusFailed {
+			m.Status = channel.StatusQueued // the status callback brings the reason
+		}
+		s.log.InfoContext(ctx, "send outcome settled: the provider has the message", "tenant_id", tid, "message_id", d.msgID, "provider_message_id", m.ProviderMessageID)
+		return true, s.recordSent(ctx, tid, d, m)
+	}
+	return false, nil
+}
+
+// recordSent records the provider's id and status of a sent message.
+func (s *Service) recordSent(ctx context.Context, tid uuid.UUID, d *delivery, res channel.SendResult) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = nullif($2, ''), updated_at = $3, send_attempted_at = NULL,
+				status = CASE WHEN status = 'queued' AND $4 <> 'queued' THEN $4 ELSE status END
+			WHERE id = $1`, d.msgID, res.ProviderMessageID, s.clock.Now(), res.Status)
+		if err != nil {
+			return fmt.Errorf("record provider id of message %d: %w", d.msgID, err)
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: d.caseID})
+	})
+}
+
+// unconfirmed ends a message whose send Parley could not confirm: it may
+// or may not have reached the client, and is never sent again by itself.
+func (s *Service) unconfirmed(ctx context.Context, tid uuid.UUID, msgID int64, why string) error {
+	words := "Not confirmed: " + strings.TrimRight(why, ".") + ". Parley could not learn whether this message reached the client, and will not send it again by itself: ask the client before sending it again."
+	s.log.WarnContext(ctx, "send unconfirmed", "tenant_id", tid, "message_id", msgID, "why", why)
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var caseID int64
+		err := tx.QueryRow(ctx, `UPDATE messages SET status = 'unconfirmed', error_message = $2, updated_at = $3
+			WHERE id = $1 AND status = 'queued' RETURNING case_id`, msgID, words, s.clock.Now()).Scan(&caseID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("mark message %d unconfirmed: %w", msgID, err)
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})
 }
 
@@ -287,12 +460,12 @@ func (s *Service) failMessage(ctx context.Context, tid uuid.UUID, msgID int64, c
 // again properly; anything else that was sent stays.
 func (s *Service) DeleteMessage(ctx context.Context, tid uuid.UUID, caseID, msgID int64) error {
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM messages WHERE id = $1 AND case_id = $2 AND status = 'failed' AND direction = 'out'`, msgID, caseID)
+		tag, err := tx.Exec(ctx, `DELETE FROM messages WHERE id = $1 AND case_id = $2 AND status IN ('failed', 'unconfirmed') AND direction = 'out'`, msgID, caseID)
 		if err != nil {
 			return fmt.Errorf("delete message %d: %w", msgID, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return problem.New(problem.NotFound, "Only a message that failed to send can be deleted.")
+			return problem.New(problem.NotFound, "Only a message that failed to send, or was not confirmed, can be deleted.")
 		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})

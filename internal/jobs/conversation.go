@@ -18,13 +18,25 @@ import (
 type SendWorker struct {
 	river.WorkerDefaults[conversation.SendArgs]
 	Conversations *conversation.Service
+	timeout       time.Duration
 }
 
-// Work sends; retryable provider failures return an error so River retries
-// with backoff, and the last attempt records the failure on the message.
+// Work sends; retryable provider failures and unknown outcomes return an
+// error so River retries with backoff, and the last attempt records the
+// failure on the message. A retry that came before the provider had time
+// to settle an unknown outcome waits, without using up an attempt.
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[conversation.SendArgs]) error {
-	return w.Conversations.Deliver(ctx, job.Args.TenantID, job.Args.MessageID, job.Attempt >= job.MaxAttempts)
+	err := w.Conversations.Deliver(ctx, job.Args.TenantID, job.Args.MessageID, job.Attempt >= job.MaxAttempts)
+	var notYet *conversation.NotYet
+	if errors.As(err, &notYet) {
+		return river.JobSnooze(notYet.Wait)
+	}
+	return err
 }
+
+// Timeout bounds one attempt: a lookup and a send, each within the
+// adapters' own 15-second HTTP timeout, and their bookkeeping.
+func (w *SendWorker) Timeout(*river.Job[conversation.SendArgs]) time.Duration { return w.timeout }
 
 // FetchMediaWorker downloads a client's file.
 type FetchMediaWorker struct {

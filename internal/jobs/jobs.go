@@ -57,9 +57,24 @@ type Options struct {
 	// SweepInterval is how often idle chats are ended and closed windows
 	// marked (default 15 s: a chat ends at most that late).
 	SweepInterval time.Duration
+	// JobTimeout bounds one attempt of any job (default 1 minute); a send
+	// gets 45 seconds, or JobTimeout when it is shorter.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before River takes it
+	// for stuck (its replica crashed) and runs it again (default 90 s;
+	// River's maintenance looks every 30 s, so a crashed send is back
+	// within two minutes). It must exceed every job's timeout.
+	RescueAfter time.Duration
 	// Insecure for tests: no leader-election delay, fast polling.
 	TestOnly bool
 }
+
+// Production timings of a job's attempt and of the rescue of a stuck one.
+const (
+	defaultJobTimeout  = time.Minute
+	defaultSendTimeout = 45 * time.Second
+	defaultRescueAfter = 90 * time.Second
+)
 
 // New builds the River client with every worker and periodic job. Start it
 // with Start; it works jobs inserted by any replica.
@@ -73,9 +88,15 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	if opts.SweepInterval == 0 {
 		opts.SweepInterval = 15 * time.Second
 	}
+	if opts.JobTimeout == 0 {
+		opts.JobTimeout = defaultJobTimeout
+	}
+	if opts.RescueAfter == 0 {
+		opts.RescueAfter = defaultRescueAfter
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, RuleChains: svc.Rules, Log: opts.Logger})
-	river.AddWorker(workers, &SendWorker{Conversations: svc.Conversations})
+	river.AddWorker(workers, &SendWorker{Conversations: svc.Conversations, timeout: min(defaultSendTimeout, opts.JobTimeout)})
 	river.AddWorker(workers, &FetchMediaWorker{Conversations: svc.Conversations})
 	river.AddWorker(workers, &StatusWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
 	river.AddWorker(workers, &EchoWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
@@ -93,8 +114,10 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 		// River waits this long between two fetches of jobs (100 ms by
 		// default): a reply's send or a rule run queued just after a
 		// fetch would otherwise wait for it rather than for a worker.
-		FetchCooldown: 10 * time.Millisecond,
-		Workers:       workers,
+		FetchCooldown:        10 * time.Millisecond,
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: opts.RescueAfter,
+		Workers:              workers,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(opts.PurgeInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return PurgeArgs{}, nil },

@@ -44,6 +44,10 @@ type Options struct {
 	// DBURL reuses an existing migrated database (two replicas on one
 	// database); empty makes a fresh one.
 	DBURL string
+	// Transport carries provider API calls to the test's own simulators.
+	Transport http.RoundTripper
+	// JobTimeout and RescueAfter shorten the jobs' timings (crash tests).
+	JobTimeout, RescueAfter time.Duration
 }
 
 // Start runs Parley on a random loopback port until the test ends.
@@ -74,7 +78,8 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(ctx, app.Params{Config: cfg, Log: log, Clock: opts.Clock, TestOnly: true})
+	a, err := app.New(ctx, app.Params{Config: cfg, Log: log, Clock: opts.Clock, TestOnly: true,
+		Transport: opts.Transport, JobTimeout: opts.JobTimeout, RescueAfter: opts.RescueAfter})
 	if err != nil {
 		t.Fatal(err)
 	}
