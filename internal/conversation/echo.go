@@ -37,19 +37,21 @@ func (s *Service) ReceiveEcho(ctx context.Context, ig integration.Integration, i
 
 // StoreEcho settles an echo that is still unknown after the grace period.
 // A message of ours that the provider accepted without an id (1msg's
-// queued "jobId" answer) takes the echo's id: the newest such message to
-// this client with the same text. Anything else is a message another API
+// queued "jobId" answer), or whose send Parley could not confirm, takes
+// the echo's id: the newest such message to this client with the same
+// text. The echo confirms it went out. Anything else is a message another API
 // client of the number sent (1msg's own inbox, say), stored as the agent
 // side of the chat.
 func (s *Service) StoreEcho(ctx context.Context, ig integration.Integration, in channel.Inbound) (Received, error) {
 	var claimed bool
 	err := s.db.InTenant(ctx, ig.TenantID, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = $3, updated_at = $5,
-				status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END
+		tag, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = $3, updated_at = $5, send_attempted_at = NULL,
+				error_message = CASE WHEN status = 'unconfirmed' THEN NULL ELSE error_message END,
+				status = CASE WHEN status IN ('queued', 'unconfirmed') THEN 'sent' ELSE status END
 			WHERE id = (SELECT m.id FROM messages m JOIN cases c ON c.tenant_id = m.tenant_id AND c.id = m.case_id
 				JOIN clients cl ON cl.tenant_id = c.tenant_id AND cl.id = c.client_id
 				WHERE m.integration_id = $1 AND m.direction = 'out' AND m.provider_message_id IS NULL
-					AND cl.whatsapp = $2 AND m.body = $4 AND m.status IN ('queued', 'sent')
+					AND cl.whatsapp = $2 AND m.body = $4 AND m.status IN ('queued', 'sent', 'unconfirmed')
 				ORDER BY m.id DESC LIMIT 1)`, ig.ID, in.From, in.ProviderMessageID, in.Body, s.clock.Now())
 		claimed = tag.RowsAffected() == 1
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,7 +20,12 @@ import (
 	"parley/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if db := os.Getenv(replicaEnv); db != "" {
+		runReplica(db) // a child process of a crash test: never returns
+	}
+	pgtest.Main(m)
+}
 
 func TestSignUpLogOutLogIn(t *testing.T) {
 	t.Parallel()

@@ -50,6 +50,10 @@ type Options struct {
 	JobTimeout, RescueAfter time.Duration
 }
 
+// SecretKey seals the credentials of every test app: a replica a test
+// starts itself must use it too.
+const SecretKey = "0123456789abcdef0123456789abcdef"
+
 // Start runs Parley on a random loopback port until the test ends.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
@@ -69,7 +73,7 @@ func Start(t testing.TB, opts Options) *Env {
 		DatabaseURL: opts.DBURL,
 		Addr:        srv.Listener.Addr().String(),
 		BaseURL:     base,
-		SecretKey:   []byte("0123456789abcdef0123456789abcdef"),
+		SecretKey:   []byte(SecretKey),
 		LogFormat:   "text",
 		Sandbox:     opts.Sandbox,
 		MediaDir:    t.TempDir(),
