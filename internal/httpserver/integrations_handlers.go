@@ -92,6 +92,13 @@ func (s *Server) integrationPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderIntegration(w http.ResponseWriter, r *http.Request, status int, f web.Form, saved bool) {
+	s.renderIntegrationAcks(w, r, status, f, saved, "")
+}
+
+// renderIntegrationAcks draws an integration's page. A 1msg channel's
+// delivery statuses are checked with 1msg now, within a short timeout;
+// acksErr is why turning them on just failed.
+func (s *Server) renderIntegrationAcks(w http.ResponseWriter, r *http.Request, status int, f web.Form, saved bool, acksErr string) {
 	id, err := idParam(r, "id")
 	if err != nil {
 		s.fail(w, r, err)
@@ -111,8 +118,35 @@ func (s *Server) renderIntegration(w http.ResponseWriter, r *http.Request, statu
 	if f.Values == nil {
 		f.Values = map[string]string{"sender": ig.Sender, "phone": ig.Sender, "default_group": strconv.FormatInt(ig.DefaultGroupID, 10)}
 	}
-	v := web.IntegrationView{Integration: ig, WebhookURL: s.Integrations.WebhookURL(ig)}
+	v := web.IntegrationView{Integration: ig, WebhookURL: s.Integrations.WebhookURL(ig), AcksError: acksErr}
+	if ig.Provider == integration.OneMsg && ig.Enabled {
+		st := s.Integrations.CheckDeliveryStatuses(r.Context(), ig)
+		v.Acks = &st
+	}
 	s.render(w, r, status, web.IntegrationPage(s.page(r, "Integration", "settings"), v, groups, f, saved))
+}
+
+// turnOnDeliveryStatuses turns a 1msg channel's delivery statuses on
+// again after someone turned them off in 1msg.
+func (s *Server) turnOnDeliveryStatuses(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.idForm(w, r)
+	if !ok {
+		return
+	}
+	err := s.Integrations.TurnOnDeliveryStatuses(r.Context(), signed(r).Tenant.ID, id)
+	if p, ok := problem.As(err); ok && (p.Kind == problem.Unavailable || p.Kind == problem.Invalid) {
+		msg := p.Msg
+		for _, m := range p.Fields {
+			msg = m
+		}
+		s.renderIntegrationAcks(w, r, statusOf(p.Kind), web.Form{}, false, msg)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/settings/integrations/"+strconv.FormatInt(id, 10))
 }
 
 func (s *Server) updateIntegration(w http.ResponseWriter, r *http.Request) {

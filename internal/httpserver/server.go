@@ -160,6 +160,7 @@ func New(d Deps) (http.Handler, error) {
 					r.Get("/integrations/{id}", s.integrationPage)
 					r.Post("/integrations/{id}", s.updateIntegration)
 					r.Post("/integrations/{id}/enabled", s.setIntegrationEnabled)
+					r.Post("/integrations/{id}/delivery-statuses", s.turnOnDeliveryStatuses)
 					r.Post("/integrations/{id}/delete", s.deleteIntegration)
 					general := macroPages{s: s}
 					r.Get("/macros", general.list)

@@ -68,6 +68,9 @@ type Service struct {
 	Transport http.RoundTripper
 	// TemplatesTimeout bounds a template listing (0: the default).
 	TemplatesTimeout time.Duration
+	// SettingsTimeout bounds the check of a 1msg channel's settings on
+	// the integration page (0: the default).
+	SettingsTimeout time.Duration
 
 	cache *realtime.Cache[string, Integration] // by webhook token
 }

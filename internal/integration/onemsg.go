@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -65,7 +66,7 @@ func (s *Service) ConnectOneMsg(ctx context.Context, tid uuid.UUID, f OneMsgForm
 		return Integration{}, err
 	}
 	hook := s.webhookURL(OneMsg, token)
-	if err := s.registerWebhook(ctx, c, hook); err != nil {
+	if err := s.setUpChannel(ctx, c, hook); err != nil {
 		return Integration{}, err
 	}
 	ig, err := s.insertWithToken(ctx, tid, OneMsg, token, api, f.Token, number, f.DefaultGroupID)
@@ -137,20 +138,45 @@ func oneMsgProblem(err error) error {
 	return problem.New(problem.Unavailable, se.Message)
 }
 
-// registerWebhook adds hook to the channel's webhook URLs, keeping the
-// others.
-func (s *Service) registerWebhook(ctx context.Context, c *onemsg.Client, hook string) error {
+// setUpChannel makes a 1msg channel work with Parley: delivery statuses
+// and guaranteed webhook delivery turned on (and checked), and hook among
+// the channel's webhook URLs, the others kept. The webhook list is read
+// before the settings change and merged in again afterwards, so that a
+// settings call that dropped a URL cannot lose one.
+func (s *Service) setUpChannel(ctx context.Context, c *onemsg.Client, hook string) error {
+	before, err := c.Webhooks(ctx)
+	if err != nil {
+		return oneMsgProblem(err)
+	}
+	if _, err := c.EnsureDelivery(ctx); err != nil {
+		return oneMsgProblem(err)
+	}
+	return s.registerWebhook(ctx, c, hook, before...)
+}
+
+// registerWebhook adds hook, and any of keep that is missing, to the
+// channel's webhook URLs, keeping the others.
+func (s *Service) registerWebhook(ctx context.Context, c *onemsg.Client, hook string, keep ...string) error {
 	urls, err := c.Webhooks(ctx)
 	if err != nil {
 		return oneMsgProblem(err)
 	}
-	if slices.Contains(urls, hook) {
+	missing := false
+	for _, u := range keep {
+		if !slices.Contains(urls, u) {
+			urls, missing = append(urls, u), true
+		}
+	}
+	if slices.Contains(urls, hook) && !missing {
 		return nil
 	}
-	if len(urls) >= maxOneMsgWebhooks {
+	if !slices.Contains(urls, hook) {
+		urls = append(urls, hook)
+	}
+	if len(urls) > maxOneMsgWebhooks {
 		return problem.New(problem.Conflict, "This 1msg channel already sends its webhooks to 5 addresses, the most 1msg allows. Remove one in 1msg and connect again.")
 	}
-	if err := c.SetWebhooks(ctx, append(urls, hook)); err != nil {
+	if err := c.SetWebhooks(ctx, urls); err != nil {
 		return oneMsgProblem(err)
 	}
 	return nil
@@ -200,16 +226,81 @@ func (i Integration) WaMeLink() string {
 	return "https://wa.me/" + strings.TrimPrefix(i.Sender, "+")
 }
 
-// RegisterWebhook makes sure a 1msg channel sends to Parley: it adds the
-// integration's webhook URL to the channel's list if it is missing.
+// RegisterWebhook makes sure a 1msg channel sends to Parley: delivery
+// statuses on, and the integration's webhook URL in the channel's list.
 func (s *Service) RegisterWebhook(ctx context.Context, i Integration) error {
+	c, err := s.oneMsgClient(i)
+	if err != nil {
+		return err
+	}
+	return s.setUpChannel(ctx, c, s.WebhookURL(i))
+}
+
+func (s *Service) oneMsgClient(i Integration) (*onemsg.Client, error) {
+	if i.Provider != OneMsg {
+		return nil, problem.New(problem.NotFound, "This is not a 1msg integration.")
+	}
 	token, err := s.Secret(i)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c, err := onemsg.New(i.Account, token, i.Sender, s.Transport)
+	return onemsg.New(i.Account, token, i.Sender, s.Transport)
+}
+
+// DeliveryStatuses says whether a 1msg channel still sends delivery
+// statuses (someone may turn ackNotificationsOn off in 1msg after Parley
+// connected). Checks run when an admin opens the integration's page.
+type DeliveryStatuses struct {
+	Checked bool   // false: 1msg could not be asked, Reason says why
+	On      bool   // ackNotificationsOn, when Checked
+	Reason  string // why it could not be checked, in plain words
+}
+
+// DefaultSettingsTimeout bounds the check of a 1msg channel's settings
+// made while the integration page loads: a slow 1msg must not hold the
+// page.
+const DefaultSettingsTimeout = 3 * time.Second
+
+// CheckDeliveryStatuses asks 1msg now whether the channel of a 1msg
+// integration sends delivery statuses, waiting at most SettingsTimeout.
+// A failure to ask is not an error: the answer says it could not check.
+func (s *Service) CheckDeliveryStatuses(ctx context.Context, i Integration) DeliveryStatuses {
+	c, err := s.oneMsgClient(i)
+	if err != nil {
+		return DeliveryStatuses{Reason: err.Error()}
+	}
+	timeout := s.SettingsTimeout
+	if timeout <= 0 {
+		timeout = DefaultSettingsTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	st, err := c.Settings(ctx)
+	if err != nil {
+		reason := err.Error()
+		var se *channel.SendError
+		if errors.As(err, &se) {
+			reason = se.Message
+		}
+		return DeliveryStatuses{Reason: strings.TrimSuffix(reason, ".")}
+	}
+	return DeliveryStatuses{Checked: true, On: st.AckNotifications}
+}
+
+// TurnOnDeliveryStatuses turns delivery statuses (and guaranteed webhook
+// delivery) on again for the channel of a 1msg integration, and checks
+// that they took.
+func (s *Service) TurnOnDeliveryStatuses(ctx context.Context, tid uuid.UUID, id int64) error {
+	i, err := s.Get(ctx, tid, id)
 	if err != nil {
 		return err
 	}
-	return s.registerWebhook(ctx, c, s.WebhookURL(i))
+	c, err := s.oneMsgClient(i)
+	if err != nil {
+		return err
+	}
+	if _, err := c.EnsureDelivery(ctx); err != nil {
+		return oneMsgProblem(err)
+	}
+	return nil
 }

@@ -31,6 +31,10 @@ type OneMsgOptions struct {
 	// API URL returned by AddInstance are built from it. It can be set
 	// later with SetPublicURL.
 	PublicURL string
+	// HookRetryPause is the pause between two attempts of a webhook when
+	// the instance has guaranteedHooks on (1msg does not document it).
+	// Zero means one second; negative, no pause.
+	HookRetryPause time.Duration
 	// AckDelay is the pause before the echo and before each ack
 	// (sent→delivered→read). Zero means no pause; the echo and acks are
 	// still posted from a goroutine after the send has been answered.
@@ -49,8 +53,8 @@ type OneMsgOptions struct {
 //	POST /{instanceId}/me?token=            {"result":"success"}
 //	GET  /{instanceId}/webhook?token=       {"webhookUrl":[...]}
 //	POST /{instanceId}/webhook?token=       replaces the webhook list (≤5)
-//	GET  /{instanceId}/settings?token=      {"webhookUrl":"u1,u2",...}
-//	POST /{instanceId}/settings?token=      same list semantics as /webhook
+//	GET  /{instanceId}/settings?token=      {"webhookUrl":"u1,u2","ackNotificationsOn":…,"guaranteedHooks":…}
+//	POST /{instanceId}/settings?token=      changes the keys given (webhookUrl as /webhook)
 //	POST /{instanceId}/sendMessage?token=   text (open 24-hour window only)
 //	POST /{instanceId}/sendFile?token=      URL, data URI or multipart file
 //	POST /{instanceId}/sendButton?token=    ≤3 reply buttons
@@ -71,6 +75,9 @@ type OneMsg struct {
 	client   *http.Client
 	log      *slog.Logger
 	ackDelay time.Duration
+	// hookRetryPause separates the attempts of a guaranteed webhook.
+	hookRetryPause time.Duration
+	observer       attemptObserver
 
 	mu        sync.Mutex
 	idle      *sync.Cond // signalled when inflight drops to zero
@@ -87,12 +94,24 @@ type omInstance struct {
 	phone     string // +E164
 	namespace string // the WABA's template namespace
 	webhooks  []string
-	profile   map[string]string // GET /me fields
-	templates []*omTemplate
-	convs     map[string][]*omMessage // by customer +E164, oldest first
-	names     map[string]string       // customer's profile name
-	lastIn    map[string]time.Time    // customer's last inbound message: the 24-hour window
-	sent      []OneMsgSent
+	// acks is ackNotificationsOn: 1msg posts acks only when it is on
+	// ([SPEC] callbacks.Ack: "It works only if the settings webhookUrl and
+	// ackNotificationsOn"). No source gives its value on a new channel;
+	// the simulator starts it off, the stricter choice.
+	acks bool
+	// guaranteed is guaranteedHooks: a webhook is posted again until the
+	// receiver answers 200, 20 attempts in all (chat-api.com, 1msg's
+	// lineage: "Each webhook will make 20 attempts to send until it
+	// receives 200 status from the server"). Off on a new channel, as
+	// acks; off, a failed webhook is not posted again (no source says 1msg
+	// retries otherwise).
+	guaranteed bool
+	profile    map[string]string // GET /me fields
+	templates  []*omTemplate
+	convs      map[string][]*omMessage // by customer +E164, oldest first
+	names      map[string]string       // customer's profile name
+	lastIn     map[string]time.Time    // customer's last inbound message: the 24-hour window
+	sent       []OneMsgSent
 }
 
 type omTemplate struct {
@@ -221,14 +240,15 @@ const oneMsgMaxFile = 16 << 20
 // NewOneMsg returns a simulator with no instances.
 func NewOneMsg(opts OneMsgOptions) *OneMsg {
 	o := &OneMsg{
-		now:       opts.Now,
-		client:    opts.HTTPClient,
-		log:       opts.Logger,
-		ackDelay:  max(opts.AckDelay, 0),
-		publicURL: strings.TrimRight(opts.PublicURL, "/"),
-		instances: map[string]*omInstance{},
-		files:     map[string]*omFile{},
-		links:     map[string]*omLink{},
+		now:            opts.Now,
+		client:         opts.HTTPClient,
+		log:            opts.Logger,
+		ackDelay:       max(opts.AckDelay, 0),
+		hookRetryPause: opts.HookRetryPause,
+		publicURL:      strings.TrimRight(opts.PublicURL, "/"),
+		instances:      map[string]*omInstance{},
+		files:          map[string]*omFile{},
+		links:          map[string]*omLink{},
 	}
 	o.idle = sync.NewCond(&o.mu)
 	if o.now == nil {
@@ -240,8 +260,44 @@ func NewOneMsg(opts OneMsgOptions) *OneMsg {
 	if o.log == nil {
 		o.log = slog.Default()
 	}
+	switch {
+	case o.hookRetryPause == 0:
+		o.hookRetryPause = time.Second
+	case o.hookRetryPause < 0:
+		o.hookRetryPause = 0
+	}
 	return o
 }
+
+// AckNotifications says whether an instance has ackNotificationsOn.
+func (o *OneMsg) AckNotifications(instanceID string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	in := o.instances[instanceID]
+	return in != nil && in.acks
+}
+
+// GuaranteedHooks says whether an instance has guaranteedHooks on.
+func (o *OneMsg) GuaranteedHooks(instanceID string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	in := o.instances[instanceID]
+	return in != nil && in.guaranteed
+}
+
+// SetAckNotifications turns an instance's ackNotificationsOn on or off,
+// as the channel's owner may in 1msg's dashboard.
+func (o *OneMsg) SetAckNotifications(instanceID string, on bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if in := o.instances[instanceID]; in != nil {
+		in.acks = on
+	}
+}
+
+// OnWebhookAttempt sets a function told of every webhook attempt, after
+// it is answered (nil: none). It runs before the next retry.
+func (o *OneMsg) OnWebhookAttempt(fn func(WebhookAttempt)) { o.observer.set(fn) }
 
 // SetPublicURL sets the simulator's own base URL as clients reach it.
 func (o *OneMsg) SetPublicURL(u string) {

@@ -819,7 +819,9 @@ func (o *OneMsg) setWebhook(w http.ResponseWriter, r *http.Request, in *omInstan
 
 // settingsJSON is GET /settings ([SPEC] Settings): webhookUrl is the list as
 // a comma-separated string, or null when empty ([N8N]: "a legacy
-// comma-separated string"); ackNotificationsOn is on ([AGT] names it).
+// comma-separated string"); ackNotificationsOn and guaranteedHooks are
+// the channel's ([AGT] names both; chat-api.com, 1msg's lineage, serves
+// them as booleans).
 func (o *OneMsg) settingsJSON(in *omInstance) map[string]any {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -827,12 +829,45 @@ func (o *OneMsg) settingsJSON(in *omInstance) map[string]any {
 	if len(in.webhooks) > 0 {
 		hook = strings.Join(in.webhooks, ",")
 	}
-	return map[string]any{"webhookUrl": hook, "ackNotificationsOn": true}
+	return map[string]any{"webhookUrl": hook, "ackNotificationsOn": in.acks, "guaranteedHooks": in.guaranteed}
 }
 
-// setSettings is POST /settings: webhookUrl replaces the list as POST
-// /webhook does; the answer is the settings with "update" listing what
-// changed ([SPEC] UpdateSettings).
+// omFlag reads a boolean setting as JSON (true, false, 1, 0) or a form
+// field ("true", "false", "1", "0").
+func omFlag(v any) (bool, bool) {
+	switch v := jsonish(v).(type) {
+	case bool:
+		return v, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true", "1":
+			return true, true
+		case "false", "0":
+			return false, true
+		}
+	case json.Number:
+		switch v.String() {
+		case "1":
+			return true, true
+		case "0":
+			return false, true
+		}
+	case float64:
+		switch v {
+		case 1:
+			return true, true
+		case 0:
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// setSettings is POST /settings: only the keys given change (the answer's
+// "update" "lists the fields changed in the request", [SPEC]
+// UpdateSettings); webhookUrl replaces the list as POST /webhook does. A
+// value that is not a boolean is refused with 400 and changes nothing
+// (wording UNVERIFIED).
 func (o *OneMsg) setSettings(w http.ResponseWriter, r *http.Request, in *omInstance) {
 	body, _, err := readOneMsgBody(w, r)
 	if err != nil {
@@ -840,21 +875,45 @@ func (o *OneMsg) setSettings(w http.ResponseWriter, r *http.Request, in *omInsta
 		return
 	}
 	update := map[string]any{}
+	var urls []string
+	setHooks := false
 	if v, ok := body["webhookUrl"]; ok {
-		urls, fail := webhookList(v)
-		if fail != "" {
+		var fail string
+		if urls, fail = webhookList(v); fail != "" {
 			omError(w, http.StatusBadRequest, fail) // UNVERIFIED
 			return
 		}
-		o.mu.Lock()
-		in.webhooks = urls
-		o.mu.Unlock()
+		setHooks = true
 		var hook any
 		if len(urls) > 0 {
 			hook = strings.Join(urls, ",")
 		}
 		update["webhookUrl"] = hook
 	}
+	flags := map[string]bool{}
+	for _, k := range []string{"ackNotificationsOn", "guaranteedHooks"} {
+		v, ok := body[k]
+		if !ok {
+			continue
+		}
+		b, ok := omFlag(v)
+		if !ok {
+			omError(w, http.StatusBadRequest, k+" must be true or false") // UNVERIFIED
+			return
+		}
+		flags[k], update[k] = b, b
+	}
+	o.mu.Lock()
+	if setHooks {
+		in.webhooks = urls
+	}
+	if b, ok := flags["ackNotificationsOn"]; ok {
+		in.acks = b
+	}
+	if b, ok := flags["guaranteedHooks"]; ok {
+		in.guaranteed = b
+	}
+	o.mu.Unlock()
 	out := o.settingsJSON(in)
 	out["update"] = update
 	omWriteJSON(w, http.StatusOK, out)

@@ -54,7 +54,13 @@ func (o *OneMsg) process(in *omInstance, m *omMessage, failCode int) {
 			m.errCode, m.errText = failCode, omMetaErrors[failCode]
 		}
 		ack := o.ackEnvelope(in, m, status)
+		acks := in.acks
 		o.mu.Unlock()
+		if !acks {
+			// ackNotificationsOn is off: the message moves on, but no
+			// webhook says so ([SPEC] callbacks.Ack).
+			continue
+		}
 		if err := o.deliver(ctx, in, ack); err != nil {
 			o.log.Warn("sandbox 1msg: ack delivery failed", "id", m.id, "status", status, "err", err)
 		}
@@ -133,7 +139,9 @@ func (o *OneMsg) ackEnvelope(in *omInstance, m *omMessage, status string) map[st
 
 // deliver POSTs a JSON webhook to every registered URL except 1msg's own
 // inbox hook, plus the configured duplicate deliveries, and returns the
-// first failure of a first attempt. 1msg signs nothing ([AGT] webhooks.md).
+// first failure. With guaranteedHooks on, a webhook that is not answered
+// 200 is posted again, up to 20 attempts in all (see omInstance.guaranteed);
+// off, it is posted once. 1msg signs nothing ([AGT] webhooks.md).
 func (o *OneMsg) deliver(ctx context.Context, in *omInstance, payload any) error {
 	body, err := json.Marshal(payload)
 	if err != nil {
@@ -147,16 +155,37 @@ func (o *OneMsg) deliver(ctx context.Context, in *omInstance, payload any) error
 		}
 	}
 	dups := o.faults.DuplicateDeliveries
+	attempts := 1
+	if in.guaranteed {
+		attempts = omGuaranteedAttempts
+	}
 	o.mu.Unlock()
 	var first error
 	for _, target := range targets {
-		for i := 0; i <= dups; i++ {
-			err := o.postJSON(ctx, target, body)
-			switch {
-			case err == nil:
-			case i == 0 && first == nil:
+		var err error
+		for a := 1; a <= attempts; a++ {
+			var status int
+			status, err = o.postJSON(ctx, target, body)
+			if err == nil && attempts > 1 && status != http.StatusOK {
+				err = fmt.Errorf("%w: %s answered %d, not 200", errWebhookRefused, target, status)
+			}
+			retry := err != nil && a < attempts && ctx.Err() == nil
+			o.observer.observe(WebhookAttempt{URL: target, Attempt: a, Status: status, Err: err, Retry: retry})
+			if !retry {
+				break
+			}
+			if o.hookRetryPause > 0 {
+				time.Sleep(o.hookRetryPause)
+			}
+		}
+		if err != nil {
+			if first == nil {
 				first = err
-			case i > 0:
+			}
+			continue
+		}
+		for range dups {
+			if _, err := o.postJSON(ctx, target, body); err != nil {
 				o.log.Warn("sandbox 1msg: duplicate delivery failed", "url", target, "err", err)
 			}
 		}
@@ -164,22 +193,26 @@ func (o *OneMsg) deliver(ctx context.Context, in *omInstance, payload any) error
 	return first
 }
 
-func (o *OneMsg) postJSON(ctx context.Context, target string, body []byte) error {
+// omGuaranteedAttempts is how many times a webhook is posted in all with
+// guaranteedHooks on.
+const omGuaranteedAttempts = 20
+
+func (o *OneMsg) postJSON(ctx context.Context, target string, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errWebhookRefused, err)
+		return 0, fmt.Errorf("%w: %v", errWebhookRefused, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := o.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errWebhookRefused, err)
+		return 0, fmt.Errorf("%w: %v", errWebhookRefused, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%w: %s answered %s", errWebhookRefused, target, resp.Status)
+		return resp.StatusCode, fmt.Errorf("%w: %s answered %s", errWebhookRefused, target, resp.Status)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // loadFile gets the file of a sendFile: a multipart upload, a data URI, or

@@ -144,6 +144,10 @@ func newOmHarnessWith(t *testing.T, opts OneMsgOptions) *omHarness {
 	if status, out := h.call(t, "POST", "webhook", map[string]any{"webhookUrl": append(own, h.hook.srv.URL+"/webhooks/1msg/secret")}); status != 200 || out["set"] != true {
 		t.Fatalf("set webhook: %d %v", status, out)
 	}
+	// And turns delivery statuses on, as Parley does when it connects.
+	if status, out := h.call(t, "POST", "settings", map[string]any{"ackNotificationsOn": true}); status != 200 || out["ackNotificationsOn"] != true {
+		t.Fatalf("turn acks on: %d %v", status, out)
+	}
 	return h
 }
 

@@ -159,6 +159,9 @@ func newEnv(t *testing.T) *env {
 	if resp.StatusCode != http.StatusOK || len(sim.Webhooks(testInstance)) != 2 {
 		t.Fatalf("set webhook: %s, list %v", resp.Status, sim.Webhooks(testInstance))
 	}
+	// Delivery statuses on, as Parley's connect turns them on (its own
+	// test is TestEnsureDelivery).
+	sim.SetAckNotifications(testInstance, true)
 	return &env{sim: sim, srv: srv, api: api, hook: hook, clock: clk, client: mustNew(t, api, testToken, testPhone)}
 }
 
