@@ -159,7 +159,7 @@ func TestWebhooksWithoutAValidSignatureStoreNothing(t *testing.T) {
 	}{
 		"unsigned":                  {hook, "", http.StatusForbidden},
 		"signed with another token": {hook, "someone-elses-auth-token-0000000", http.StatusForbidden},
-		"signed for another URL":    {hook + "x", sandbox.DemoTwilioAuthToken, http.StatusNotFound},
+		"signed for another URL":    {strings.Replace(hook, "#", "x#", 1), sandbox.DemoTwilioAuthToken, http.StatusNotFound},
 		"unknown webhook token":     {d.env.URL + "/webhooks/twilio/not-a-token", sandbox.DemoTwilioAuthToken, http.StatusNotFound},
 	}
 	for name, c := range cases {

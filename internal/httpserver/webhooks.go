@@ -1,11 +1,13 @@
 package httpserver
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -18,12 +20,22 @@ import (
 
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
 
+// twilioWebhookBudget bounds the handling of one Twilio webhook: under the
+// read timeout Parley gives Twilio (rt=5000 in integration.TwilioRetryPolicy),
+// so that a stuck database is a 500 Twilio retries, not a timeout that
+// uses up its 15 s for all attempts.
+const twilioWebhookBudget = 4 * time.Second
+
 // twilioWebhook receives Twilio's inbound messages and status callbacks for
 // one integration. The integration's token in the URL finds the tenant; the
 // X-Twilio-Signature, checked with that integration's auth token over the
 // public URL, proves the request is Twilio's. Only then is anything stored.
 func (s *Server) twilioWebhook(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	// Answer 500 in time for Twilio to try again (integration.TwilioRetryPolicy)
+	// rather than hang on a database that does not answer.
+	ctx, cancel := context.WithTimeout(r.Context(), twilioWebhookBudget)
+	defer cancel()
+	r = r.WithContext(ctx)
 	ig, log, ok := s.webhookIntegration(w, r, integration.Twilio)
 	if !ok {
 		return

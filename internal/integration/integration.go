@@ -82,9 +82,32 @@ func NewService(db *postgres.DB, sealer *credential.Sealer, baseURL string, tran
 }
 
 // WebhookURL is the address the provider posts to for this integration.
+// Twilio's carries a retry policy (TwilioRetryPolicy) as a fragment, which
+// Twilio reads and never sends.
 func (s *Service) WebhookURL(i Integration) string {
-	return s.webhookURL(i.Provider, i.WebhookToken)
+	u := s.webhookURL(i.Provider, i.WebhookToken)
+	if i.Provider == Twilio {
+		u += TwilioRetryPolicy
+	}
+	return u
 }
+
+// TwilioRetryPolicy is appended to Twilio webhook URLs (the incoming
+// message URL the admin pastes, and the StatusCallback of every send):
+// Twilio's webhook connection overrides
+// (twilio.com/docs/usage/webhooks/webhooks-connection-overrides). By
+// default Twilio retries once, and only a connection that failed (rc=1,
+// rp=ct): a webhook Parley answers 500 because Postgres is down is
+// never sent again, and the message is lost. With these, Twilio tries
+// up to 5 more times on any failure (rp=all, as Segment's Twilio
+// messaging sends StatusCallback URLs: segmentio/action-destinations
+// engage/twilio utils/PhoneMessageSender.ts, "rp=all&rc=5"), and gives up
+// on an attempt after 5 s without an answer (rt, 100–15000 ms; Parley's
+// handler answers 500 before that, see httpserver.twilioWebhookBudget),
+// all within Twilio's total of 15 s (tt). A redelivered webhook is stored
+// once (by MessageSid). Twilio signs the URL it requested, without the
+// fragment, which is what Parley checks.
+const TwilioRetryPolicy = "#rt=5000&rc=5&rp=all"
 
 func (s *Service) webhookURL(provider, token string) string {
 	path := provider

@@ -67,6 +67,7 @@ type Twilio struct {
 	client      *http.Client
 	log         *slog.Logger
 	statusDelay time.Duration
+	observer    attemptObserver
 
 	mu        sync.Mutex
 	idle      *sync.Cond // signalled when inflight drops to zero
@@ -588,7 +589,13 @@ func (t *Twilio) authenticate(w http.ResponseWriter, r *http.Request) (*twAccoun
 // names sorted byte-wise, base64-encoded
 // (twilio-go client/request_validator.go). A repeated name contributes
 // each of its values in order.
+//
+// A fragment of rawURL (Twilio's connection overrides, #rc=5&rp=all) is
+// left out: a request never carries its URL's fragment (RFC 3986 §3.5),
+// and Twilio signs "the exact webhook URL Twilio requested"
+// (twilio.com/docs/api/errors/57012), which the receiver can rebuild.
 func SignTwilio(authToken, rawURL string, params url.Values) string {
+	rawURL, _, _ = strings.Cut(rawURL, "#")
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		keys = append(keys, k)

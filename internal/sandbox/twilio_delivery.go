@@ -229,50 +229,67 @@ func (t *Twilio) statusCallback(ctx context.Context, acct *twAccount, job *outbo
 	}
 }
 
-// deliver POSTs a signed webhook, plus the configured duplicate deliveries,
-// and returns the outcome of the first attempt.
+// deliver POSTs a signed webhook as Twilio does: retried per the URL's
+// connection overrides (#rc=…&rp=…, see twOverrides; their defaults when
+// the URL has none), within the total time tt, and never with the fragment,
+// which is not part of the signed URL either. The configured duplicate
+// deliveries follow a delivered webhook. It returns the outcome of the
+// last attempt.
 func (t *Twilio) deliver(ctx context.Context, token, target string, params url.Values) error {
 	if target == "" {
 		return nil
 	}
-	// Connection-override fragments (#rc=…) are not part of the signed URL
-	// (shared/research/twilio.md §6), and are never sent.
-	signed, _, _ := strings.Cut(target, "#")
+	signed, fragment, _ := strings.Cut(target, "#")
+	ov, err := parseTwOverrides(fragment)
+	if err != nil {
+		// Twilio does not call a URL whose overrides it cannot read.
+		return fmt.Errorf("%w: %v", errWebhookRefused, err)
+	}
 	sig := SignTwilio(token, signed, params)
 	body := params.Encode()
 	idem := randomHex(16)
-	var first error
-	for i := 0; i <= t.currentFaults().DuplicateDeliveries; i++ {
-		err := t.post(ctx, signed, body, sig, idem)
-		if i == 0 {
-			first = err
-		} else if err != nil {
+	start := time.Now()
+	var last error
+	for attempt := 1; ; attempt++ {
+		left := ov.tt - time.Since(start)
+		if left <= 0 {
+			break
+		}
+		connected, status, err := t.post(ctx, signed, body, sig, idem, min(ov.ct+ov.rt, left))
+		class := twFailureClass(connected, status, err)
+		retry := err != nil && attempt <= ov.rc && ov.rp[class] && time.Since(start) < ov.tt
+		t.observer.observe(WebhookAttempt{URL: signed, Attempt: attempt, Status: status, Err: err, Retry: retry})
+		last = err
+		if !retry {
+			break
+		}
+	}
+	if last != nil {
+		return last
+	}
+	for range t.currentFaults().DuplicateDeliveries {
+		if _, _, err := t.post(ctx, signed, body, sig, idem, ov.ct+ov.rt); err != nil {
 			t.log.Warn("sandbox twilio: duplicate delivery failed", "url", signed, "err", err)
 		}
 	}
-	return first
+	return nil
 }
 
-func (t *Twilio) post(ctx context.Context, target, body, sig, idem string) error {
+// OnWebhookAttempt sets a function told of every webhook attempt, after
+// it is answered (nil: none). It runs before the next retry.
+func (t *Twilio) OnWebhookAttempt(fn func(WebhookAttempt)) { t.observer.set(fn) }
+
+func (t *Twilio) post(ctx context.Context, target, body, sig, idem string, deadline time.Duration) (connected bool, status int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errWebhookRefused, err)
+		return false, 0, fmt.Errorf("%w: %v", errWebhookRefused, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	req.Header.Set("X-Twilio-Signature", sig)
 	req.Header.Set("I-Twilio-Idempotency-Token", idem)
 	req.Header.Set("User-Agent", "TwilioProxy/1.1")
 	req.Header.Set("Accept", "*/*")
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errWebhookRefused, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%w: %s answered %s", errWebhookRefused, target, resp.Status)
-	}
-	return nil
+	return postOnce(ctx, t.client, req, deadline)
 }
 
 // InboundMessage is what a customer's phone sends to a sender.
