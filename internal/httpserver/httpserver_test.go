@@ -308,6 +308,8 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		"GET /clients/{id}/merge/{other}":          {"/clients/" + bKeptID + "/merge/" + bClient, nil},
 		"POST /clients/{id}/merge/{other}":         {"/clients/" + bKeptID + "/merge/" + bClient, nil},
 		"POST /clients/{id}/merges/{merge}/undo":   {"/clients/" + bKeptID + "/merges/" + bMergeID + "/undo", nil},
+
+		"POST /settings/integrations/{id}/delivery-statuses": {"/settings/integrations/" + strconv.FormatInt(b.om.ID, 10) + "/delivery-statuses", nil},
 	}
 	walkParamRoutes(t, env, func(method, pattern string) {
 		r, ok := routes[method+" "+pattern]
