@@ -14,10 +14,13 @@ import (
 	"time"
 )
 
-// Limits from WhatsApp and the providers.
+// Parley's own limits on files; WhatsApp's and the providers' are in
+// limits.go.
 const (
-	MaxInboundFileBytes  = 25 << 20 // clients may send files up to 25 MB
-	MaxOutboundFileBytes = 16 << 20 // agents may send files up to 16 MB (Twilio's limit)
+	MaxInboundFileBytes = 25 << 20 // clients may send files up to 25 MB
+	// MaxOutboundFileBytes caps an agent's upload: the file is held in
+	// memory, and it is Twilio's cap on a whole message.
+	MaxOutboundFileBytes = 16 << 20
 )
 
 // Provider is one connected provider account.

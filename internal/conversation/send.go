@@ -25,9 +25,6 @@ import (
 	"parley/internal/ruleevent"
 )
 
-// MaxReplyRunes bounds a text reply (WhatsApp's limit is 4096 characters).
-const MaxReplyRunes = 4096
-
 // Upload is a file an agent attaches to a reply.
 type Upload struct {
 	Filename    string
@@ -86,13 +83,16 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 		o.kind, o.body, o.template, o.file = "template", sent.Text(), &sent, nil
 	case r.File == nil && o.body == "":
 		return Message{}, problem.Field("body", "Write a message or attach a file.")
-	case utf8.RuneCountInString(o.body) > MaxReplyRunes:
-		return Message{}, problem.Field("body", fmt.Sprintf("WhatsApp messages are at most %d characters.", MaxReplyRunes))
-	case r.File != nil && len(r.File.Data) > channel.MaxOutboundFileBytes:
-		return Message{}, problem.Field("file", fmt.Sprintf("The file is %s; WhatsApp accepts files up to 16 MB.", megabytes(int64(len(r.File.Data)))))
-	case r.File != nil:
+	default:
+		// What WhatsApp or the provider would refuse after sending is
+		// refused here, before anything is stored.
+		if err := s.checkLimits(ctx, tid, caseID, &o); err != nil {
+			return Message{}, err
+		}
+	}
+	if o.file != nil {
 		o.kind, o.fileKey = "file", media.NewKey(tid)
-		if err := s.media.Put(ctx, o.fileKey, r.File.Data); err != nil {
+		if err := s.media.Put(ctx, o.fileKey, o.file.Data); err != nil {
 			return Message{}, err
 		}
 	}
@@ -231,7 +231,7 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 		}
 		return err
 	case errors.As(err, &se):
-		return s.failMessage(ctx, tid, msgID, se.Code, se.Message)
+		return s.failMessage(ctx, tid, msgID, se.Code, se.FinalMessage())
 	case lastAttempt:
 		return s.unconfirmed(ctx, tid, msgID, "The send ended with an error Parley does not know")
 	}
@@ -403,6 +403,40 @@ func (s *Service) unconfirmed(ctx context.Context, tid uuid.UUID, msgID int64, w
 		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})
+}
+
+// checkLimits refuses a reply that the chat's provider or WhatsApp would
+// refuse (its length, its file's type and size: channel.Limits) with the
+// reason in plain words, and gives the file its real type. A short text
+// without a file fits every provider and costs no lookup.
+func (s *Service) checkLimits(ctx context.Context, tid uuid.UUID, caseID int64, o *outgoing) error {
+	if o.file == nil && utf8.RuneCountInString(o.body) <= channel.MaxCaptionRunes {
+		return nil
+	}
+	var provider string
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT coalesce((SELECT provider FROM integrations WHERE id = c.integration_id), '') FROM cases c WHERE c.id = $1`, caseID).Scan(&provider)
+	})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("provider of chat %d: %w", caseID, err)
+	}
+	// A chat that is gone, or lost its integration, is refused later;
+	// meanwhile the strictest limits apply.
+	lim := channel.LimitsFor(provider)
+	if err := lim.CheckText(o.body, o.file != nil); err != nil {
+		return problem.Field("body", err.Error())
+	}
+	if o.file == nil {
+		return nil
+	}
+	ct, err := lim.CheckFile(o.file.Filename, o.file.Data)
+	if err != nil {
+		return problem.Field("file", err.Error()+" Nothing was sent.")
+	}
+	f := *o.file
+	f.ContentType = ct
+	o.file = &f
+	return nil
 }
 
 // MaxReplyButtons and MaxButtonRunes are WhatsApp's limits on reply

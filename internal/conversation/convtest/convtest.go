@@ -40,7 +40,9 @@ type Fixture struct {
 	RuleCache *rule.Cache
 	// Events records rule events as a change would.
 	Events *ruleevent.Recorder
-	Log    *slog.Logger // discards
+	// MediaDir is where the conversation stores files.
+	MediaDir string
+	Log      *slog.Logger // discards
 }
 
 // New makes the fixture on clk. The package's TestMain must call pgtest.Main.
@@ -74,7 +76,8 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := media.NewDir(t.TempDir())
+	mediaDir := t.TempDir()
+	store, err := media.NewDir(mediaDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +85,7 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 	cache, events := rule.NewCache(db), ruleevent.NewRecorder(inserter, log)
 	conv := conversation.NewService(db, inserter, igs, store, cache, clk, log, "http://parley.test")
 	return &Fixture{
-		DB: db, URL: url, Admin: admin, IG: ig, Log: log, Conv: conv, Tenants: tenants, RuleCache: cache, Events: events,
+		DB: db, URL: url, Admin: admin, IG: ig, Log: log, Conv: conv, Tenants: tenants, RuleCache: cache, Events: events, MediaDir: mediaDir,
 		Rules: rule.NewService(db, conv, cache, events, clk, log),
 	}
 }
