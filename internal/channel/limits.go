@@ -64,7 +64,7 @@ const (
 	MaxVideoBytes           = 16 << 20
 	MaxDocumentBytes        = 100 << 20
 	MaxTextRunes            = 4096 // a text message [META]
-	MaxCaptionRunes         = 1024 // the text sent with a file [META]
+	MaxCaptionRunes         = 1024 // the text sent with a file, or above reply buttons [META]
 	TwilioMaxBodyRunes      = 1600 // Twilio's Body [TW-21617]
 	TwilioMaxMessageBytes   = 16 << 20
 )
@@ -141,14 +141,27 @@ func refuse(format string, args ...any) *Refusal {
 	return &Refusal{Reason: fmt.Sprintf(format, args...)}
 }
 
-// CheckText refuses a text over the provider's length, or, sent with a
-// file (withFile), over WhatsApp's caption length.
-func (l Limits) CheckText(body string, withFile bool) error {
+// TextWith is what a text goes with, which decides its limit.
+type TextWith int
+
+// A text goes alone, as a file's caption, or above reply buttons.
+const (
+	TextAlone TextWith = iota
+	TextWithFile
+	TextWithButtons
+)
+
+// CheckText refuses a text over the provider's length, or over WhatsApp's
+// 1,024 characters for a file's caption or the body of reply buttons
+// [META].
+func (l Limits) CheckText(body string, with TextWith) error {
 	n := utf8.RuneCountInString(body)
 	switch {
-	case withFile && n > MaxCaptionRunes:
+	case with == TextWithFile && n > MaxCaptionRunes:
 		return refuse("The text sent with a file is at most %s characters on WhatsApp; this one has %s. Send the text as a message of its own.",
 			thousands(MaxCaptionRunes), thousands(n))
+	case with == TextWithButtons && n > MaxCaptionRunes:
+		return refuse("A text with reply buttons is at most %s characters on WhatsApp; this one has %s.", thousands(MaxCaptionRunes), thousands(n))
 	case n > l.textRunes && l.provider == "Twilio":
 		return refuse("Twilio sends at most %s characters; this message has %s.", thousands(l.textRunes), thousands(n))
 	case n > l.textRunes:

@@ -166,27 +166,28 @@ func TestCheckTextByProvider(t *testing.T) {
 	twilio, onemsg := channel.LimitsFor(channel.ProviderTwilio), channel.LimitsFor(channel.ProviderOneMsg)
 	text := func(n int) string { return strings.Repeat("é", n) } // characters, not bytes
 	for _, tc := range []struct {
-		lim      channel.Limits
-		body     string
-		withFile bool
-		want     string
+		lim  channel.Limits
+		body string
+		with channel.TextWith
+		want string
 	}{
-		{twilio, text(1600), false, ""},
-		{twilio, text(1734), false, "Twilio sends at most 1,600 characters; this message has 1,734."},
-		{onemsg, text(1734), false, ""},
-		{onemsg, text(4096), false, ""},
-		{onemsg, text(5000), false, "WhatsApp messages are at most 4,096 characters; this one has 5,000."},
-		{twilio, text(1024), true, ""},
-		{twilio, text(1100), true, "The text sent with a file is at most 1,024 characters on WhatsApp; this one has 1,100. Send the text as a message of its own."},
-		{onemsg, text(1100), true, "The text sent with a file is at most 1,024 characters on WhatsApp; this one has 1,100. Send the text as a message of its own."},
+		{twilio, text(1600), channel.TextAlone, ""},
+		{twilio, text(1734), channel.TextAlone, "Twilio sends at most 1,600 characters; this message has 1,734."},
+		{onemsg, text(1734), channel.TextAlone, ""},
+		{onemsg, text(4096), channel.TextAlone, ""},
+		{onemsg, text(5000), channel.TextAlone, "WhatsApp messages are at most 4,096 characters; this one has 5,000."},
+		{twilio, text(1024), channel.TextWithFile, ""},
+		{twilio, text(1100), channel.TextWithFile, "The text sent with a file is at most 1,024 characters on WhatsApp; this one has 1,100. Send the text as a message of its own."},
+		{onemsg, text(1100), channel.TextWithButtons, "A text with reply buttons is at most 1,024 characters on WhatsApp; this one has 1,100."},
+		{onemsg, text(1100), channel.TextWithFile, "The text sent with a file is at most 1,024 characters on WhatsApp; this one has 1,100. Send the text as a message of its own."},
 	} {
-		err := tc.lim.CheckText(tc.body, tc.withFile)
+		err := tc.lim.CheckText(tc.body, tc.with)
 		got := ""
 		if err != nil {
 			got = err.Error()
 		}
 		if got != tc.want {
-			t.Errorf("%d characters (file %v): %q, want %q", len([]rune(tc.body)), tc.withFile, got, tc.want)
+			t.Errorf("%d characters (with %d): %q, want %q", len([]rune(tc.body)), tc.with, got, tc.want)
 		}
 	}
 	if channel.LimitsFor("").MaxTextRunes() != 1600 {

@@ -423,7 +423,14 @@ func (s *Service) checkLimits(ctx context.Context, tid uuid.UUID, caseID int64, 
 	// A chat that is gone, or lost its integration, is refused later;
 	// meanwhile the strictest limits apply.
 	lim := channel.LimitsFor(provider)
-	if err := lim.CheckText(o.body, o.file != nil); err != nil {
+	with := channel.TextAlone
+	switch {
+	case o.file != nil:
+		with = channel.TextWithFile
+	case len(o.buttons) > 0:
+		with = channel.TextWithButtons
+	}
+	if err := lim.CheckText(o.body, with); err != nil {
 		return problem.Field("body", err.Error())
 	}
 	if o.file == nil {

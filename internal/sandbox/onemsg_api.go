@@ -323,6 +323,10 @@ func (o *OneMsg) sendMessage(w http.ResponseWriter, r *http.Request, in *omInsta
 		sentFalse(w, omWindowClosed)
 		return
 	}
+	if fail := oneMsgTextRefusal(text); fail != "" {
+		sentFalse(w, fail)
+		return
+	}
 	m := &omMessage{kind: "chat", text: text, quoted: omString(body["quotedMsgId"])}
 	o.accept(w, r, in, "sendMessage", body, customer, m, 0)
 }
@@ -362,6 +366,10 @@ func (o *OneMsg) sendFile(w http.ResponseWriter, r *http.Request, in *omInstance
 		sentFalse(w, fail)
 		return
 	}
+	if fail := oneMsgMediaRefusal(f.data, omString(body["caption"])); fail != "" {
+		sentFalse(w, fail)
+		return
+	}
 	m := &omMessage{kind: mediaKind(f.contentType), text: omString(body["caption"]), file: f, quoted: omString(body["quotedMsgId"])}
 	o.accept(w, r, in, "sendFile", body, customer, m, 0)
 }
@@ -393,6 +401,10 @@ func (o *OneMsg) sendButton(w http.ResponseWriter, r *http.Request, in *omInstan
 	}
 	if !o.windowOpen(in, customer) {
 		sentFalse(w, omWindowClosed)
+		return
+	}
+	if fail := oneMsgButtonTextRefusal(text); fail != "" {
+		sentFalse(w, fail)
 		return
 	}
 	m := &omMessage{kind: "interactive", text: text, buttons: titles, quoted: omString(body["quotedMsgId"])}

@@ -464,10 +464,15 @@ const (
 	// 400 on create) is inferred from the 21xxx family being REST validation
 	// errors and public reports of messages.create throwing it; UNVERIFIED.
 	codeContentVariablesInvalid = 21656
-	// codeParameterTooLong: 21658 "Parameter exceeded character limit" —
-	// Body or a content variable over 1,600 characters.
+	// codeParameterTooLong: 21658 "Parameter exceeded character limit" — a
+	// content variable over 1,600 characters.
 	// Source: twilio.com/docs/api/errors/21658.
 	codeParameterTooLong = 21658
+	// codeBodyTooLong: 21617 "The concatenated message body exceeds the
+	// 1600 character limit", answered to a create with a longer Body (the
+	// text quoted from real answers in twilio/twilio-node#327 and
+	// simpleiot/simpleiot#117). Source: twilio.com/docs/api/errors/21617.
+	codeBodyTooLong = 21617
 	// codeChannelMismatch: 21910 "Invalid From and To pair. From and To
 	// should be of the same channel". Source: Twilio's answer quoted in
 	// github.com/microsoft/botbuilder-dotnet/issues/5569.

@@ -257,8 +257,8 @@ func (t *Twilio) createMessage(w http.ResponseWriter, r *http.Request, acct *twA
 		writeError(w, http.StatusBadRequest, codeTooManyMedia, "The number of media files exceeds the allowed limit of 10.")
 		return
 	}
-	if utf8.RuneCountInString(body) > 1600 {
-		writeError(w, http.StatusBadRequest, codeParameterTooLong, "The 'Body' parameter exceeds the 1600 character limit.")
+	if code, msg := twilioBodyRefusal(body); code != 0 {
+		writeError(w, http.StatusBadRequest, code, msg)
 		return
 	}
 	var (

@@ -26,10 +26,11 @@ const (
 // whatsappMIMETypes are the media types Twilio accepts for WhatsApp
 // (twilio.com/docs/whatsapp/guidance-whatsapp-media-messages: JPG/JPEG, PNG,
 // WEBP stickers; OGG/opus, AMR, 3GP, AAC, MPEG audio; PDF, DOC, DOCX, PPTX,
-// XLSX; MP4 video; vCard).
+// XLSX; MP4 video; vCard). M4A (audio/mp4) and bare Opus are not in that
+// list, and WhatsApp's own list has no audio/opus: refused.
 var whatsappMIMETypes = map[string]bool{
 	"image/jpeg": true, "image/jpg": true, "image/png": true, "image/webp": true,
-	"audio/ogg": true, "audio/opus": true, "audio/amr": true, "audio/3gpp": true, "audio/aac": true, "audio/mpeg": true, "audio/mp4": true,
+	"audio/ogg": true, "audio/amr": true, "audio/3gpp": true, "audio/aac": true, "audio/mpeg": true,
 	"application/pdf":    true,
 	"application/msword": true,
 	"application/vnd.openxmlformats-officedocument.wordprocessingml.document":   true,
@@ -126,7 +127,7 @@ func (t *Twilio) check(ctx context.Context, acct *twAccount, job *outbound) int 
 		return codeOutsideWindow
 	}
 	for _, u := range job.mediaURLs {
-		md, code := t.fetchMedia(ctx, u)
+		md, code := t.fetchMedia(ctx, u, job.msg.body)
 		if code != 0 {
 			return code
 		}
@@ -141,7 +142,7 @@ func (t *Twilio) check(ctx context.Context, acct *twAccount, job *outbound) int 
 
 // fetchMedia downloads a MediaUrl as Twilio does at send time, following
 // redirects, and checks WhatsApp's size and type rules.
-func (t *Twilio) fetchMedia(ctx context.Context, rawURL string) (*twMedia, int) {
+func (t *Twilio) fetchMedia(ctx context.Context, rawURL, caption string) (*twMedia, int) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
@@ -166,13 +167,10 @@ func (t *Twilio) fetchMedia(ctx context.Context, rawURL string) (*twMedia, int) 
 	case len(data) > maxMediaBytes:
 		return nil, codeMediaTooLarge
 	}
-	ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if err != nil || !whatsappMIMETypes[ct] {
-		return nil, codeInvalidContent
+	if code := twilioMediaCode(resp.Header.Get("Content-Type"), data, caption); code != 0 {
+		return nil, code
 	}
-	if strings.HasPrefix(ct, "image/") && len(data) > maxImageBytes {
-		return nil, codeMediaTooLarge
-	}
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	name := ""
 	if u, err := url.Parse(rawURL); err == nil {
 		if base := path.Base(u.Path); base != "/" && base != "." {
