@@ -20,7 +20,6 @@ import (
 // looking, and nothing is stored, queued or sent.
 func TestRepliesTheProviderWouldRefuseAreRefusedBeforeStoring(t *testing.T) {
 	t.Parallel()
-	const mb = 1 << 20
 	jpeg := func(size int) []byte { return padTo([]byte("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00"), size) }
 	// An iPhone photo (HEIF, brand heic), renamed .jpg and declared a JPEG
 	// by the browser.

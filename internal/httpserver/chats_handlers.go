@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,12 +100,17 @@ func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (
 	st, err := s.Tenants.ChatSettings(r.Context(), tid)
 	v := s.composer(c, f)
 	v.EndStatus = st.EndStatus
+	provider := ""
 	if err == nil && c.IntegrationID != nil {
 		var ig integration.Integration
 		if ig, err = s.Integrations.Get(r.Context(), tid, *c.IntegrationID); err == nil {
+			provider = ig.Provider
 			v.ReplyButtons = ig.Provider == integration.OneMsg
 		}
 	}
+	// The browser's own check of a file before it is uploaded.
+	rules, _ := json.Marshal(channel.LimitsFor(provider).BrowserRules())
+	v.FileRules = string(rules)
 	return v, err
 }
 
@@ -130,9 +136,16 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// tooLarge answers an upload over Parley's cap; size is the request's
+	// (the file and the form), or 0 when only the limit is known.
 	tooLarge := func(size int64) {
+		this := "larger"
+		if size > 0 {
+			this = channel.SizeWords(size)
+		}
 		f := web.Form{Values: map[string]string{}, Errors: map[string]string{
-			"file": fmt.Sprintf("The file is larger than 16 MB (%.1f MB); WhatsApp accepts files up to 16 MB. Nothing was sent.", float64(size)/(1<<20)),
+			"file": fmt.Sprintf("Parley sends files of at most %s; this one is %s. Nothing was sent.",
+				channel.SizeWords(channel.MaxOutboundFileBytes), this),
 		}}
 		s.renderComposer(w, r, http.StatusRequestEntityTooLarge, c, f)
 	}
@@ -144,7 +157,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			tooLarge(mbe.Limit)
+			tooLarge(0)
 			return
 		}
 		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, web.Form{Msg: "The message could not be read. Try again."})

@@ -399,7 +399,7 @@ func TestReplyFileLimits(t *testing.T) {
 	d.customerWrites(t, "+15557654321", "send me the invoice")
 	chat := d.liveChats(t)[0]
 	status, body := d.reply(t, chat.ID, "", "key-big", make([]byte, 30<<20), "huge.pdf")
-	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "WhatsApp accepts files up to 16 MB") {
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, "Parley sends files of at most 16 MB; this one is 30") {
 		t.Fatalf("30 MB reply: %d\n%.400s", status, body)
 	}
 	pdf := append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("x"), 5000)...)

@@ -30,18 +30,6 @@ const (
 	twilioMaxBody           = 1600
 )
 
-// metaMediaTypes are the types WhatsApp (Cloud API, behind 1msg) takes.
-var metaMediaTypes = map[string]bool{
-	"image/jpeg": true, "image/png": true, "image/webp": true,
-	"audio/aac": true, "audio/amr": true, "audio/mpeg": true, "audio/mp4": true, "audio/ogg": true,
-	"video/mp4": true, "video/3gpp": true,
-	"text/plain": true, "application/pdf": true,
-	"application/msword": true, "application/vnd.ms-excel": true, "application/vnd.ms-powerpoint": true,
-	"application/vnd.openxmlformats-officedocument.wordprocessingml.document":   true,
-	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":         true,
-	"application/vnd.openxmlformats-officedocument.presentationml.presentation": true,
-}
-
 // realMediaType is what a file's bytes are, as far as WhatsApp's checks
 // need to know; "" when the bytes say nothing the checks use.
 func realMediaType(data []byte) string {

@@ -71,17 +71,36 @@
     });
   }
 
-  // Refuse a file over the limit before uploading it.
+  // Refuse a file the chat's provider would refuse before uploading it:
+  // a type it never sends, or a size over the limit for its kind (rules
+  // by extension, from the server). The server reads the file's bytes and
+  // has the last word; this only saves an upload.
+  function sizeWords(n) {
+    if (n < 1048576) return Math.ceil(n / 1024) + " KB";
+    var mb = Math.ceil(n / 1048576 * 10) / 10;
+    return (mb % 1 === 0 ? mb.toFixed(0) : mb.toFixed(1)) + " MB";
+  }
+  function fileRefusal(input, f) {
+    var rules = {};
+    try { rules = JSON.parse(input.getAttribute("data-file-rules") || "{}"); } catch (e) { rules = {}; }
+    var dot = f.name.lastIndexOf(".");
+    var rule = dot >= 0 ? rules[f.name.slice(dot).toLowerCase()] : null;
+    if (rule && rule.refused) return rule.refused;
+    if (rule && rule.max && f.size > rule.max) return rule.say + "; this one is " + sizeWords(f.size) + ".";
+    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+    if (f.size > max) return "Parley sends files of at most " + sizeWords(max) + "; this one is " + sizeWords(f.size) + ".";
+    return "";
+  }
   document.addEventListener("change", function (e) {
     var input = e.target;
     if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
-    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
     var err = input.closest("form").querySelector(".file-error");
     var f = input.files && input.files[0];
-    if (f && f.size > max) {
+    var why = f ? fileRefusal(input, f) : "";
+    if (why) {
       input.value = "";
       if (err) {
-        err.textContent = "The file is larger than 16 MB (" + (f.size / 1048576).toFixed(1) + " MB); WhatsApp accepts files up to 16 MB.";
+        err.textContent = why + " Nothing was sent.";
         err.hidden = false;
       }
     } else if (err) {
