@@ -4,7 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -144,4 +146,45 @@ func padTo(b []byte, size int) []byte {
 		return b
 	}
 	return append(b, make([]byte, size-len(b))...)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A send the provider kept refusing with "too many requests" fails after
+// the last try with words that promise no further try.
+func TestFinalFailureAfterRetriesPromisesNoRetry(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.Integrations.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		body := `{"code":20429,"message":"Too Many Requests","more_info":"https://www.twilio.com/docs/errors/20429","status":429}`
+		return &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	})
+	r := f.receive(t, "SM1", "+15557654321", "hi")
+	m, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "on my way"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Conv.Deliver(ctx, f.Admin.TenantID, m.ID, false); err == nil {
+		t.Fatal("a rate-limited send before the last try should be retried")
+	}
+	if err := f.Conv.Deliver(ctx, f.Admin.TenantID, m.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := f.Conv.Messages(ctx, f.Admin.TenantID, r.CaseID)
+	last := ms[len(ms)-1]
+	const want = "The provider is limiting how fast Parley may send (too many requests). Parley tried several times and gave up: send it again later."
+	if last.Status != "failed" || last.ErrorMessage == nil || *last.ErrorMessage != want {
+		t.Fatalf("after the last try: status %s, error %v; want failed with %q", last.Status, deref(last.ErrorMessage), want)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

@@ -42,7 +42,10 @@ type Fixture struct {
 	Events *ruleevent.Recorder
 	// MediaDir is where the conversation stores files.
 	MediaDir string
-	Log      *slog.Logger // discards
+	// Integrations is the integration service; a test may set its
+	// Transport to stand in for the provider.
+	Integrations *integration.Service
+	Log          *slog.Logger // discards
 }
 
 // New makes the fixture on clk. The package's TestMain must call pgtest.Main.
@@ -85,7 +88,7 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 	cache, events := rule.NewCache(db), ruleevent.NewRecorder(inserter, log)
 	conv := conversation.NewService(db, inserter, igs, store, cache, clk, log, "http://parley.test")
 	return &Fixture{
-		DB: db, URL: url, Admin: admin, IG: ig, Log: log, Conv: conv, Tenants: tenants, RuleCache: cache, Events: events, MediaDir: mediaDir,
+		DB: db, URL: url, Admin: admin, IG: ig, Log: log, Conv: conv, Tenants: tenants, RuleCache: cache, Events: events, MediaDir: mediaDir, Integrations: igs,
 		Rules: rule.NewService(db, conv, cache, events, clk, log),
 	}
 }
