@@ -80,6 +80,7 @@ var plainWords = map[string]string{
 	"132005": "The template text is too long once the variables are filled",
 	"132007": "The template breaks WhatsApp's formatting rules",
 	"132012": "The template variables do not match the template: pick the template again and fill every variable",
+	"131053": "WhatsApp could not download the template's media file: check that its link works, or attach the file",
 	"132015": "This template is paused by WhatsApp",
 	"132016": "This template is disabled by WhatsApp",
 	"130472": "The client's number is part of a WhatsApp experiment and did not receive the message",
