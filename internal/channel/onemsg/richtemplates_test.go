@@ -145,7 +145,11 @@ func TestSendRichTemplates(t *testing.T) {
 		out  channel.Outgoing
 		code string
 	}{
-		{"no media", func() channel.Outgoing { o := out("spring_menu/en", map[string]string{"1": "Ann"}, ""); o.TemplateMedia = nil; return o }(), "132000"},
+		{"no media", func() channel.Outgoing {
+			o := out("spring_menu/en", map[string]string{"1": "Ann"}, "")
+			o.TemplateMedia = nil
+			return o
+		}(), "132000"},
 		{"unreachable media", out("spring_menu/en", map[string]string{"1": "Ann"}, e.srv.URL+"/samples/missing.png"), "131053"},
 		{"no link button value", out("track_order/en", map[string]string{"1": "Ann", "2": "#1"}, ""), ""},
 	} {
