@@ -245,7 +245,7 @@
   // The preview shows the image the agent picks or links.
   function previewMedia(input) {
     var block = input.closest("[data-template-block]");
-    var box = block && block.querySelector(".tpl-media-image");
+    var box = block && block.querySelector(".tpl-media-img");
     if (!box) return;
     if (input.type === "file" && input.files && input.files[0] && input.files[0].type.indexOf("image/") === 0) {
       box.src = URL.createObjectURL(input.files[0]);
