@@ -187,6 +187,7 @@ func keepTemplate(r *http.Request, f *web.Form, u *conversation.TemplateUse) *ch
 	for k, v := range u.Values {
 		f.Values[conversation.VariableField(k)] = v
 	}
+	f.Values["template_media_url"] = u.MediaURL // a file must be attached again
 	return &u.Template
 }
 
