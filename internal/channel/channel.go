@@ -47,15 +47,81 @@ type Provider interface {
 
 // Template is a message template WhatsApp approved: the only thing that
 // may be sent outside the 24-hour window, and the way to start a
-// conversation.
+// conversation. It carries what the client will see (a media header, a
+// text header, the body, a footer, buttons) so the agent can preview it.
 type Template struct {
-	ID       string // Twilio ContentSid; 1msg template name
-	Name     string
-	Language string // WhatsApp's language code: en, es, pt_BR…
+	ID       string `json:"id"` // Twilio ContentSid; 1msg "<namespace>/<name>/<language>…"
+	Name     string `json:"name"`
+	Language string `json:"language"` // WhatsApp's language code: en, es, pt_BR…
+	// Kind is the provider's type of template, for the agent: "twilio/media",
+	// "whatsapp/authentication", "image header"…; empty for plain text.
+	Kind string `json:"kind,omitempty"`
+	// Media is the media header (an image, a document, a video or a map
+	// point above the text), or nil.
+	Media *TemplateMedia `json:"media,omitempty"`
+	// HeaderText is a text header, shown bold above the body.
+	HeaderText string `json:"header_text,omitempty"`
 	// Body is the text, with {{1}}, {{2}}… where the variables go.
-	Body      string
-	Variables []Variable // in the order they are numbered
-	Buttons   []string   // quick-reply buttons the client can tap
+	Body string `json:"body"`
+	// Footer is the small grey line under the body.
+	Footer    string     `json:"footer,omitempty"`
+	Variables []Variable `json:"variables,omitempty"` // in the order they are numbered
+	Buttons   []string   `json:"buttons,omitempty"`   // quick-reply buttons the client can tap
+	// Links are the other buttons: links, calls and copy-code buttons.
+	Links []TemplateButton `json:"links,omitempty"`
+	// Unsendable, when set, says why Parley cannot send this template
+	// ("List picker templates cannot be sent from Parley"): it is shown
+	// and named, but cannot be picked.
+	Unsendable string `json:"unsendable,omitempty"`
+}
+
+// Kinds of media header.
+const (
+	MediaImage    = "image"
+	MediaDocument = "document"
+	MediaVideo    = "video"
+	MediaLocation = "location"
+)
+
+// TemplateMedia is a template's media header.
+type TemplateMedia struct {
+	Kind string `json:"kind"` // image, document, video, location
+	// URL is the media the template always sends, or the provider's
+	// sample of it (to preview) when the agent supplies it.
+	URL string `json:"url,omitempty"`
+	// Var is the variable that carries the media's link; empty when the
+	// media is fixed and nothing is asked of the agent.
+	Var string `json:"var,omitempty"`
+	// Prefix is the fixed start of the link that Var completes (Twilio's
+	// "https://cdn.example.com/{{1}}"); empty when the agent gives a whole
+	// link or a file.
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// NeedsFile says whether the agent supplies this header's media.
+func (m *TemplateMedia) NeedsFile() bool { return m != nil && m.Var != "" }
+
+// Kinds of template button besides quick replies.
+const (
+	ButtonURL      = "url"
+	ButtonPhone    = "phone"
+	ButtonCopyCode = "copy_code"
+	ButtonOther    = "other"
+)
+
+// TemplateButton is a template's link, call or copy-code button.
+type TemplateButton struct {
+	Kind  string `json:"kind"` // url, phone, copy_code, other
+	Text  string `json:"text"`
+	URL   string `json:"url,omitempty"`   // a link's, possibly ending with {{n}}
+	Phone string `json:"phone,omitempty"` // a call button's number
+	Code  string `json:"code,omitempty"`  // a fixed code to copy
+	// Var is the variable the button takes (the end of a link, the code
+	// to copy); it is one of the template's Variables.
+	Var string `json:"var,omitempty"`
+	// Index is the button's position among all of the template's buttons
+	// (WhatsApp's index for the button's parameter).
+	Index int `json:"index"`
 }
 
 // Variable is a placeholder of a template, with the provider's hint (its
@@ -66,11 +132,21 @@ type Variable struct {
 }
 
 // Templates is a provider's template list: the approved templates sorted
-// by name and language, and the names of those it listed but that could
-// not be read (missing text or id), for the agent to know they exist.
+// by name and language (those Parley cannot send among them, with their
+// reason), the names of those it listed but that could not be read
+// (missing text or id), for the agent to know they exist, and whether the
+// list was cut at a limit.
 type Templates struct {
 	List       []Template
 	Unreadable []string
+	// Cut is set when Parley read only part of the provider's list.
+	Cut *TemplatesCut
+}
+
+// TemplatesCut says how much of a provider's template list was read.
+type TemplatesCut struct {
+	Read  int // entries read (approved or not)
+	Total int // entries the provider has, 0 when it does not say
 }
 
 // Media is a downloaded file.
@@ -136,13 +212,18 @@ type Outgoing struct {
 	// Body is the text, or a file's caption. For a template it is the
 	// filled text the client reads: not sent (the provider has the
 	// template), but how Lookup recognises the message.
-	Body           string
-	MediaURL       string // a URL the provider can fetch
-	MediaType      string
-	Filename       string
-	TemplateID     string            // Twilio ContentSid / 1msg template (the adapter's Template.ID)
-	Variables      map[string]string // template variables by name ("1", "2" …)
-	Buttons        []string          // reply buttons under a text (1msg sendButton; ≤ 3, ≤ 20 characters each)
+	Body       string
+	MediaURL   string // a URL the provider can fetch
+	MediaType  string
+	Filename   string
+	TemplateID string            // Twilio ContentSid / 1msg template (the adapter's Template.ID)
+	Variables  map[string]string // template variables by name ("1", "2" …)
+	// TemplateMedia is the template's media header whose link (MediaURL)
+	// the agent supplied; TemplateLinks are its buttons that take a
+	// variable. The adapter puts them where its provider wants them.
+	TemplateMedia  *TemplateMedia
+	TemplateLinks  []TemplateButton
+	Buttons        []string // reply buttons under a text (1msg sendButton; ≤ 3, ≤ 20 characters each)
 	StatusCallback string
 }
 

@@ -100,7 +100,7 @@ var plainWords = map[string]string{
 	"131049": "WhatsApp limits marketing messages to this person: send it again in 24 hours",
 	"131051": "WhatsApp does not support this kind of message",
 	"131052": "WhatsApp could not download the file",
-	"131053": "WhatsApp could not take the file: its type or size is not supported",
+	"131053": "WhatsApp could not take the file: it could not be downloaded (check its link), or its type or size is not supported",
 	"132000": "The template variables do not match the template: pick the template again and fill every variable",
 	"132001": "This template is not approved in this language (or no longer exists)",
 	"132005": "The template text is too long once the variables are filled",

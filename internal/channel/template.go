@@ -101,3 +101,46 @@ func SplitTemplate(body string) []TemplatePart {
 	}
 	return out
 }
+
+// TemplateText is a template's whole text as the client reads it: the
+// text header, the body and the footer, each on its own line.
+func TemplateText(header, body, footer string) string {
+	var parts []string
+	for _, p := range []string{header, body, footer} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Text is the template's whole text, its placeholders left as they are.
+func (t Template) Text() string { return TemplateText(t.HeaderText, t.Body, t.Footer) }
+
+// Kind names for the agent, by provider type: what a template that
+// cannot be sent is called in "… templates cannot be sent from Parley".
+func KindLabel(kind string) string {
+	switch kind {
+	case "twilio/list-picker":
+		return "List picker"
+	case "twilio/location":
+		return "Location"
+	case "twilio/catalog":
+		return "Catalog"
+	case "twilio/carousel":
+		return "Carousel"
+	case "twilio/flows", "whatsapp/flows":
+		return "WhatsApp Flows"
+	case "twilio/schedule":
+		return "Schedule"
+	case "twilio/pay":
+		return "Payment"
+	}
+	return kind
+}
+
+// CannotSend is the reason shown for a template of a kind Parley does
+// not send.
+func CannotSend(label string) string {
+	return label + " templates cannot be sent from Parley"
+}

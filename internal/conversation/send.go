@@ -76,11 +76,14 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 	}
 	switch {
 	case r.Template != nil:
-		sent, err := r.Template.check()
+		sent, err := r.Template.check(s.publicMedia())
 		if err != nil {
 			return Message{}, err
 		}
-		o.kind, o.body, o.template, o.file = "template", sent.Text(), &sent, nil
+		o.kind, o.body, o.template, o.file = "template", sent.Text(), &sent, r.Template.File
+		if o.fileKey, err = s.putTemplateFile(ctx, tid, *r.Template); err != nil {
+			return Message{}, err
+		}
 	case r.File == nil && o.body == "":
 		return Message{}, problem.Field("body", "Write a message or attach a file.")
 	default:
@@ -309,9 +312,9 @@ func (s *Service) prepareDelivery(ctx context.Context, tid uuid.UUID, msgID int6
 	}
 	d.out = channel.Outgoing{To: deref(c.ClientWhatsApp), Body: m.Body, Buttons: m.ReplyButtons, StatusCallback: s.integrations.WebhookURL(d.ig)}
 	if m.Template != nil {
-		// The template and its values go; Body stays the filled text, by
-		// which a lookup recognises the message.
-		d.out.TemplateID, d.out.Variables = m.Template.ID, m.Template.Values()
+		// The template, its values and its media go; Body stays the filled
+		// text, by which a lookup recognises the message.
+		d.out = m.Template.Outgoing(d.out)
 	}
 	if at != nil && at.PublicToken != nil {
 		d.out.MediaURL = s.baseURL + "/media/public/" + *at.PublicToken + "/" + at.Filename

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -13,6 +14,7 @@ import (
 	"parley/internal/channel"
 	"parley/internal/client"
 	"parley/internal/integration"
+	"parley/internal/media"
 	"parley/internal/phone"
 	"parley/internal/problem"
 	"parley/internal/realtime"
@@ -24,12 +26,21 @@ import (
 // and variable hints when the provider refuses it, and the send job reads
 // the template id and values from it.
 type SentTemplate struct {
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Language  string          `json:"language"`
-	Body      string          `json:"body"`
-	Variables []TemplateValue `json:"variables,omitempty"`
-	Buttons   []string        `json:"buttons,omitempty"`
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Language   string          `json:"language"`
+	Kind       string          `json:"kind,omitempty"`
+	HeaderText string          `json:"header_text,omitempty"`
+	Body       string          `json:"body"`
+	Footer     string          `json:"footer,omitempty"`
+	Variables  []TemplateValue `json:"variables,omitempty"`
+	Buttons    []string        `json:"buttons,omitempty"`
+	// Links are the template's link, call and copy-code buttons.
+	Links []channel.TemplateButton `json:"links,omitempty"`
+	// Media is the template's media header; MediaURL the link the agent
+	// gave for it (a file they attached is the message's attachment).
+	Media    *channel.TemplateMedia `json:"media,omitempty"`
+	MediaURL string                 `json:"media_url,omitempty"`
 }
 
 // TemplateValue is one variable of a sent template and what the agent
@@ -41,25 +52,47 @@ type TemplateValue struct {
 }
 
 // TemplateUse is an approved template picked in the macros panel, with the
-// values the agent typed for its variables.
+// values the agent typed for its variables and, for a media header, the
+// file they attached or the link they gave.
 type TemplateUse struct {
 	Template channel.Template
 	Values   map[string]string
+	MediaURL string
+	File     *Upload
 }
 
 // VariableField is the form field of a template variable, where its
 // problem is reported.
 func VariableField(key string) string { return "var_" + key }
 
+// MediaField is the form field of a template's media header (its file
+// and its link).
+const MediaField = "template_media"
+
+// mediaWords names a header's media for the agent.
+var mediaWords = map[string]string{
+	channel.MediaImage: "an image", channel.MediaDocument: "a document", channel.MediaVideo: "a video",
+}
+
 // check validates the template and the values, reporting each problem
 // next to its variable, and returns what will be stored and sent.
-func (u TemplateUse) check() (SentTemplate, error) {
+// publicMedia is where Parley serves the files it sends
+// ("https://parley.example.com/media/public/"): a provider that takes
+// only the end of a media link (Twilio's "https://host/{{1}}") can be
+// given an attached file only when its link starts there.
+func (u TemplateUse) check(publicMedia string) (SentTemplate, error) {
 	t := u.Template
 	if strings.TrimSpace(t.ID) == "" || strings.TrimSpace(t.Body) == "" || len(t.ID) > 1000 ||
-		utf8.RuneCountInString(t.Body) > channel.MaxTemplateTextRunes || len(t.Variables) > 100 {
+		utf8.RuneCountInString(t.Text()) > channel.MaxTemplateTextRunes || len(t.Variables) > 100 {
 		return SentTemplate{}, problem.Field("template", "This template cannot be read; pick it again from the macros panel.")
 	}
-	st := SentTemplate{ID: t.ID, Name: truncate(t.Name, 200), Language: truncate(t.Language, 20), Body: t.Body, Buttons: t.Buttons}
+	if t.Unsendable != "" {
+		return SentTemplate{}, problem.Field("template", t.Unsendable+". Pick another template.")
+	}
+	st := SentTemplate{
+		ID: t.ID, Name: truncate(t.Name, 200), Language: truncate(t.Language, 20), Kind: truncate(t.Kind, 60),
+		HeaderText: t.HeaderText, Body: t.Body, Footer: t.Footer, Buttons: t.Buttons, Links: t.Links, Media: t.Media,
+	}
 	errs := problem.Fields{}
 	values := map[string]string{}
 	for _, v := range t.Variables {
@@ -69,6 +102,11 @@ func (u TemplateUse) check() (SentTemplate, error) {
 		}
 		values[v.Key] = val
 		st.Variables = append(st.Variables, TemplateValue{Key: v.Key, Hint: truncate(v.Hint, 200), Value: val})
+	}
+	if msg := u.checkMedia(publicMedia); msg != "" {
+		errs.Add(MediaField, msg)
+	} else if t.Media.NeedsFile() && u.File == nil {
+		st.MediaURL = strings.TrimSpace(u.MediaURL)
 	}
 	if err := errs.Err(); err != nil {
 		return st, err
@@ -82,6 +120,67 @@ func (u TemplateUse) check() (SentTemplate, error) {
 	return st, nil
 }
 
+// checkMedia says what is wrong with the media given for the template's
+// header, or "".
+func (u TemplateUse) checkMedia(publicMedia string) string {
+	m := u.Template.Media
+	link := strings.TrimSpace(u.MediaURL)
+	if !m.NeedsFile() {
+		if u.File != nil || link != "" {
+			return "This template has no media to replace; remove the file or link."
+		}
+		return ""
+	}
+	what := mediaWords[m.Kind]
+	if what == "" {
+		return fmt.Sprintf("Parley cannot send a template with a %s header.", m.Kind)
+	}
+	switch {
+	case u.File != nil && link != "":
+		return "Attach a file or give a link, not both."
+	case u.File == nil && link == "":
+		return fmt.Sprintf("This template shows %s above its text: attach it or give its link.", what)
+	case u.File != nil:
+		if len(u.File.Data) > channel.MaxOutboundFileBytes {
+			return fmt.Sprintf("The file is %s; WhatsApp accepts files up to 16 MB.", megabytes(int64(len(u.File.Data))))
+		}
+		ct := contentTypeOf(u.File)
+		if (m.Kind == channel.MediaImage && !strings.HasPrefix(ct, "image/")) || (m.Kind == channel.MediaVideo && !strings.HasPrefix(ct, "video/")) {
+			return fmt.Sprintf("This template was approved with %s; “%s” is not one.", what, cleanFilename(u.File.Filename))
+		}
+		if m.Prefix != "" && !strings.HasPrefix(publicMedia, m.Prefix) {
+			return fmt.Sprintf("WhatsApp approved this template with media from %s only: give the link of a file there.", m.Prefix)
+		}
+		return ""
+	}
+	p, err := url.Parse(link)
+	switch {
+	case err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || len(link) > 2000:
+		return "Give the whole link of the file, starting with https://."
+	case m.Prefix != "" && (!strings.HasPrefix(link, m.Prefix) || link == m.Prefix):
+		return fmt.Sprintf("WhatsApp approved this template with media from %s only: give a link that starts there.", m.Prefix)
+	}
+	return ""
+}
+
+// Outgoing puts the template into a send: its id, the values, its media
+// header and the buttons that take values; only these go, the provider
+// has the text (out.Body keeps the filled text, by which a lookup
+// recognises the message). A file attached for the media is set by the
+// caller.
+func (t SentTemplate) Outgoing(out channel.Outgoing) channel.Outgoing {
+	out.TemplateID, out.Variables = t.ID, t.Values()
+	if t.Media.NeedsFile() {
+		out.TemplateMedia, out.MediaURL = t.Media, t.MediaURL
+	}
+	for _, b := range t.Links {
+		if b.Var != "" {
+			out.TemplateLinks = append(out.TemplateLinks, b)
+		}
+	}
+	return out
+}
+
 // Values are the variables as the provider takes them.
 func (t SentTemplate) Values() map[string]string {
 	m := make(map[string]string, len(t.Variables))
@@ -93,7 +192,23 @@ func (t SentTemplate) Values() map[string]string {
 
 // Text is the template's text with the values filled in: what the client
 // reads.
-func (t SentTemplate) Text() string { return channel.FillTemplate(t.Body, t.Values()) }
+func (t SentTemplate) Text() string {
+	v := t.Values()
+	return channel.TemplateText(channel.FillTemplate(t.HeaderText, v), channel.FillTemplate(t.Body, v), channel.FillTemplate(t.Footer, v))
+}
+
+// publicMedia is where Parley serves the files it sends.
+func (s *Service) publicMedia() string { return s.baseURL + "/media/public/" }
+
+// putTemplateFile stores the file attached for a template's media header
+// like a reply's, returning its storage key ("" without a file).
+func (s *Service) putTemplateFile(ctx context.Context, tid uuid.UUID, u TemplateUse) (string, error) {
+	if u.File == nil {
+		return "", nil
+	}
+	key := media.NewKey(tid)
+	return key, s.media.Put(ctx, key, u.File.Data)
+}
 
 // Start is a conversation an agent begins with an approved template: with
 // a client who never wrote, or whose 24-hour window has closed.
@@ -118,13 +233,17 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 	if err != nil {
 		errs.Add("number", "Enter the client's WhatsApp number with its country code, e.g. +44 7700 900123.")
 	}
-	sent, err := st.Template.check()
+	sent, err := st.Template.check(s.publicMedia())
 	if p, ok := problem.As(err); ok {
 		for k, v := range p.Fields {
 			errs.Add(k, v)
 		}
 	}
 	if err := errs.Err(); err != nil {
+		return 0, err
+	}
+	fileKey, err := s.putTemplateFile(ctx, tid, st.Template)
+	if err != nil {
 		return 0, err
 	}
 	var caseID int64
@@ -166,7 +285,7 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 		if err != nil {
 			return err
 		}
-		_, err = s.storeOutgoing(ctx, tx, tid, agentID, c, outgoing{kind: "template", body: sent.Text(), template: &sent, key: st.IdempotencyKey})
+		_, err = s.storeOutgoing(ctx, tx, tid, agentID, c, outgoing{kind: "template", body: sent.Text(), template: &sent, file: st.Template.File, fileKey: fileKey, key: st.IdempotencyKey})
 		return err
 	})
 	if err != nil {

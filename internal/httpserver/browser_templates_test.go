@@ -89,12 +89,13 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 	}
 	items := visibleTexts(t, agent, ".macros-panel .panel-item strong")
 	want := []string{"After hours", "Opening hours", "Sign-off",
-		"atualizacao_atendimento", "conversation_follow_up", "issue_resolved_check", "order_shipped", "seguimiento_pedido", "terminerinnerung"}
+		"appointment_card", "atualizacao_atendimento", "choose_department", "conversation_follow_up", "issue_resolved_check", "login_code",
+		"order_receipt", "order_shipped", "seguimiento_pedido", "spring_menu", "summer_collection", "terminerinnerung", "track_order", "welcome_card"}
 	if strings.Join(items, ",") != strings.Join(want, ",") {
 		t.Errorf("panel lists %q\nwant %q (pending and rejected templates left out)", items, want)
 	}
-	langs := visibleTexts(t, agent, ".template-list .panel-item .tag")
-	if strings.Join(langs, ",") != "pt_BR,en,en,en,es,de" {
+	langs := visibleTexts(t, agent, ".template-list .panel-item .tpl-lang")
+	if strings.Join(langs, ",") != "en,pt_BR,en,en,en,en,en,en,es,en,en,de,en,en" {
 		t.Errorf("template languages %q", langs)
 	}
 
@@ -114,14 +115,14 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 		chromedp.Click(chromedp.CSS("[data-macros-toggle]")),
 		chromedp.WaitVisible(chromedp.CSS(".template-list [data-template-pick]")),
 	)
-	if items := visibleTexts(t, agent, ".template-list .panel-item strong"); len(items) == 0 || items[0] != "appointment_confirm" {
-		t.Errorf("after adding a template the panel lists %q, want appointment_confirm first", items)
+	if items := visibleTexts(t, agent, ".template-list .panel-item strong"); len(items) < 2 || items[1] != "appointment_confirm" {
+		t.Errorf("after adding a template the panel lists %q, want appointment_confirm second", items)
 	}
 	apptest.Step(t, agent, "search",
-		chromedp.SendKeys(chromedp.CSS("[data-macros-search]"), "order"),
+		chromedp.SendKeys(chromedp.CSS("[data-macros-search]"), "shipped"),
 	)
 	if items := visibleTexts(t, agent, ".macros-panel .panel-item strong"); strings.Join(items, ",") != "order_shipped" {
-		t.Errorf("search 'order' shows %q", items)
+		t.Errorf("search 'shipped' shows %q", items)
 	}
 
 	apptest.Step(t, agent, "the template goes into the reply box between its comments, with its variables",
@@ -171,7 +172,7 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 	apptest.Step(t, agent, "a template WhatsApp then refuses",
 		chromedp.Click(chromedp.CSS("[data-macros-toggle]")),
 		chromedp.WaitVisible(chromedp.CSS(".template-list [data-template-pick]")),
-		chromedp.SendKeys(chromedp.CSS("[data-macros-search]"), "appointment"),
+		chromedp.SendKeys(chromedp.CSS("[data-macros-search]"), "appointment_confirm"),
 		chromedp.Click(chromedp.CSS(`.template-list li:not([hidden]) [data-template-pick]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#composer input[name="var_1"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#composer input[name="var_1"]`), "Madame Roux"),

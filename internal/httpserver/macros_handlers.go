@@ -3,6 +3,8 @@ package httpserver
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -159,9 +161,17 @@ func templateUse(r *http.Request) (*conversation.TemplateUse, error) {
 	if len(raw) > maxTemplateJSON || json.Unmarshal([]byte(raw), &t) != nil {
 		return nil, problem.Field("template", "This template cannot be read; pick it again from the macros panel.")
 	}
-	u := &conversation.TemplateUse{Template: t, Values: map[string]string{}}
+	u := &conversation.TemplateUse{Template: t, Values: map[string]string{}, MediaURL: r.FormValue("template_media_url")}
 	for _, v := range t.Variables {
 		u.Values[v.Key] = r.FormValue(conversation.VariableField(v.Key))
+	}
+	if file, hdr, err := r.FormFile("template_media_file"); err == nil {
+		data, err := io.ReadAll(file)
+		file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read the template's file: %w", err)
+		}
+		u.File = &conversation.Upload{Filename: hdr.Filename, ContentType: hdr.Header.Get("Content-Type"), Data: data}
 	}
 	return u, nil
 }
@@ -177,6 +187,7 @@ func keepTemplate(r *http.Request, f *web.Form, u *conversation.TemplateUse) *ch
 	for k, v := range u.Values {
 		f.Values[conversation.VariableField(k)] = v
 	}
+	f.Values["template_media_url"] = u.MediaURL // a file must be attached again
 	return &u.Template
 }
 
@@ -231,7 +242,15 @@ func (s *Server) renderStart(w http.ResponseWriter, r *http.Request, status int,
 
 // start sends the template and opens the chat.
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.tooLarge(w, r, tooBig.Limit)
+			return
+		}
+		s.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Reload the page and try again.")
+		return
+	} else if errors.Is(err, http.ErrNotMultipart) && !s.parseForm(w, r) {
 		return
 	}
 	sg := signed(r)

@@ -97,6 +97,8 @@ func New(d Deps) (http.Handler, error) {
 		// The reply route takes a file and checks its own limit, so that
 		// the composer can say what was too large.
 		r.With(s.requireAgent).Post("/chats/{id}/reply", s.reply)
+		// Starting a conversation may carry a template's media file.
+		r.With(s.limitBody(maxReplyBytes), s.requireAgent).Post("/chats/new", s.start)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.limitBody(MaxFormBytes))
@@ -118,7 +120,6 @@ func New(d Deps) (http.Handler, error) {
 				r.Get("/events", s.events)
 				r.Get("/chats", s.chatsPage)
 				r.Get("/chats/new", s.startPage)
-				r.Post("/chats/new", s.start)
 				r.Get("/chats/{id}", s.chatPage)
 				r.Get("/chats/{id}/macros", s.macrosPanel)
 				r.Get("/templates", s.templates)

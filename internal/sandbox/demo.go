@@ -115,6 +115,18 @@ func (s *Sandbox) SeedDemo(ctx context.Context, tenants *tenant.Service, integra
 
 	s.Twilio.AddAccount(DemoTwilioAccountSID, DemoTwilioAuthToken, "Parley sandbox")
 	s.Twilio.SeedDemoTemplates(DemoTwilioAccountSID)
+	// A media template whose media Parley serves: WhatsApp approved it
+	// with a link under Parley's public media address and a variable end
+	// (twilio.com/docs/content/twilio-media), so an agent's attached file
+	// can fill it.
+	s.Twilio.AddTemplate(DemoTwilioAccountSID, Template{
+		FriendlyName: "order_receipt", Language: "en",
+		Variables: map[string]string{"1": "Customer name", "2": "Order number", "3": "receipt.pdf"},
+		Types: map[string]any{"twilio/media": map[string]any{
+			"body":  "Hi {{1}}, here is the receipt for your order {{2}}.",
+			"media": []any{s.baseURL + "/media/public/{{3}}"},
+		}},
+	})
 	tw := find(integration.Twilio, DemoTwilioAccountSID)
 	if tw == nil {
 		created, err := integrations.ConnectTwilio(ctx, admin.TenantID, integration.TwilioForm{

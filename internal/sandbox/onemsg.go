@@ -190,10 +190,24 @@ type OneMsgTemplate struct {
 	Body, Header, Footer string
 	// QuickReplies are the titles of QUICK_REPLY buttons.
 	QuickReplies []string
+	// HeaderFormat makes a media header: IMAGE, DOCUMENT, VIDEO or
+	// LOCATION (Header is then not used); HeaderSample is its approved
+	// sample link (Meta's example.header_handle).
+	HeaderFormat, HeaderSample string
+	// Buttons are the other buttons, after the quick replies: URL (a
+	// link, maybe ending with {{1}}), PHONE_NUMBER, COPY_CODE (a coupon),
+	// OTP (an authentication template's copy-code button), FLOW…
+	Buttons []OneMsgButton
 	// ComponentsAsString serves components as a JSON string (a real quirk).
 	ComponentsAsString bool
 	// LanguageAsObject serves language as {"code": ...} (a real quirk).
 	LanguageAsObject bool
+}
+
+// OneMsgButton is a template button as Meta lists it.
+type OneMsgButton struct {
+	Type, Text, URL, Phone string
+	Example                string // a URL button's sample end, a coupon's sample code
 }
 
 // OneMsgSent is one send the API accepted ("sent": true): the method path
@@ -397,6 +411,7 @@ func (o *OneMsg) AddTemplate(instanceID string, t OneMsgTemplate) {
 		t.Category = "UTILITY"
 	}
 	t.QuickReplies = append([]string(nil), t.QuickReplies...)
+	t.Buttons = append([]OneMsgButton(nil), t.Buttons...)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	in := o.instances[instanceID]
@@ -478,6 +493,39 @@ func (o *OneMsg) SeedDemoTemplates(instanceID string) {
 			Footer: "Antworten Sie, um den Termin zu ändern.",
 		},
 		{
+			Name: "spring_menu", Language: "en", Status: "APPROVED", Category: "MARKETING", Namespace: ns,
+			HeaderFormat: "IMAGE", HeaderSample: o.sampleLink(SampleImage),
+			Body: "Hi {{1}}, our spring menu is here!", Footer: "Demo Company",
+		},
+		{
+			Name: "order_receipt", Language: "en", Status: "approved", Category: "UTILITY", Namespace: ns,
+			HeaderFormat: "DOCUMENT", HeaderSample: o.sampleLink("receipt.pdf"),
+			Body: "Hi {{1}}, here is the receipt for your order {{2}}.",
+		},
+		{
+			Name: "store_tour", Language: "en", Status: "approved", Category: "MARKETING", Namespace: ns,
+			HeaderFormat: "VIDEO", HeaderSample: o.sampleLink("tour.mp4"),
+			Body: "Take a tour of our new store!",
+		},
+		{
+			Name: "track_order", Language: "en", Status: "APPROVED", Category: "UTILITY", Namespace: ns,
+			Body: "Hi {{1}}, your order {{2}} is on its way.",
+			Buttons: []OneMsgButton{
+				{Type: "URL", Text: "Track order", URL: "https://track.example.com/{{1}}", Example: "https://track.example.com/AB12CD"},
+				{Type: "PHONE_NUMBER", Text: "Call us", Phone: "+15550002222"},
+			},
+		},
+		{
+			Name: "login_code", Language: "en", Status: "APPROVED", Category: "AUTHENTICATION", Namespace: ns,
+			Body: "*{{1}}* is your verification code. For your security, do not share this code.", Footer: "This code expires in 10 minutes.",
+			// Created as OTP, listed as URL (Meta's copy code authentication templates).
+			Buttons: []OneMsgButton{{Type: "URL", Text: "Copy code", URL: "https://www.whatsapp.com/otp/code/?otp_type=COPY_CODE&code=otp{{1}}"}},
+		},
+		{
+			Name: "store_location", Language: "en", Status: "approved", Category: "UTILITY", Namespace: ns,
+			HeaderFormat: "LOCATION", Body: "Our new store is open. Come and see us!",
+		},
+		{
 			Name: "spring_sale", Language: "en", Status: "PENDING", Category: "MARKETING", Namespace: ns,
 			Body: "Spring sale! Get {{1}} off every plan until Sunday.",
 		},
@@ -488,6 +536,16 @@ func (o *OneMsg) SeedDemoTemplates(instanceID string) {
 	} {
 		o.AddTemplate(instanceID, t)
 	}
+}
+
+// sampleLink is the link of a sample media file, "" without a PublicURL.
+func (o *OneMsg) sampleLink(name string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.publicURL == "" {
+		return ""
+	}
+	return o.publicURL + "/samples/" + name
 }
 
 // Handler serves all simulator routes relative to PublicURL; mount it with
@@ -503,6 +561,8 @@ func (o *OneMsg) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		o.servePhone(w, r, "/"+rest)
 	case "media":
 		o.serveLink(w, r, rest)
+	case "samples":
+		serveSample(w, r, rest)
 	case "":
 		omError(w, http.StatusNotFound, "Not found")
 	default:

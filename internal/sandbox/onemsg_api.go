@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -75,6 +76,12 @@ const (
 	omCodeTemplateAbsent = 132001
 	omCodeTemplatePaused = 132015
 	omCodeTemplateOff    = 132016
+	// omCodeParamFormat: 132012 "Parameter format does not match format in
+	// the created template" (research §5); omCodeMediaUpload: 131053
+	// "Media upload error", Meta's code for media it could not download
+	// (from memory of Meta's error codes page).
+	omCodeParamFormat = 132012
+	omCodeMediaUpload = 131053
 )
 
 var omMetaErrors = map[int]string{
@@ -83,6 +90,8 @@ var omMetaErrors = map[int]string{
 	omCodeTemplateAbsent: "(#132001) Template name does not exist in the translation",
 	omCodeTemplatePaused: "(#132015) Template is Paused",
 	omCodeTemplateOff:    "(#132016) Template is Disabled",
+	omCodeParamFormat:    "(#132012) Parameter format does not match format in the created template",
+	omCodeMediaUpload:    "(#131053) Media upload error",
 }
 
 // serveAPI answers /{instanceId}/{method}?token=...
@@ -487,7 +496,19 @@ func (o *OneMsg) sendTemplate(w http.ResponseWriter, r *http.Request, in *omInst
 		sentFalse(w, fail)
 		return
 	}
-	text, code := renderOneMsgTemplate(tpl, jsonish(body["params"]))
+	text, code, link := renderOneMsgTemplate(tpl, jsonish(body["params"]))
+	var file *omFile
+	if code == 0 && link != "" {
+		// WhatsApp downloads a media header's link when it sends; one it
+		// cannot download fails the message (131053).
+		f, fail := o.loadFile(r, link, path.Base(link), nil)
+		want := strings.ToLower(tpl.HeaderFormat)
+		if fail != "" || (want != "document" && mediaKind(f.contentType) != want) {
+			code = omCodeMediaUpload
+		} else {
+			file = f
+		}
+	}
 	if code == 0 {
 		switch strings.ToLower(tpl.Status) {
 		case "approved":
@@ -500,6 +521,9 @@ func (o *OneMsg) sendTemplate(w http.ResponseWriter, r *http.Request, in *omInst
 		}
 	}
 	m := &omMessage{kind: "chat", text: text, buttons: append([]string{}, tpl.QuickReplies...)}
+	if file != nil {
+		m.kind, m.file = mediaKind(file.contentType), file
+	}
 	o.accept(w, r, in, "sendTemplate", body, customer, m, code)
 }
 
@@ -567,18 +591,23 @@ func placeholders(text string) []int {
 // templates.ts). It returns a Meta error code when the parameters do not
 // fit: 132000 when a header or body has a different number of parameters
 // than placeholders ([SPEC] "The number of parameters passed must match"),
-// 131008 when a text parameter is empty.
-func renderOneMsgTemplate(t OneMsgTemplate, params any) (string, int) {
+// or a button that takes a value (a link ending with {{1}}, an
+// authentication code, a coupon code) has no button component with one
+// parameter at its index; 132012 when a media header's parameter is not of
+// the header's format with a link; 131008 when a text parameter is empty.
+// link is the media header's link, to fetch.
+func renderOneMsgTemplate(t OneMsgTemplate, params any) (text string, code int, link string) {
 	var headerParams, bodyParams []any
+	buttonParams := map[string][]any{} // by index, "0"…
 	list, _ := params.([]any)
 	if params != nil && list == nil {
-		return t.Body, omCodeParamCount
+		return t.Body, omCodeParamCount, ""
 	}
 	for _, c := range list {
 		comp, ok := c.(map[string]any)
 		if !ok {
 			// "Never a list of strings" (docs.rs one-msg-sdk SendTemplateRequest).
-			return t.Body, omCodeParamCount
+			return t.Body, omCodeParamCount, ""
 		}
 		ps, _ := jsonish(comp["parameters"]).([]any)
 		switch strings.ToLower(omString(comp["type"])) {
@@ -586,31 +615,63 @@ func renderOneMsgTemplate(t OneMsgTemplate, params any) (string, int) {
 			headerParams = ps
 		case "body":
 			bodyParams = ps
+		case "button":
+			buttonParams[omString(comp["index"])] = ps
 		}
 		for _, p := range ps {
 			pm, ok := p.(map[string]any)
 			if !ok {
-				return t.Body, omCodeParamCount
+				return t.Body, omCodeParamCount, ""
 			}
 			if omString(pm["type"]) == "text" && strings.TrimSpace(omString(pm["text"])) == "" {
-				return t.Body, omCodeParamMissing
+				return t.Body, omCodeParamMissing, ""
 			}
 		}
 	}
-	// Only TEXT headers are simulated: one parameter per header {{n}}.
 	bodyVars := placeholders(t.Body)
-	if len(bodyParams) != len(bodyVars) || len(headerParams) != len(placeholders(t.Header)) {
-		return t.Body, omCodeParamCount
+	if len(bodyParams) != len(bodyVars) {
+		return t.Body, omCodeParamCount, ""
+	}
+	switch format := strings.ToLower(t.HeaderFormat); format {
+	case "":
+		if len(headerParams) != len(placeholders(t.Header)) {
+			return t.Body, omCodeParamCount, ""
+		}
+	case "image", "document", "video", "location":
+		// A media header's media is given at send time, always.
+		if len(headerParams) != 1 {
+			return t.Body, omCodeParamCount, ""
+		}
+		pm, _ := headerParams[0].(map[string]any)
+		media, _ := jsonish(pm[format]).(map[string]any)
+		if omString(pm["type"]) != format || media == nil {
+			return t.Body, omCodeParamFormat, ""
+		}
+		if format != "location" {
+			link = strings.TrimSpace(omString(media["link"]))
+			if !strings.HasPrefix(link, "https://") && !strings.HasPrefix(link, "http://") {
+				return t.Body, omCodeParamFormat, ""
+			}
+		}
+	}
+	index := len(t.QuickReplies)
+	for _, b := range t.Buttons {
+		needs := (b.Type == "URL" && omPlaceholder.MatchString(b.URL)) || b.Type == "OTP" || b.Type == "COPY_CODE"
+		ps, given := buttonParams[strconv.Itoa(index)]
+		index++
+		if needs && (!given || len(ps) != 1) {
+			return t.Body, omCodeParamCount, ""
+		}
 	}
 	values := map[int]string{}
 	for i, n := range bodyVars {
 		values[n] = paramText(bodyParams[i])
 	}
-	text := omPlaceholder.ReplaceAllStringFunc(t.Body, func(ph string) string {
+	text = omPlaceholder.ReplaceAllStringFunc(t.Body, func(ph string) string {
 		n, _ := strconv.Atoi(omPlaceholder.FindStringSubmatch(ph)[1])
 		return values[n]
 	})
-	return text, 0
+	return text, 0, link
 }
 
 // paramText is what a parameter shows: text, or the fallback_value of a
@@ -971,22 +1032,45 @@ func (o *OneMsg) templatesJSON(in *omInstance) map[string]any {
 	return map[string]any{"total": len(list), "templates": list}
 }
 
-// templateComponents renders Meta's components: HEADER (TEXT), BODY,
-// FOOTER, BUTTONS with QUICK_REPLY buttons.
+// templateComponents renders Meta's components: HEADER (TEXT, or a media
+// format with its sample in example.header_handle), BODY, FOOTER, BUTTONS
+// (quick replies, then the other buttons).
 func templateComponents(t OneMsgTemplate) []map[string]any {
 	var out []map[string]any
-	if t.Header != "" {
+	switch {
+	case t.HeaderFormat != "":
+		h := map[string]any{"type": "HEADER", "format": t.HeaderFormat}
+		if t.HeaderSample != "" {
+			h["example"] = map[string]any{"header_handle": []string{t.HeaderSample}}
+		}
+		out = append(out, h)
+	case t.Header != "":
 		out = append(out, map[string]any{"type": "HEADER", "format": "TEXT", "text": t.Header})
 	}
 	out = append(out, map[string]any{"type": "BODY", "text": t.Body})
 	if t.Footer != "" {
 		out = append(out, map[string]any{"type": "FOOTER", "text": t.Footer})
 	}
-	if len(t.QuickReplies) > 0 {
-		buttons := make([]map[string]string, 0, len(t.QuickReplies))
-		for _, q := range t.QuickReplies {
-			buttons = append(buttons, map[string]string{"type": "QUICK_REPLY", "text": q})
+	var buttons []map[string]any
+	for _, q := range t.QuickReplies {
+		buttons = append(buttons, map[string]any{"type": "QUICK_REPLY", "text": q})
+	}
+	for _, b := range t.Buttons {
+		m := map[string]any{"type": b.Type, "text": b.Text}
+		switch b.Type {
+		case "URL":
+			m["url"] = b.URL
+		case "PHONE_NUMBER":
+			m["phone_number"] = b.Phone
+		case "OTP":
+			m["otp_type"] = "COPY_CODE"
 		}
+		if b.Example != "" {
+			m["example"] = []string{b.Example}
+		}
+		buttons = append(buttons, m)
+	}
+	if len(buttons) > 0 {
 		out = append(out, map[string]any{"type": "BUTTONS", "buttons": buttons})
 	}
 	return out

@@ -68,6 +68,10 @@ func loadOneMsgSpec(t *testing.T) *openapi3.T {
 //     current categories UTILITY and AUTHENTICATION, which [SPEC]'s enum
 //     still calls TRANSACTIONAL and OTP. These are normalized before the
 //     list is validated; everything else is validated as served.
+//  7b. GET /templates lists Meta's current template parts that [SPEC]'s
+//     enums predate: the LOCATION header format and the COPY_CODE, OTP,
+//     FLOW… button types (Meta's message templates reference). These are
+//     normalized to TEXT and URL before the list is validated.
 //  8. Webhook messages carry "quotedMsgId": null when not a reply ([PROD]);
 //     [SPEC] types it as a non-nullable string. Button taps have type
 //     "button" ([PROD]), missing from [SPEC]'s enum.
@@ -205,6 +209,22 @@ func normalizeTemplateQuirks(raw []byte) ([]byte, error) {
 				return nil, fmt.Errorf("language object %v", l)
 			}
 			tp["language"] = l["code"]
+		}
+		comps, _ := tp["components"].([]any)
+		for _, c := range comps {
+			c, _ := c.(map[string]any)
+			if c["format"] == "LOCATION" {
+				c["format"] = "TEXT"
+			}
+			buttons, _ := c["buttons"].([]any)
+			for _, b := range buttons {
+				b, _ := b.(map[string]any)
+				switch b["type"] {
+				case "PHONE_NUMBER", "URL", "QUICK_REPLY":
+				default:
+					b["type"] = "URL"
+				}
+			}
 		}
 		switch tp["category"] {
 		case "UTILITY":

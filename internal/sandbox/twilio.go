@@ -178,6 +178,11 @@ type Template struct {
 	// "rejected", "unsubmitted" ("paused" and "disabled" also work).
 	// Empty means "approved".
 	Status string
+	// Types, when set, are the Content API types served as they are
+	// (twilio/media, twilio/call-to-action, twilio/card, whatsapp/card,
+	// whatsapp/authentication, twilio/list-picker…, in the API's JSON
+	// shapes); Body and QuickReplies are then not used.
+	Types map[string]any
 }
 
 // SentMessage is one Messages create that the API accepted (201), with the
@@ -387,6 +392,100 @@ func (t *Twilio) SeedDemoTemplates(accountSid string) {
 	} {
 		t.AddTemplate(accountSid, tpl)
 	}
+	for _, tpl := range t.richDemoTemplates() {
+		t.AddTemplate(accountSid, tpl)
+	}
+}
+
+// richDemoTemplates are one template of every other content type: media
+// (a fixed image), call-to-action (a link with a variable end and a call
+// button), twilio/card, whatsapp/card, whatsapp/authentication, and two
+// that Parley cannot send: a list picker (session-only content) and an
+// approved carousel. Their media are the simulator's samples.
+func (t *Twilio) richDemoTemplates() []Template {
+	samples := t.publicURL + "/samples/"
+	return []Template{
+		{
+			FriendlyName: "spring_menu", Language: "en",
+			Variables: map[string]string{"1": "Customer name"},
+			Types: map[string]any{
+				"twilio/media": map[string]any{"body": "Hi {{1}}, our spring menu is here!", "media": []any{samples + SampleImage}},
+			},
+		},
+		{
+			FriendlyName: "track_order", Language: "en",
+			Variables: map[string]string{"1": "Customer name", "2": "Order number", "3": "AB12CD"},
+			Types: map[string]any{
+				"twilio/call-to-action": map[string]any{
+					"body": "Hi {{1}}, your order {{2}} is on its way.",
+					"actions": []any{
+						map[string]any{"type": "URL", "title": "Track order", "url": "https://track.example.com/{{3}}"},
+						map[string]any{"type": "PHONE_NUMBER", "title": "Call us", "phone": "+15550001111"},
+					},
+				},
+			},
+		},
+		{
+			FriendlyName: "welcome_card", Language: "en",
+			Variables: map[string]string{"1": "Customer name"},
+			Types: map[string]any{
+				"twilio/card": map[string]any{
+					"title": "Welcome to Demo Company, {{1}}!", "subtitle": "Reply any time to talk to us",
+					"media": []any{samples + "welcome.png"},
+					"actions": []any{
+						map[string]any{"type": "QUICK_REPLY", "title": "Talk to an agent", "id": "agent"},
+						map[string]any{"type": "URL", "title": "Visit our site", "url": "https://www.example.com/"},
+					},
+				},
+			},
+		},
+		{
+			FriendlyName: "appointment_card", Language: "en",
+			Variables: map[string]string{"1": "Customer name", "2": "Date and time"},
+			Types: map[string]any{
+				"whatsapp/card": map[string]any{
+					"header_text": "Your appointment", "body": "Hi {{1}}, we look forward to seeing you on {{2}}.",
+					"footer": "Reply to change the time",
+					"actions": []any{
+						map[string]any{"type": "PHONE_NUMBER", "title": "Call the clinic", "phone": "+15550003333"},
+					},
+				},
+			},
+		},
+		{
+			FriendlyName: "login_code", Language: "en",
+			Types: map[string]any{
+				"whatsapp/authentication": map[string]any{
+					"add_security_recommendation": true, "code_expiration_minutes": 10,
+					"actions": []any{map[string]any{"type": "COPY_CODE", "copy_code_text": "Copy code"}},
+				},
+			},
+		},
+		{
+			FriendlyName: "choose_department", Language: "en", Status: "unsubmitted",
+			Types: map[string]any{
+				"twilio/list-picker": map[string]any{
+					"body": "Which team would you like to talk to?", "button": "Choose",
+					"items": []any{
+						map[string]any{"id": "sales", "item": "Sales"},
+						map[string]any{"id": "support", "item": "Support", "description": "Orders and returns"},
+					},
+				},
+			},
+		},
+		{
+			FriendlyName: "summer_collection", Language: "en",
+			Types: map[string]any{
+				"twilio/carousel": map[string]any{
+					"body": "Our summer collection",
+					"cards": []any{map[string]any{
+						"title": "Sunglasses", "body": "UV400, three colours", "media": samples + "welcome.png",
+						"actions": []any{map[string]any{"type": "URL", "title": "Buy", "url": "https://www.example.com/sunglasses"}},
+					}},
+				},
+			},
+		},
+	}
 }
 
 // Handler serves all simulator routes relative to PublicURL; mount it with
@@ -410,6 +509,8 @@ func (t *Twilio) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		t.serveContent(w, r, strings.TrimPrefix(p, "/content"))
 	case strings.HasPrefix(p, "/cdn/"):
 		t.serveCDN(w, r, strings.TrimPrefix(p, "/cdn/"))
+	case strings.HasPrefix(p, "/samples/"):
+		serveSample(w, r, strings.TrimPrefix(p, "/samples/"))
 	case strings.HasPrefix(p, "/phone/"):
 		t.servePhone(w, r, strings.TrimPrefix(p, "/phone"))
 	default:

@@ -282,6 +282,13 @@ func (t *Twilio) createMessage(w http.ResponseWriter, r *http.Request, acct *twA
 				return
 			}
 		}
+		for _, k := range requiredVars(tpl.tpl) {
+			if _, ok := vars[k]; !ok {
+				writeError(w, http.StatusBadRequest, codeContentVariablesInvalid,
+					fmt.Sprintf("The ContentVariables Parameter is invalid: variable %q must be defined at the time of send.", k))
+				return
+			}
+		}
 	case hasVars:
 		writeError(w, http.StatusBadRequest, codeContentSidRequired, "ContentSid Required")
 		return
@@ -317,7 +324,12 @@ func (t *Twilio) createMessage(w http.ResponseWriter, r *http.Request, acct *twA
 	if tpl != nil {
 		job.tpl = tpl.tpl
 		m.body, job.missing = renderTemplate(tpl.tpl, vars)
-		for _, q := range tpl.tpl.QuickReplies {
+		if u := waMedia(tpl.tpl); u != "" {
+			job.tplMedia = placeholder.ReplaceAllStringFunc(u, func(ph string) string {
+				return vars[placeholder.FindStringSubmatch(ph)[1]]
+			})
+		}
+		for _, q := range waButtons(tpl.tpl) {
 			m.buttons = append(m.buttons, q)
 			m.buttonIDs = append(m.buttonIDs, actionID(q))
 		}
@@ -488,7 +500,11 @@ func parseContentVariables(raw string) (vars map[string]string, code int, msg st
 // template's default placeholder value"). missing lists placeholders that
 // have neither.
 func renderTemplate(tpl Template, vars map[string]string) (body string, missing []string) {
-	body = placeholder.ReplaceAllStringFunc(tpl.Body, func(ph string) string {
+	text := tpl.Body
+	if tpl.Types != nil {
+		text = waText(tpl)
+	}
+	body = placeholder.ReplaceAllStringFunc(text, func(ph string) string {
 		key := placeholder.FindStringSubmatch(ph)[1]
 		if v, ok := vars[key]; ok {
 			return v
@@ -773,15 +789,17 @@ func templateVariables(tpl Template) map[string]string {
 }
 
 func templateContentType(tpl Template) string {
-	if len(tpl.QuickReplies) > 0 {
-		return "twilio/quick-reply"
-	}
-	return "twilio/text"
+	kind, _ := waType(tpl)
+	return kind
 }
 
-// templateTypes renders the "types" object: twilio/text or
-// twilio/quick-reply (schemas twilioText and twilioQuickReply).
+// templateTypes renders the "types" object: the template's own Types, or
+// twilio/text or twilio/quick-reply (schemas twilioText and
+// twilioQuickReply).
 func templateTypes(tpl Template) map[string]any {
+	if tpl.Types != nil {
+		return tpl.Types
+	}
 	if len(tpl.QuickReplies) == 0 {
 		return map[string]any{"twilio/text": map[string]any{"body": tpl.Body}}
 	}

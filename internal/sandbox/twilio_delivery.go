@@ -50,6 +50,7 @@ type outbound struct {
 	vars       map[string]string
 	missing    []string // placeholders with neither a value nor a default
 	mediaURLs  []string
+	tplMedia   string // a template's media link, variables filled in
 	callback   string
 	install    string
 	windowOpen bool // the customer wrote to the sender in the 24 h before the create
@@ -104,7 +105,9 @@ func (t *Twilio) check(ctx context.Context, acct *twAccount, job *outbound) int 
 		}
 		switch job.tpl.Status {
 		case "approved":
-			return 0 // approved templates may be sent at any time
+			// Approved templates may be sent at any time; WhatsApp then
+			// fetches the media of a media header like a MediaUrl's.
+			return t.attachMedia(ctx, acct, job, job.tplMedia)
 		case "rejected":
 			return codeTemplateRejected
 		case "paused":
@@ -127,16 +130,32 @@ func (t *Twilio) check(ctx context.Context, acct *twAccount, job *outbound) int 
 		return codeOutsideWindow
 	}
 	for _, u := range job.mediaURLs {
-		md, code := t.fetchMedia(ctx, u, job.msg.body)
-		if code != 0 {
+		if code := t.attachMedia(ctx, acct, job, u); code != 0 {
 			return code
 		}
-		t.mu.Lock()
-		md.account, md.message, md.created = acct.sid, job.msg.sid, t.now()
-		t.media[md.sid] = md
-		job.msg.media = append(job.msg.media, md)
-		t.mu.Unlock()
 	}
+	return 0
+}
+
+// attachMedia downloads a message's media (none when u is "") and keeps
+// it on the message, or returns the error code it fails with.
+func (t *Twilio) attachMedia(ctx context.Context, acct *twAccount, job *outbound, u string) int {
+	if u == "" {
+		return 0
+	}
+	caption := job.msg.body
+	if job.msg.contentSid != "" {
+		caption = "" // a template's text is not a caption
+	}
+	md, code := t.fetchMedia(ctx, u, caption)
+	if code != 0 {
+		return code
+	}
+	t.mu.Lock()
+	md.account, md.message, md.created = acct.sid, job.msg.sid, t.now()
+	t.media[md.sid] = md
+	job.msg.media = append(job.msg.media, md)
+	t.mu.Unlock()
 	return 0
 }
 

@@ -769,8 +769,8 @@ func TestListContentAndApprovalsPagesThroughTwilioGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 8 {
-		t.Fatalf("%d templates, want 8", len(items))
+	if len(items) != 15 {
+		t.Fatalf("%d templates, want 15", len(items))
 	}
 	var pages int
 	for _, ex := range h.rec.exchanges() {
@@ -778,8 +778,8 @@ func TestListContentAndApprovalsPagesThroughTwilioGo(t *testing.T) {
 			pages++
 		}
 	}
-	if pages != 3 {
-		t.Errorf("%d page requests, want 3", pages)
+	if pages != 5 {
+		t.Errorf("%d page requests, want 5", pages)
 	}
 	byName := map[string]content.ContentV1ContentAndApprovals{}
 	langs := map[string]bool{}

@@ -203,9 +203,17 @@
     var first = slotOf(form).querySelector(".tpl-vars input");
     if (first) first.focus();
   }
-  // Empty variables are caught before anything is sent, next to them.
+  // Empty variables, and a media header without its file or link, are
+  // caught before anything is sent, next to them.
   function checkTemplate(form) {
     var ok = true;
+    form.querySelectorAll("[data-template-block] [data-tpl-media-input]").forEach(function (box) {
+      var file = box.querySelector("input[type=file]"), link = box.querySelector("input[type=url]");
+      var err = box.querySelector(".field-error");
+      var empty = !(file.files && file.files.length) && link.value.trim() === "";
+      if (err) { err.textContent = empty ? "Attach the file or give its link." : ""; err.hidden = !empty; }
+      if (empty && ok) { file.focus(); ok = false; }
+    });
     form.querySelectorAll("[data-template-block] .tpl-vars input").forEach(function (input) {
       var err = input.closest("li").querySelector(".field-error");
       var empty = input.value.trim() === "";
@@ -253,7 +261,19 @@
       });
     }
   });
+  // The preview shows the image the agent picks or links.
+  function previewMedia(input) {
+    var block = input.closest("[data-template-block]");
+    var box = block && block.querySelector(".tpl-media-img");
+    if (!box) return;
+    if (input.type === "file" && input.files && input.files[0] && input.files[0].type.indexOf("image/") === 0) {
+      box.src = URL.createObjectURL(input.files[0]);
+    } else if (input.type === "url" && /^https:\/\//.test(input.value.trim())) {
+      box.src = input.value.trim();
+    }
+  }
   document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("[data-tpl-media-input] input")) previewMedia(e.target);
     var form = e.target.closest("[data-template-form]");
     if (form && e.target.name === "integration") setTemplate(form, null); // another number, other templates
   });

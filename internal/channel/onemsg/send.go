@@ -56,12 +56,23 @@ type (
 	}
 	// templatePart is a Cloud API component with its parameters.
 	templatePart struct {
-		Type       string          `json:"type"` // header or body
-		Parameters []textParameter `json:"parameters"`
+		Type       string          `json:"type"`               // header, body or button
+		SubType    string          `json:"sub_type,omitempty"` // a button's: url, copy_code
+		Index      string          `json:"index,omitempty"`    // a button's position, "0"…
+		Parameters []templateParam `json:"parameters"`
 	}
-	textParameter struct {
-		Type string `json:"type"` // "text"
-		Text string `json:"text"`
+	// templateParam is one parameter: text, a media link or a coupon code.
+	templateParam struct {
+		Type       string     `json:"type"` // text, image, document, video, coupon_code
+		Text       string     `json:"text,omitempty"`
+		Image      *mediaLink `json:"image,omitempty"`
+		Document   *mediaLink `json:"document,omitempty"`
+		Video      *mediaLink `json:"video,omitempty"`
+		CouponCode string     `json:"coupon_code,omitempty"`
+	}
+	mediaLink struct {
+		Link     string `json:"link"`
+		Filename string `json:"filename,omitempty"`
 	}
 )
 
@@ -95,7 +106,7 @@ func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResu
 				Err:     fmt.Errorf("1msg send: template id %q", m.TemplateID),
 			}
 		}
-		params, err := templateParams(m.Variables)
+		params, err := templateParams(m)
 		if err != nil {
 			return channel.SendResult{}, err
 		}
@@ -252,16 +263,23 @@ func (c *Client) Lookup(ctx context.Context, m channel.Outgoing, since time.Time
 	return out, nil
 }
 
-// templateParams turns a template's values into Cloud API components:
-// header variables ("h1", "h2"…) and body variables ("1", "2"…), each in
-// numeric order, one text parameter per variable; [] without variables.
-func templateParams(vars map[string]string) ([]templatePart, error) {
+// templateParams turns a template's values into Cloud API components
+// (Meta's "Send template messages"; 1msg passes them on as params): the
+// header's media link or its variables ("h1", "h2"…), the body's
+// variables ("1", "2"…), each in numeric order, one text parameter per
+// variable, then one component per button that takes a value (a link's
+// end, "b<index>"; an authentication code, the body's "1"; a coupon code,
+// "c<index>"); [] without any.
+func templateParams(m channel.Outgoing) ([]templatePart, error) {
 	type numbered struct {
 		n     int
 		value string
 	}
 	var header, body []numbered
-	for k, v := range vars {
+	for k, v := range m.Variables {
+		if strings.HasPrefix(k, "b") || strings.HasPrefix(k, "c") {
+			continue // a button's, below
+		}
 		key, isHeader := strings.CutPrefix(k, "h")
 		n, err := strconv.Atoi(key)
 		if err != nil || n < 1 || key != strconv.Itoa(n) {
@@ -274,6 +292,25 @@ func templateParams(vars map[string]string) ([]templatePart, error) {
 		}
 	}
 	params := []templatePart{}
+	if md := m.TemplateMedia; md.NeedsFile() {
+		if strings.TrimSpace(m.MediaURL) == "" {
+			return nil, &channel.SendError{Message: "This template needs its " + md.Kind + ": attach a file or give its link", Err: errors.New("1msg send: template media without a link")}
+		}
+		link := &mediaLink{Link: m.MediaURL}
+		p := templateParam{Type: md.Kind}
+		switch md.Kind {
+		case channel.MediaImage:
+			p.Image = link
+		case channel.MediaVideo:
+			p.Video = link
+		case channel.MediaDocument:
+			link.Filename = filenameOf(m)
+			p.Document = link
+		default:
+			return nil, &channel.SendError{Message: "Parley cannot send a template with a " + md.Kind + " header", Err: fmt.Errorf("1msg send: header %q", md.Kind)}
+		}
+		params = append(params, templatePart{Type: "header", Parameters: []templateParam{p}})
+	}
 	for _, c := range []struct {
 		kind string
 		vars []numbered
@@ -284,7 +321,26 @@ func templateParams(vars map[string]string) ([]templatePart, error) {
 		sort.Slice(c.vars, func(i, j int) bool { return c.vars[i].n < c.vars[j].n })
 		part := templatePart{Type: c.kind}
 		for _, v := range c.vars {
-			part.Parameters = append(part.Parameters, textParameter{Type: "text", Text: v.value})
+			part.Parameters = append(part.Parameters, templateParam{Type: "text", Text: v.value})
+		}
+		params = append(params, part)
+	}
+	for _, b := range m.TemplateLinks {
+		if b.Var == "" {
+			continue
+		}
+		v, ok := m.Variables[b.Var]
+		if !ok {
+			return nil, &channel.SendError{Message: channel.Explain("132000", ""), Err: fmt.Errorf("1msg send: no value for button %d's {{%s}}", b.Index, b.Var)}
+		}
+		part := templatePart{Type: "button", Index: strconv.Itoa(b.Index)}
+		switch {
+		case b.Kind == channel.ButtonCopyCode && b.URL == "":
+			part.SubType = "copy_code"
+			part.Parameters = []templateParam{{Type: "coupon_code", CouponCode: v}}
+		default: // a link's end; an authentication code (its button is a link)
+			part.SubType = "url"
+			part.Parameters = []templateParam{{Type: "text", Text: v}}
 		}
 		params = append(params, part)
 	}

@@ -441,7 +441,7 @@ func TestTemplates(t *testing.T) {
 		t.Fatalf("Templates: %v", err)
 	}
 	want := []channel.Template{
-		{ID: check, Name: "check", Language: "en", Body: "Resolved?", Buttons: []string{"Yes", "No"}},
+		{ID: check, Name: "check", Language: "en", Kind: "twilio/quick-reply", Body: "Resolved?", Buttons: []string{"Yes", "No"}},
 		{ID: shipped, Name: "order_shipped", Language: "en", Body: "Hi {{1}}, order {{2}} ships on {{3}}.",
 			Variables: []channel.Variable{{Key: "1", Hint: "Customer name"}, {Key: "2", Hint: "Order number"}, {Key: "3"}}},
 		{ID: es, Name: "Order_shipped", Language: "es", Body: "Hola {{1}}", Variables: []channel.Variable{{Key: "1"}}},

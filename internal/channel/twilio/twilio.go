@@ -116,8 +116,12 @@ func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResu
 	switch {
 	case m.TemplateID != "":
 		p.SetContentSid(m.TemplateID)
-		if len(m.Variables) > 0 {
-			vars, err := json.Marshal(m.Variables)
+		values, err := templateValues(m)
+		if err != nil {
+			return channel.SendResult{}, err
+		}
+		if len(values) > 0 {
+			vars, err := json.Marshal(values)
 			if err != nil {
 				return channel.SendResult{}, fmt.Errorf("template variables: %w", err)
 			}
@@ -140,6 +144,30 @@ func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResu
 		return channel.SendResult{}, &channel.SendError{Message: "Twilio answered without a message id: " + unknownOutcome, Unknown: true}
 	}
 	return channel.SendResult{ProviderMessageID: *msg.Sid, Status: statusOf(msg.Status)}, nil
+}
+
+// templateValues are a template's content variables: the agent's values
+// and, for a media header the agent supplied, the end of its link after
+// the template's fixed start (Twilio takes template media only as a
+// content variable: MediaUrl beside ContentSid is refused,
+// twilio.com/docs/api/errors/63030).
+func templateValues(m channel.Outgoing) (map[string]string, error) {
+	if !m.TemplateMedia.NeedsFile() {
+		return m.Variables, nil
+	}
+	rest, ok := strings.CutPrefix(m.MediaURL, m.TemplateMedia.Prefix)
+	if !ok || rest == "" {
+		return nil, &channel.SendError{
+			Message: "This template's media must be a link starting with " + m.TemplateMedia.Prefix,
+			Err:     fmt.Errorf("twilio send: media %q outside the template's %q", m.MediaURL, m.TemplateMedia.Prefix),
+		}
+	}
+	values := make(map[string]string, len(m.Variables)+1)
+	for k, v := range m.Variables {
+		values[k] = v
+	}
+	values[m.TemplateMedia.Var] = rest
+	return values, nil
 }
 
 // unknownOutcome ends the words of every failure after which the message
