@@ -575,8 +575,8 @@ type StatusArgs struct {
 // Kind names the job.
 func (StatusArgs) Kind() string { return "apply_status" }
 
-// InsertOpts: a status for a message that never appears is dropped after
-// a few tries.
+// InsertOpts: errors (a database that does not answer) are tried again a
+// few times; waiting for the message is the worker's own patience.
 func (StatusArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 6} }
 
 // ReceiveStatus applies a delivery status from a provider's webhook; one

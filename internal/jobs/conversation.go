@@ -57,10 +57,16 @@ type StatusWorker struct {
 	Integrations  *integration.Service
 }
 
-// errNotYet retries the job until the message's provider id is known.
-var errNotYet = errors.New("message with this provider id not recorded yet")
+// errNotYet ends the job when no message took the provider id in time.
+var errNotYet = errors.New("no message with this provider id")
 
-// Work applies the status, or tries again shortly.
+// statusPatience is how long a status waits for its message's provider
+// id: longer than a send whose answer was lost takes to learn it
+// (conversation.SendSettle, then a lookup).
+const statusPatience = 2 * time.Minute
+
+// Work applies the status, or looks again in a moment until statusPatience
+// has passed since it arrived.
 func (w *StatusWorker) Work(ctx context.Context, job *river.Job[conversation.StatusArgs]) error {
 	ig, err := w.Integrations.Get(ctx, job.Args.TenantID, job.Args.IntegrationID)
 	if err != nil {
@@ -70,8 +76,11 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[conversation.Sta
 	if err != nil {
 		return err
 	}
+	if !found && time.Since(job.CreatedAt) < statusPatience {
+		return river.JobSnooze(2 * time.Second)
+	}
 	if !found {
-		return errNotYet
+		return river.JobCancel(errNotYet)
 	}
 	return nil
 }
