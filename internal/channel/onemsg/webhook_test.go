@@ -263,7 +263,6 @@ func TestParseWebhookLargeBatch(t *testing.T) {
 		fmt.Fprintf(&b, `{"id":"wamid.%d","status":"delivered"}`, i)
 	}
 	b.WriteString(`]}`)
-	start := time.Now()
 	w, err := onemsg.ParseWebhook([]byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
@@ -273,10 +272,6 @@ func TestParseWebhookLargeBatch(t *testing.T) {
 	}
 	if w.Messages[n-1].Body != fmt.Sprintf("message %d", n-1) {
 		t.Errorf("last message %+v", w.Messages[n-1])
-	}
-	// Generous, for -race on a busy machine; it takes milliseconds.
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("parsing %d items took %v", 2*n, d)
 	}
 }
 
