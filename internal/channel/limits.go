@@ -249,7 +249,9 @@ func (l Limits) BrowserRules() map[string]FileRule {
 	return out
 }
 
-// extTypes are the types of the extensions agents meet.
+// extTypes are the types of the extensions agents and clients meet, by
+// Parley's own table rather than the system's mime.types, so that a file's
+// type does not depend on the machine.
 var extTypes = map[string]string{
 	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
 	".aac": "audio/aac", ".amr": "audio/amr", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".3ga": "audio/3gpp",

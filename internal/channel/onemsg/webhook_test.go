@@ -79,23 +79,25 @@ var webhookCases = []struct {
 		name: "image with caption",
 		body: msgs(item("wamid.B", "image", `"`+link+`"`, `caption="my receipt"`)),
 		messages: []onemsg.Message{inbound("wamid.B", func(in *channel.Inbound) {
-			in.Body, in.Media = "my receipt", []channel.MediaRef{{URL: link}}
+			in.Body, in.Media = "my receipt", []channel.MediaRef{{URL: link, Filename: "receipt.png"}}
 		})},
 	},
 	{
 		name: "voice note and document without caption",
 		body: msgs(item("wamid.C", "ptt", `"`+link+`"`), item("wamid.D", "document", `"`+link+`"`, `caption=null`)),
 		messages: []onemsg.Message{
-			inbound("wamid.C", func(in *channel.Inbound) { in.Media = []channel.MediaRef{{URL: link, ContentType: "audio/ogg"}} }),
-			inbound("wamid.D", func(in *channel.Inbound) { in.Media = []channel.MediaRef{{URL: link}} }),
+			inbound("wamid.C", func(in *channel.Inbound) {
+				in.Media = []channel.MediaRef{{URL: link, ContentType: "audio/ogg", Filename: "receipt.png"}}
+			}),
+			inbound("wamid.D", func(in *channel.Inbound) { in.Media = []channel.MediaRef{{URL: link, Filename: "receipt.png"}} }),
 		},
 	},
 	{
 		name: "button taps",
 		body: msgs(item("wamid.E", "button", `"Yes"`, `quotedMsgId="wamid.OUT"`), item("wamid.F", "interactive", `"Talk to an agent"`)),
 		messages: []onemsg.Message{
-			inbound("wamid.E", func(in *channel.Inbound) { in.Body, in.ButtonPayload = "Yes", "Yes" }),
-			inbound("wamid.F", func(in *channel.Inbound) { in.Body, in.ButtonPayload = "Talk to an agent", "Talk to an agent" }),
+			inbound("wamid.E", func(in *channel.Inbound) { in.Body, in.ButtonText, in.QuotedID = "Yes", "Yes", "wamid.OUT" }),
+			inbound("wamid.F", func(in *channel.Inbound) { in.Body, in.ButtonText = "Talk to an agent", "Talk to an agent" }),
 		},
 	},
 	{
@@ -147,9 +149,15 @@ var webhookCases = []struct {
 			item("wamid.X", "chat", `"   "`),
 			item("wamid.Y", "image", `""`, `caption="no link"`),
 		),
-		messages: []onemsg.Message{inbound("wamid.S", func(in *channel.Inbound) { in.Body = "BEGIN:VCARD\nFN:Ann\nEND:VCARD" })},
-		skipped: []string{`"wamid.T": type "product" without text`, `"wamid.U": type "reaction" is not a chat message`,
-			`"wamid.V": type "request_welcome"`, `"wamid.W": type "revoked"`, `"wamid.X": empty chat message`, `"wamid.Y": image message without a download link`},
+		// Nothing a client sent is dropped: what Parley cannot show is kept
+		// as an unsupported message; only chat events are left out.
+		messages: []onemsg.Message{
+			inbound("wamid.S", func(in *channel.Inbound) { in.Contacts = []channel.Contact{{Name: "Ann"}} }),
+			inbound("wamid.T", func(in *channel.Inbound) { in.Unsupported = "product" }),
+			inbound("wamid.U", func(in *channel.Inbound) { in.Unsupported, in.Body = "reaction", "👍" }),
+			inbound("wamid.W", func(in *channel.Inbound) { in.Unsupported = "revoked" }),
+		},
+		skipped: []string{`"wamid.V": type "request_welcome"`, `"wamid.X": empty chat message`, `"wamid.Y": image message without a download link`},
 	},
 	{
 		name: "a bad item in a batch",
@@ -305,7 +313,7 @@ func TestParseSimulatorWebhooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.hook.message(t, id); got.Body != "Talk to an agent" || got.ButtonPayload != "Talk to an agent" || got.FromMe {
+	if got := e.hook.message(t, id); got.Body != "Talk to an agent" || got.ButtonText != "Talk to an agent" || got.FromMe {
 		t.Errorf("button tap %+v", got)
 	}
 
@@ -356,4 +364,34 @@ func FuzzParseWebhook(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An @lid chat is a client known by their business-scoped user id; a
+// phone chat carries it as authorBsuid; a raw Meta-format body Parley
+// cannot use is refused with the setting to change.
+func TestParseWebhookUserIDsAndRawHooks(t *testing.T) {
+	w, err := onemsg.ParseWebhook([]byte(msgs(
+		item("wamid.L1", "chat", `"hola"`, `chatId="CO.9912387465501234@lid"`, `authorBsuid="CO.9912387465501234"`, `authorUserName="valen.r"`),
+		item("wamid.L2", "chat", `"hola"`, `chatId="CO.9912387465501234@lid"`),
+		item("wamid.L3", "chat", `"hola"`, `authorBsuid="CO.1726691741709890"`),
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Messages) != 3 {
+		t.Fatalf("messages %+v, skipped %q", w.Messages, w.Skipped)
+	}
+	for i, want := range [][3]string{{"", "CO.9912387465501234", "valen.r"}, {"", "CO.9912387465501234", ""}, {"+15005550006", "CO.1726691741709890", ""}} {
+		if m := w.Messages[i]; m.From != want[0] || m.UserID != want[1] || m.Username != want[2] {
+			t.Errorf("message %d: from %q user %q username %q, want %q", i, m.From, m.UserID, m.Username, want)
+		}
+	}
+	for _, body := range []string{
+		`{"object":"whatsapp_business_account","entry":[]}`,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"account_update","value":{}}]}]}`,
+	} {
+		if _, err := onemsg.ParseWebhook([]byte(body)); err == nil || !strings.Contains(err.Error(), "turn off rawHooks in the 1msg channel settings") {
+			t.Errorf("ParseWebhook(%s) = %v, want the setup hint", body, err)
+		}
+	}
 }
