@@ -79,6 +79,9 @@ func TestOneMsgPageWarnsWhenDeliveryStatusesAreOff(t *testing.T) {
 	}
 
 	d.omsim.SetAckNotifications("acks2", false)
+	if _, list := d.env.Get(t, d.client, "/settings/integrations"); strings.Count(list, "delivery statuses are off in 1msg") != 1 {
+		t.Errorf("the integrations list does not point at the one channel with acks off")
+	}
 	_, page := d.env.Get(t, d.client, loc)
 	if !strings.Contains(page, off) || !strings.Contains(page, loc+"/delivery-statuses") {
 		t.Fatalf("with acks turned off in 1msg, the page says:\n%s", section(page))
@@ -104,7 +107,7 @@ func TestOneMsgPageWarnsWhenDeliveryStatusesAreOff(t *testing.T) {
 	d.omsim.SetFaults(sandbox.OneMsgFaults{ServerErrorRate: 1})
 	status, _, body := d.env.Post(t, d.client, loc+"/delivery-statuses", nil)
 	d.omsim.SetFaults(sandbox.OneMsgFaults{})
-	if status == http.StatusSeeOther || !strings.Contains(body, "1msg") || d.omsim.AckNotifications("acks2") {
+	if status == http.StatusSeeOther || !strings.Contains(body, "1msg could not be reached to turn delivery statuses on") || d.omsim.AckNotifications("acks2") {
 		t.Fatalf("turn on while 1msg fails: %d\n%s", status, section(body))
 	}
 }
