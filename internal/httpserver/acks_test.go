@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"parley/internal/integration"
 	"parley/internal/sandbox"
@@ -96,8 +97,15 @@ func TestOneMsgPageWarnsWhenDeliveryStatusesAreOff(t *testing.T) {
 		t.Fatalf("after turning them on, the page says:\n%s", section(page))
 	}
 
-	d.omsim.SetFaults(sandbox.OneMsgFaults{ServerErrorRate: 1})
+	// A 1msg that does not answer holds the page only SettingsTimeout.
+	d.env.App.Integrations.SettingsTimeout = 300 * time.Millisecond
+	d.omsim.SetFaults(sandbox.OneMsgFaults{TimeoutRate: 1})
 	status, page := d.env.Get(t, d.client, loc)
+	if status != http.StatusOK || !strings.Contains(page, "could not check") || !strings.Contains(page, "did not answer in time") {
+		t.Fatalf("with 1msg not answering: %d\n%s", status, section(page))
+	}
+	d.omsim.SetFaults(sandbox.OneMsgFaults{ServerErrorRate: 1})
+	status, page = d.env.Get(t, d.client, loc)
 	d.omsim.SetFaults(sandbox.OneMsgFaults{})
 	if status != http.StatusOK || !strings.Contains(page, "could not check") || strings.Contains(page, off) {
 		t.Fatalf("with 1msg failing: %d\n%s", status, section(page))
