@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"parley/internal/integration"
 	"parley/internal/sandbox"
@@ -79,6 +80,9 @@ func TestOneMsgPageWarnsWhenDeliveryStatusesAreOff(t *testing.T) {
 	}
 
 	d.omsim.SetAckNotifications("acks2", false)
+	if _, list := d.env.Get(t, d.client, "/settings/integrations"); strings.Count(list, "delivery statuses are off in 1msg") != 1 {
+		t.Errorf("the integrations list does not point at the one channel with acks off")
+	}
 	_, page := d.env.Get(t, d.client, loc)
 	if !strings.Contains(page, off) || !strings.Contains(page, loc+"/delivery-statuses") {
 		t.Fatalf("with acks turned off in 1msg, the page says:\n%s", section(page))
@@ -93,8 +97,15 @@ func TestOneMsgPageWarnsWhenDeliveryStatusesAreOff(t *testing.T) {
 		t.Fatalf("after turning them on, the page says:\n%s", section(page))
 	}
 
-	d.omsim.SetFaults(sandbox.OneMsgFaults{ServerErrorRate: 1})
+	// A 1msg that does not answer holds the page only SettingsTimeout.
+	d.env.App.Integrations.SettingsTimeout = 300 * time.Millisecond
+	d.omsim.SetFaults(sandbox.OneMsgFaults{TimeoutRate: 1})
 	status, page := d.env.Get(t, d.client, loc)
+	if status != http.StatusOK || !strings.Contains(page, "could not check") || !strings.Contains(page, "did not answer in time") {
+		t.Fatalf("with 1msg not answering: %d\n%s", status, section(page))
+	}
+	d.omsim.SetFaults(sandbox.OneMsgFaults{ServerErrorRate: 1})
+	status, page = d.env.Get(t, d.client, loc)
 	d.omsim.SetFaults(sandbox.OneMsgFaults{})
 	if status != http.StatusOK || !strings.Contains(page, "could not check") || strings.Contains(page, off) {
 		t.Fatalf("with 1msg failing: %d\n%s", status, section(page))
@@ -104,7 +115,7 @@ func TestOneMsgPageWarnsWhenDeliveryStatusesAreOff(t *testing.T) {
 	d.omsim.SetFaults(sandbox.OneMsgFaults{ServerErrorRate: 1})
 	status, _, body := d.env.Post(t, d.client, loc+"/delivery-statuses", nil)
 	d.omsim.SetFaults(sandbox.OneMsgFaults{})
-	if status == http.StatusSeeOther || !strings.Contains(body, "1msg") || d.omsim.AckNotifications("acks2") {
+	if status == http.StatusSeeOther || !strings.Contains(body, "1msg could not be reached to turn delivery statuses on") || d.omsim.AckNotifications("acks2") {
 		t.Fatalf("turn on while 1msg fails: %d\n%s", status, section(body))
 	}
 }

@@ -3,6 +3,7 @@ package httpserver
 import (
 	"net/http"
 	"strconv"
+	"sync"
 
 	"parley/internal/integration"
 	"parley/internal/problem"
@@ -16,9 +17,20 @@ func (s *Server) integrationsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	views := make([]web.IntegrationView, len(list))
+	var wg sync.WaitGroup
 	for i, ig := range list {
 		views[i] = web.IntegrationView{Integration: ig, WebhookURL: s.Integrations.WebhookURL(ig)}
+		if ig.Provider == integration.OneMsg && ig.Enabled {
+			// Each 1msg channel is asked at once, all within the short
+			// settings timeout, so that the list says which ones have
+			// their delivery statuses off.
+			wg.Go(func() {
+				st := s.Integrations.CheckDeliveryStatuses(r.Context(), ig)
+				views[i].Acks = &st
+			})
+		}
 	}
+	wg.Wait()
 	s.render(w, r, http.StatusOK, web.IntegrationsPage(s.page(r, "Integrations", "settings"), views))
 }
 

@@ -300,6 +300,10 @@ func (s *Service) TurnOnDeliveryStatuses(ctx context.Context, tid uuid.UUID, id 
 		return err
 	}
 	if _, err := c.EnsureDelivery(ctx); err != nil {
+		var se *channel.SendError
+		if errors.As(err, &se) && se.Retryable {
+			return problem.New(problem.Unavailable, "1msg could not be reached to turn delivery statuses on. Try again in a moment.")
+		}
 		return oneMsgProblem(err)
 	}
 	return nil
