@@ -24,15 +24,7 @@ func injectFaults(w http.ResponseWriter, r *http.Request, latency time.Duration,
 		}
 	}
 	if timeoutRate > 0 && mathrand.Float64() < timeoutRate {
-		// Hang until the client gives up; the cap only keeps a forgotten
-		// client from pinning the goroutine forever.
-		timer := time.NewTimer(5 * time.Minute)
-		defer timer.Stop()
-		select {
-		case <-r.Context().Done():
-		case <-timer.C:
-			fail(w, http.StatusGatewayTimeout, "Gateway Timeout")
-		}
+		hang(w, r, fail)
 		return true
 	}
 	if serverErrorRate > 0 && mathrand.Float64() < serverErrorRate {
@@ -45,6 +37,18 @@ func injectFaults(w http.ResponseWriter, r *http.Request, latency time.Duration,
 		return true
 	}
 	return false
+}
+
+// hang answers nothing until the client gives up; the cap only keeps a
+// forgotten client from pinning the goroutine forever.
+func hang(w http.ResponseWriter, r *http.Request, fail func(w http.ResponseWriter, status int, msg string)) {
+	timer := time.NewTimer(5 * time.Minute)
+	defer timer.Stop()
+	select {
+	case <-r.Context().Done():
+	case <-timer.C:
+		fail(w, http.StatusGatewayTimeout, "Gateway Timeout")
+	}
 }
 
 // requestBase is pub, or when it is empty, the base the request came in on
@@ -121,13 +125,7 @@ func loseAnswer(w http.ResponseWriter, r *http.Request, rate float64, kinds []Lo
 		w.WriteHeader(okStatus)
 		_, _ = w.Write(ok[:len(ok)/2])
 	case LostHang:
-		timer := time.NewTimer(5 * time.Minute)
-		defer timer.Stop()
-		select {
-		case <-r.Context().Done():
-		case <-timer.C:
-			fail(w, http.StatusGatewayTimeout, "Gateway Timeout")
-		}
+		hang(w, r, fail)
 	}
 	return true
 }

@@ -384,7 +384,7 @@ func (t *Twilio) createMessage(w http.ResponseWriter, r *http.Request, acct *twA
 // at most 1000) with PageToken links.
 func (t *Twilio) listMessages(w http.ResponseWriter, r *http.Request, acct *twAccount) {
 	q := r.URL.Query()
-	size, offset, ok := pageParams(w, q)
+	size, _, offset, ok := pageParams(w, q)
 	if !ok {
 		return
 	}
@@ -673,33 +673,9 @@ func (t *Twilio) template(account, sid string) *twTemplate {
 // TwilioTransport. PageToken is opaque to clients; here it encodes the
 // offset of the page's first item.
 func (t *Twilio) listContent(w http.ResponseWriter, r *http.Request, acct *twAccount, resource string, render func(*twTemplate) map[string]any) {
-	q := r.URL.Query()
-	pageSize := 50
-	if s := q.Get("PageSize"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, codeInvalidParameter, "PageSize must be an integer between 1 and 1000")
-			return
-		}
-		pageSize = n
-	}
-	page := 0
-	if s := q.Get("Page"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, codeInvalidParameter, "Page must be a non-negative integer")
-			return
-		}
-		page = n
-	}
-	offset := page * pageSize
-	if tok := q.Get("PageToken"); tok != "" {
-		n, ok := decodePageToken(tok)
-		if !ok {
-			writeError(w, http.StatusBadRequest, codeInvalidParameter, "Invalid PageToken")
-			return
-		}
-		offset = n
+	pageSize, page, offset, ok := pageParams(w, r.URL.Query())
+	if !ok {
+		return
 	}
 
 	t.mu.Lock()
@@ -842,14 +818,14 @@ func approvalJSON(tp *twTemplate) map[string]any {
 
 // pageParams reads a list's PageSize (1–1000, default 50), Page and
 // PageToken, answering 400 20001 for a bad one; offset is where the page
-// starts.
-func pageParams(w http.ResponseWriter, q url.Values) (size, offset int, ok bool) {
+// starts (the token's, else Page × PageSize).
+func pageParams(w http.ResponseWriter, q url.Values) (size, page, offset int, ok bool) {
 	size = 50
 	if s := q.Get("PageSize"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
 			writeError(w, http.StatusBadRequest, codeInvalidParameter, "PageSize must be an integer between 1 and 1000")
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		size = n
 	}
@@ -857,17 +833,18 @@ func pageParams(w http.ResponseWriter, q url.Values) (size, offset int, ok bool)
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
 			writeError(w, http.StatusBadRequest, codeInvalidParameter, "Page must be a non-negative integer")
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
-		offset = n * size
+		page = n
 	}
+	offset = page * size
 	if tok := q.Get("PageToken"); tok != "" {
 		n, valid := decodePageToken(tok)
 		if !valid {
 			writeError(w, http.StatusBadRequest, codeInvalidParameter, "Invalid PageToken")
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		offset = n
 	}
-	return size, offset, true
+	return size, page, offset, true
 }
