@@ -80,10 +80,16 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 		if err != nil {
 			return Message{}, err
 		}
-		o.kind, o.body, o.template, o.file = "template", sent.Text(), &sent, r.Template.File
-		if o.fileKey, err = s.putTemplateFile(ctx, tid, *r.Template); err != nil {
-			return Message{}, err
+		if r.Template.File != nil {
+			provider, err := s.providerOf(ctx, tid, `SELECT coalesce((SELECT provider FROM integrations WHERE id = c.integration_id), '') FROM cases c WHERE c.id = $1`, caseID)
+			if err != nil {
+				return Message{}, err
+			}
+			if o.fileKey, err = s.putTemplateFile(ctx, tid, provider, r.Template); err != nil {
+				return Message{}, err
+			}
 		}
+		o.kind, o.body, o.template, o.file = "template", sent.Text(), &sent, r.Template.File
 	case r.File == nil && o.body == "":
 		return Message{}, problem.Field("body", "Write a message or attach a file.")
 	default:
@@ -93,7 +99,7 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 			return Message{}, err
 		}
 	}
-	if o.file != nil {
+	if o.file != nil && o.template == nil { // a template's file is stored above
 		o.kind, o.fileKey = "file", media.NewKey(tid)
 		if err := s.media.Put(ctx, o.fileKey, o.file.Data); err != nil {
 			return Message{}, err

@@ -200,14 +200,35 @@ func (t SentTemplate) Text() string {
 // publicMedia is where Parley serves the files it sends.
 func (s *Service) publicMedia() string { return s.baseURL + "/media/public/" }
 
-// putTemplateFile stores the file attached for a template's media header
-// like a reply's, returning its storage key ("" without a file).
-func (s *Service) putTemplateFile(ctx context.Context, tid uuid.UUID, u TemplateUse) (string, error) {
+// putTemplateFile checks the file attached for a template's media header
+// against the provider's rules (its type by its bytes, its size for its
+// kind) and stores it like a reply's, returning its storage key ("" without
+// a file). provider is the integration's ("" applies the strictest rules).
+func (s *Service) putTemplateFile(ctx context.Context, tid uuid.UUID, provider string, u *TemplateUse) (string, error) {
 	if u.File == nil {
 		return "", nil
 	}
+	ct, err := channel.LimitsFor(provider).CheckFile(u.File.Filename, u.File.Data)
+	if err != nil {
+		return "", problem.Field(MediaField, err.Error()+" Nothing was sent.")
+	}
+	f := *u.File
+	f.ContentType = ct
+	u.File = &f
 	key := media.NewKey(tid)
 	return key, s.media.Put(ctx, key, u.File.Data)
+}
+
+// providerOf is the provider of an integration, or "" when it is gone.
+func (s *Service) providerOf(ctx context.Context, tid uuid.UUID, q string, id int64) (string, error) {
+	var provider string
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, q, id).Scan(&provider)
+	})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("provider: %w", err)
+	}
+	return provider, nil
 }
 
 // Start is a conversation an agent begins with an approved template: with
@@ -242,9 +263,15 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 	if err := errs.Err(); err != nil {
 		return 0, err
 	}
-	fileKey, err := s.putTemplateFile(ctx, tid, st.Template)
-	if err != nil {
-		return 0, err
+	var fileKey string
+	if st.Template.File != nil {
+		provider, err := s.providerOf(ctx, tid, `SELECT provider FROM integrations WHERE id = $1`, st.IntegrationID)
+		if err != nil {
+			return 0, err
+		}
+		if fileKey, err = s.putTemplateFile(ctx, tid, provider, &st.Template); err != nil {
+			return 0, err
+		}
 	}
 	var caseID int64
 	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {

@@ -44,11 +44,12 @@ func TestBrowserTemplatePreviews(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".template-list [data-template-pick]")),
 		searchFor("spring"),
 	)
-	// The image is the provider's sample, loaded and shown.
-	loaded, err := chromedp.Run(agent, chromedp.Evaluate[bool](`(function(){var i=document.querySelector(".template-list li:not([hidden]) .tpl-media-img");return !!i&&i.complete&&i.naturalWidth>0})()`))
-	if err != nil || !loaded {
-		t.Errorf("the media template's image is not shown (%v)", err)
-	}
+	// The image is the provider's sample, loaded (lazily, once the search
+	// shows it) and shown.
+	eventually(t, "the media template's image is shown", func() bool {
+		loaded, err := chromedp.Run(agent, chromedp.Evaluate[bool](`(function(){var i=document.querySelector(".template-list li:not([hidden]) .tpl-media-img");return !!i&&i.complete&&i.naturalWidth>0})()`))
+		return err == nil && loaded
+	})
 	if src, err := chromedp.Run(agent, chromedp.AttributeValue(chromedp.CSS(".template-list li:not([hidden]) .tpl-media-img"), "src")); err != nil ||
 		!strings.HasSuffix(src.Value, "/sandbox/twilio/samples/"+sandbox.SampleImage) {
 		t.Errorf("image src %v %v", src, err)

@@ -164,6 +164,11 @@ func TestEveryTwilioTemplateTypeReachesTheClient(t *testing.T) {
 	if status, body := d.composerPost(t, chat.ID, f, nil, ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, d.env.URL+"/media/public/") {
 		t.Errorf("a link outside the approved start: %d\n%s", status, body)
 	}
+	zip := []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00receipt.pdf")
+	if status, body := d.templatePost(t, chat.ID, templateForm(receipt, "k10", "Casey", "#1004"), "receipt.zip", "application/zip", zip); status != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "Nothing was sent.") {
+		t.Errorf("a ZIP for the template's document: %d\n%s", status, body)
+	}
 	if n := len(d.sim.Sent(sandbox.DemoTwilioAccountSID)); n != before {
 		t.Errorf("%d refused templates reached Twilio", n-before)
 	}
