@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -152,6 +154,7 @@ type TemplatesCut struct {
 // Media is a downloaded file.
 type Media struct {
 	ContentType string
+	Filename    string // from the answer's Content-Disposition, when given
 	Data        []byte
 }
 
@@ -168,25 +171,82 @@ func (e *TooLargeError) Error() string { return "file too large" }
 // business's own phone).
 type Inbound struct {
 	ProviderMessageID string
-	From              string // the client's number, E.164
-	ProfileName       string
-	Body              string
-	Media             []MediaRef
-	Location          *Location
-	ButtonPayload     string
-	At                time.Time
+	// From is the client's number, E.164; empty when WhatsApp hides it and
+	// only UserID names the client.
+	From string
+	// UserID is the client's business-scoped user id (BSUID, Meta's id for
+	// users who hide their number: "US.13491208655302741918"), as received.
+	UserID string
+	// WaID is WhatsApp's id of the client (Twilio's WaId: the number's
+	// digits as WhatsApp knows it, which may differ from From).
+	WaID string
+	// Username is the client's WhatsApp username, when they have one.
+	Username    string
+	ProfileName string
+	// To is the business number the client wrote to, E.164, when the
+	// provider says (Twilio's To); empty otherwise.
+	To       string
+	Body     string
+	Media    []MediaRef
+	Location *Location
+	// ButtonText and ButtonPayload are a tap on a button: its title and
+	// the payload the business gave it.
+	ButtonText    string
+	ButtonPayload string
+	// QuotedID is the provider's id of the message this one replies to (a
+	// swipe-reply, or a button under that message).
+	QuotedID string
+	// Referral is the click-to-WhatsApp ad the client came from.
+	Referral *Referral
+	// Contacts are shared contact cards.
+	Contacts []Contact
+	// Unsupported names a kind of message Parley cannot show (a reaction,
+	// a poll, an order…): it is stored and shown as such, never dropped.
+	Unsupported string
+	// At is when the client sent it, as the provider says; zero when it
+	// does not say (the time of arrival is used).
+	At time.Time
+}
+
+// Sender is the key the client is known by: the number, else the BSUID.
+func (in Inbound) Sender() string {
+	if in.From != "" {
+		return in.From
+	}
+	return in.UserID
 }
 
 // MediaRef is a file the provider holds for us to fetch.
 type MediaRef struct {
 	URL         string
 	ContentType string
+	Filename    string // the file's name, when the provider gives it
 }
 
 // Location is a shared map point.
 type Location struct {
 	Latitude, Longitude string
 	Address, Label      string
+}
+
+// Referral is a click-to-WhatsApp ad (or post) the client tapped to start
+// writing (Twilio's Referral* parameters, Meta's referral object).
+type Referral struct {
+	Headline   string `json:"headline,omitempty"`
+	Body       string `json:"body,omitempty"`
+	SourceURL  string `json:"source_url,omitempty"`
+	SourceType string `json:"source_type,omitempty"` // ad, post
+	SourceID   string `json:"source_id,omitempty"`
+	MediaURL   string `json:"media_url,omitempty"`
+	CtwaClid   string `json:"ctwa_clid,omitempty"`
+}
+
+// Contact is a shared contact card.
+type Contact struct {
+	Name   string   `json:"name"`
+	Phones []string `json:"phones,omitempty"`
+	Emails []string `json:"emails,omitempty"`
+	Org    string   `json:"org,omitempty"`
 }
 
 // Status is a delivery status report for a message we sent.
@@ -278,4 +338,18 @@ func ReadMedia(resp *http.Response, max int64) ([]byte, error) {
 		return nil, &TooLargeError{Size: size}
 	}
 	return data, nil
+}
+
+// DispositionFilename is the file name a download's Content-Disposition
+// gives, without any directory part; "" when it gives none.
+func DispositionFilename(h http.Header) string {
+	_, params, err := mime.ParseMediaType(h.Get("Content-Disposition"))
+	if err != nil {
+		return ""
+	}
+	name := strings.TrimSpace(params["filename"])
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
 }

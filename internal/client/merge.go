@@ -294,9 +294,18 @@ func (s *Service) Merge(ctx context.Context, tid uuid.UUID, agentID, survivorID,
 		}
 		// The merged profile lets go of its WhatsApp number before the
 		// survivor takes it (clients_whatsapp_key), keeping only its name.
-		if _, err := tx.Exec(ctx, `UPDATE clients SET whatsapp = NULL, phone = NULL, email = NULL, notes = '', merged_into = $2, updated_at = now()
-			WHERE id = $1`, mergedID, survivorID); err != nil {
+		// Its WhatsApp user id (BSUID) goes to the survivor when the
+		// survivor has none (clients_whatsapp_user_id_key).
+		var userID *string
+		if err := tx.QueryRow(ctx, `WITH m AS (SELECT whatsapp_user_id FROM clients WHERE id = $1)
+			UPDATE clients SET whatsapp = NULL, whatsapp_user_id = NULL, phone = NULL, email = NULL, notes = '', merged_into = $2, updated_at = now()
+			WHERE id = $1 RETURNING (SELECT whatsapp_user_id FROM m)`, mergedID, survivorID).Scan(&userID); err != nil {
 			return fmt.Errorf("empty the merged profile: %w", err)
+		}
+		if userID != nil {
+			if _, err := tx.Exec(ctx, `UPDATE clients SET whatsapp_user_id = $2 WHERE id = $1 AND whatsapp_user_id IS NULL`, survivorID, *userID); err != nil {
+				return fmt.Errorf("give the survivor the WhatsApp user id: %w", err)
+			}
 		}
 		if err := writeFields(ctx, tx, survivorID, after); err != nil {
 			return err

@@ -9,12 +9,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"parley/internal/channel"
 	"parley/internal/clock"
 	"parley/internal/integration"
 	"parley/internal/media"
@@ -34,31 +36,46 @@ const (
 
 // Case is a chat while live and a case once ended.
 type Case struct {
-	TenantID            uuid.UUID
-	ID                  int64
-	Number              int64
-	ClientID            int64
-	ClientName          string
-	ClientWhatsApp      *string
-	ClientPhone         *string
-	ClientEmail         *string
-	IntegrationID       *int64
-	Channel             string
-	GroupID             int64
-	GroupName           string
-	AssigneeID          *int64
-	AssigneeName        *string
-	State               string
-	Status              string
-	Preview             string
-	Unread              int
-	PreviousCaseID      *int64
-	CreatedAt           time.Time
-	LastActivityAt      time.Time
-	LastClientMessageAt *time.Time
-	EndedAt             *time.Time
-	EndedBy             *string
-	Tags                []string
+	TenantID       uuid.UUID
+	ID             int64
+	Number         int64
+	ClientID       int64
+	ClientName     string
+	ClientWhatsApp *string
+	// ClientWhatsAppUserID is the client's business-scoped user id: what
+	// replies go to when WhatsApp hides the client's number.
+	ClientWhatsAppUserID   *string
+	ClientWhatsAppUsername *string
+	ClientPhone            *string
+	ClientEmail            *string
+	IntegrationID          *int64
+	Channel                string
+	GroupID                int64
+	GroupName              string
+	AssigneeID             *int64
+	AssigneeName           *string
+	State                  string
+	Status                 string
+	Preview                string
+	Unread                 int
+	PreviousCaseID         *int64
+	CreatedAt              time.Time
+	LastActivityAt         time.Time
+	LastClientMessageAt    *time.Time
+	EndedAt                *time.Time
+	EndedBy                *string
+	Tags                   []string
+	// Referral is the click-to-WhatsApp ad the chat came from.
+	Referral *channel.Referral
+}
+
+// ClientAddress is where WhatsApp messages to the client go: their number,
+// else their business-scoped user id.
+func (c Case) ClientAddress() string {
+	if c.ClientWhatsApp != nil {
+		return *c.ClientWhatsApp
+	}
+	return deref(c.ClientWhatsAppUserID)
 }
 
 // WindowOpen says whether free-form messages may be sent at now.
@@ -93,7 +110,22 @@ type Message struct {
 	// ReplyButtons on a text sent with reply buttons.
 	Template     *SentTemplate
 	ReplyButtons []string
-	Attachments  []Attachment `db:"-"`
+	// Meta is what an inbound message keeps besides its text; QuotedBody
+	// and QuotedDirection are the quoted message's, when Parley has it.
+	Meta            MessageMeta
+	QuotedBody      *string
+	QuotedDirection *string
+	Attachments     []Attachment `db:"-"`
+}
+
+// MapURL is a shared location's link to a map (OpenStreetMap), or "".
+func (m Message) MapURL() string {
+	l := m.Meta.Location
+	if l == nil || l.Latitude == "" || l.Longitude == "" {
+		return ""
+	}
+	lat, lon := url.QueryEscape(l.Latitude), url.QueryEscape(l.Longitude)
+	return "https://www.openstreetmap.org/?mlat=" + lat + "&mlon=" + lon + "#map=17/" + lat + "/" + lon
 }
 
 // Unsent says an outgoing message needs the agent: it failed, or Parley
@@ -163,10 +195,11 @@ func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *inte
 }
 
 const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS client_name, cl.whatsapp AS client_whatsapp,
+	cl.whatsapp_user_id AS client_whatsapp_user_id, cl.whatsapp_username AS client_whatsapp_username,
 	cl.phone AS client_phone, cl.email AS client_email,
 	c.integration_id, c.channel, c.group_id, g.name AS group_name, c.assignee_id, a.name AS assignee_name,
 	c.state, c.status, c.preview, c.unread, c.previous_case_id, c.created_at, c.last_activity_at,
-	c.last_client_message_at, c.ended_at, c.ended_by, c.tags
+	c.last_client_message_at, c.ended_at, c.ended_by, c.tags, c.referral
 	FROM cases c
 	JOIN clients cl ON cl.tenant_id = c.tenant_id AND cl.id = c.client_id
 	JOIN groups g ON g.tenant_id = c.tenant_id AND g.id = c.group_id
@@ -222,10 +255,16 @@ func (s *Service) CasesByID(ctx context.Context, tid uuid.UUID, ids []int64) (ma
 func (s *Service) Messages(ctx context.Context, tid uuid.UUID, caseID int64) ([]Message, error) {
 	var ms []Message
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		// Messages are in the order they were written (a client's message
+		// keeps its own time; see insertMessagesSQL); a quoted message is
+		// found by its provider id on the same integration.
 		rows, _ := tx.Query(ctx, `SELECT m.id, m.case_id, m.integration_id, m.direction, m.kind, m.agent_id, a.name AS agent_name,
-				m.body, m.status, m.error_code, m.error_message, m.provider_message_id, m.created_at, m.meta->'template' AS template, m.meta->'buttons' AS reply_buttons
+				m.body, m.status, m.error_code, m.error_message, m.provider_message_id, m.created_at, m.meta->'template' AS template, m.meta->'buttons' AS reply_buttons,
+				m.meta, q.body AS quoted_body, q.direction AS quoted_direction
 			FROM messages m LEFT JOIN agents a ON a.tenant_id = m.tenant_id AND a.id = m.agent_id
-			WHERE m.case_id = $1 ORDER BY m.id`, caseID)
+			LEFT JOIN LATERAL (SELECT q.body, q.direction FROM messages q
+				WHERE m.meta ? 'quoted_id' AND q.integration_id = m.integration_id AND q.provider_message_id = m.meta->>'quoted_id') q ON true
+			WHERE m.case_id = $1 ORDER BY m.created_at, m.id`, caseID)
 		var err error
 		if ms, err = pgx.CollectRows(rows, pgx.RowToStructByName[Message]); err != nil {
 			return err

@@ -1,7 +1,9 @@
 package conversation
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -27,9 +29,9 @@ func (s *Service) FetchMedia(ctx context.Context, tid uuid.UUID, attID int64, la
 	)
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		var igID *int64
-		err := tx.QueryRow(ctx, `SELECT t.id, t.state, t.source_url, t.content_type, m.case_id, m.integration_id
+		err := tx.QueryRow(ctx, `SELECT t.id, t.message_id, t.state, t.source_url, t.content_type, t.filename, m.case_id, m.integration_id
 			FROM attachments t JOIN messages m ON m.tenant_id = t.tenant_id AND m.id = t.message_id WHERE t.id = $1`, attID).
-			Scan(&a.ID, &a.State, &source, &a.ContentType, &caseID, &igID)
+			Scan(&a.ID, &a.MessageID, &a.State, &source, &a.ContentType, &a.Filename, &caseID, &igID)
 		if err != nil {
 			return err
 		}
@@ -66,12 +68,35 @@ func (s *Service) FetchMedia(ctx context.Context, tid uuid.UUID, attID int64, la
 	if err := s.media.Put(ctx, key, m.Data); err != nil {
 		return err
 	}
+	// The file keeps the provider's name (the webhook's, else the
+	// download's Content-Disposition) and type; a type that says nothing
+	// is read from the name and the bytes.
+	declared := m.ContentType
+	if t := channel.BareType(declared); t == "" || t == "application/octet-stream" || t == "binary/octet-stream" {
+		declared = a.ContentType
+	}
+	ct, name := channel.FileType(declared, cmp.Or(a.Filename, m.Filename), m.Data)
+	var contacts []channel.Contact
+	if channel.IsVCard(ct) {
+		contacts = channel.ParseVCards(string(m.Data))
+	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		size := int64(len(m.Data))
-		ct := orDefault(m.ContentType, a.ContentType)
 		if _, err := tx.Exec(ctx, `UPDATE attachments SET state = 'stored', storage_key = $2, size = $3, content_type = $4, filename = $5
-			WHERE id = $1 AND state = 'pending'`, attID, key, size, ct, filenameFor(ct)); err != nil {
+			WHERE id = $1 AND state = 'pending'`, attID, key, size, ct, name); err != nil {
 			return fmt.Errorf("record stored attachment %d: %w", attID, err)
+		}
+		if len(contacts) > 0 {
+			// A shared contact (Twilio sends it as a text/vcard file): the
+			// conversation shows it as a card.
+			cb, err := json.Marshal(contacts)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE messages SET kind = 'contact', meta = jsonb_set(meta, '{contacts}', $2::jsonb)
+				WHERE id = $1 AND direction = 'in'`, a.MessageID, string(cb)); err != nil {
+				return fmt.Errorf("record contact card of message %d: %w", a.MessageID, err)
+			}
 		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})

@@ -81,8 +81,12 @@ func (s *Service) store(ctx context.Context, tid uuid.UUID, msgs []*inbound) err
 	}
 	note := realtime.Event{TenantID: tid, Kind: "message"}
 	for _, m := range msgs {
-		if from := (realtime.Sender{IntegrationID: m.ig.ID, Number: m.in.From}); !slices.Contains(note.Senders, from) {
-			note.Senders = append(note.Senders, from)
+		// A client is named by their number and by their WhatsApp user id:
+		// an open chat is found by either (httpserver's senderOf).
+		for _, key := range []string{m.in.From, m.in.UserID} {
+			if from := (realtime.Sender{IntegrationID: m.ig.ID, Number: key}); key != "" && !slices.Contains(note.Senders, from) {
+				note.Senders = append(note.Senders, from)
+			}
 		}
 	}
 	if err := realtime.QueueNotify(first, note); err != nil {
@@ -163,18 +167,19 @@ func dropRepeats(msgs []*inbound) []*inbound {
 // before either.
 func (s *Service) queueInsert(b *pgx.Batch, tid uuid.UUID, msgs []*inbound, chatless *[]*inbound) error {
 	n := len(msgs)
-	igs, echoes := make([]int64, n), make([]bool, n)
-	senders, sids, kinds, bodies, metas, previews := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	now := s.clock.Now()
+	igs, echoes, ats := make([]int64, n), make([]bool, n), make([]time.Time, n)
+	senders, userIDs, sids, kinds, bodies, metas, previews := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, m := range msgs {
 		kind, body, meta := inboundContent(m.in, m.echo)
 		mb, err := json.Marshal(meta)
 		if err != nil {
 			return err
 		}
-		igs[i], senders[i], sids[i], echoes[i] = m.ig.ID, m.in.From, m.in.ProviderMessageID, m.echo
-		kinds[i], bodies[i], metas[i], previews[i] = kind, body, string(mb), previewOf(kind, body)
+		igs[i], senders[i], userIDs[i], sids[i], echoes[i] = m.ig.ID, m.in.From, m.in.UserID, m.in.ProviderMessageID, m.echo
+		kinds[i], bodies[i], metas[i], previews[i], ats[i] = kind, body, string(mb), previewOf(kind, body, meta), sentAt(m.in.At, now)
 	}
-	b.Queue(insertMessagesSQL, tid, s.clock.Now(), igs, senders, sids, echoes, kinds, bodies, metas, previews).Query(func(rows pgx.Rows) error {
+	b.Queue(insertMessagesSQL, tid, now, igs, senders, userIDs, sids, echoes, kinds, bodies, metas, previews, ats).Query(func(rows pgx.Rows) error {
 		var (
 			ord           int
 			caseID, msgID *int64
@@ -198,29 +203,51 @@ func (s *Service) queueInsert(b *pgx.Batch, tid uuid.UUID, msgs []*inbound, chat
 	return nil
 }
 
+// sentAt is when a message was sent, as it orders the conversation and
+// opens the 24-hour window: the provider's time of the message, never
+// later than its arrival (a clock ahead must not hold the window open past
+// its end), and its arrival when the provider gives none (Twilio).
+func sentAt(at, arrived time.Time) time.Time {
+	if at.IsZero() || at.After(arrived) {
+		return arrived
+	}
+	return at
+}
+
 // insertMessagesSQL stores a batch of messages in their chats: the live
-// chat of the sender's client on the message's integration. A message with
-// no such chat is left out (its case_id is NULL); one stored before inserts
-// nothing (the unique index settles concurrent deliveries too). It returns,
-// for each message in order, its chat, its new id (NULL if not stored) and,
-// for one without a chat, whether it was stored before.
+// chat of the sender's client on the message's integration, the client
+// found by WhatsApp number, else by WhatsApp user id (BSUID). A message
+// with no such chat is left out (its case_id is NULL); one stored before
+// inserts nothing (the unique index settles concurrent deliveries too). It
+// returns, for each message in order, its chat, its new id (NULL if not
+// stored) and, for one without a chat, whether it was stored before.
+//
+// A client's message keeps its own time (created_at): the chat's 24-hour
+// window runs from the latest time a client wrote, so a late delivery
+// does not open it later than the client wrote. A client known by one of
+// number and user id gets the other when a message carries both and no
+// other client has it. The chat keeps the ad a message came from.
 //
 // $1 is the tenant and $2 the time; the arrays after them hold one element
 // per message, in the order of the batch CTE's columns.
 const insertMessagesSQL = `
 WITH batch AS (
-	SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[], $9::text[], $10::text[])
-		WITH ORDINALITY AS b(integration_id, sender, provider_message_id, echo, kind, body, meta, preview, ord)
+	SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+		WITH ORDINALITY AS b(integration_id, sender, user_id, provider_message_id, echo, kind, body, meta, preview, at, ord)
+),
+with_client AS (
+	SELECT b.*, coalesce((SELECT cl.id FROM clients cl WHERE cl.whatsapp = nullif(b.sender, '')),
+			(SELECT cl.id FROM clients cl WHERE cl.whatsapp_user_id = nullif(b.user_id, ''))) AS client_id
+	FROM batch b
 ),
 in_chat AS (
-	SELECT b.*, (SELECT c.id FROM cases c WHERE c.integration_id = b.integration_id AND c.state = 'live'
-			AND c.client_id = (SELECT cl.id FROM clients cl WHERE cl.whatsapp = b.sender)) AS case_id
-	FROM batch b
+	SELECT w.*, (SELECT c.id FROM cases c WHERE c.integration_id = w.integration_id AND c.state = 'live' AND c.client_id = w.client_id) AS case_id
+	FROM with_client w
 ),
 stored AS (
 	INSERT INTO messages (tenant_id, case_id, integration_id, direction, kind, body, status, provider_message_id, meta, created_at, updated_at)
 	SELECT $1, case_id, integration_id, CASE WHEN echo THEN 'out' ELSE 'in' END, kind, body,
-		CASE WHEN echo THEN 'sent' ELSE 'received' END, provider_message_id, meta::jsonb, $2, $2
+		CASE WHEN echo THEN 'sent' ELSE 'received' END, provider_message_id, meta::jsonb, at, $2
 	FROM in_chat WHERE case_id IS NOT NULL ORDER BY ord
 	ON CONFLICT (integration_id, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
 	RETURNING id, integration_id, provider_message_id
@@ -230,10 +257,23 @@ added AS (
 ),
 chat_activity AS (
 	UPDATE cases c SET last_activity_at = $2, preview = a.preview, unread = c.unread + a.from_client,
-		last_client_message_at = CASE WHEN a.from_client > 0 THEN $2 ELSE c.last_client_message_at END
-	FROM (SELECT case_id, count(*) FILTER (WHERE NOT echo) AS from_client, (array_agg(preview ORDER BY ord DESC))[1] AS preview
+		last_client_message_at = CASE WHEN a.client_at IS NULL THEN c.last_client_message_at
+			ELSE greatest(c.last_client_message_at, a.client_at) END,
+		referral = coalesce(a.referral, c.referral)
+	FROM (SELECT case_id, count(*) FILTER (WHERE NOT echo) AS from_client, (array_agg(preview ORDER BY at DESC, ord DESC))[1] AS preview,
+			max(at) FILTER (WHERE NOT echo) AS client_at,
+			(array_agg(meta::jsonb->'referral' ORDER BY ord DESC) FILTER (WHERE NOT echo AND meta::jsonb ? 'referral'))[1] AS referral
 		FROM added GROUP BY case_id) a
 	WHERE c.tenant_id = $1 AND c.id = a.case_id
+),
+identity AS (
+	UPDATE clients cl SET
+		whatsapp = CASE WHEN cl.whatsapp IS NULL AND NOT EXISTS (SELECT FROM clients o WHERE o.whatsapp = j.sender) THEN j.sender ELSE cl.whatsapp END,
+		whatsapp_user_id = CASE WHEN cl.whatsapp_user_id IS NULL AND NOT EXISTS (SELECT FROM clients o WHERE o.whatsapp_user_id = j.user_id) THEN j.user_id ELSE cl.whatsapp_user_id END,
+		updated_at = $2
+	FROM (SELECT DISTINCT ON (client_id) client_id, sender, user_id FROM added
+		WHERE NOT echo AND sender <> '' AND user_id <> '' ORDER BY client_id, ord DESC) j
+	WHERE cl.tenant_id = $1 AND cl.id = j.client_id AND (cl.whatsapp IS NULL OR cl.whatsapp_user_id IS NULL)
 )
 SELECT i.ord, i.case_id, n.id,
 	i.case_id IS NULL AND EXISTS (SELECT FROM messages m WHERE m.integration_id = i.integration_id AND m.provider_message_id = i.provider_message_id)
@@ -247,15 +287,17 @@ ORDER BY i.ord`
 // deadlocking.
 func (s *Service) openChats(ctx context.Context, tx pgx.Tx, msgs []*inbound) (opened map[int64]bool, err error) {
 	msgs = slices.SortedFunc(slices.Values(msgs), func(a, b *inbound) int {
-		return cmp.Or(cmp.Compare(a.ig.ID, b.ig.ID), strings.Compare(a.in.From, b.in.From))
+		return cmp.Or(cmp.Compare(a.ig.ID, b.ig.ID), strings.Compare(a.in.Sender(), b.in.Sender()), strings.Compare(a.in.UserID, b.in.UserID))
 	})
 	opened = map[int64]bool{}
 	now := s.clock.Now()
 	for i, m := range msgs {
-		if i > 0 && msgs[i-1].ig.ID == m.ig.ID && msgs[i-1].in.From == m.in.From {
+		if i > 0 && msgs[i-1].ig.ID == m.ig.ID && msgs[i-1].in.Sender() == m.in.Sender() && msgs[i-1].in.UserID == m.in.UserID {
 			continue // opened for the message before
 		}
-		clientID, err := client.ForWhatsApp(ctx, tx, m.ig.TenantID, m.in.From, m.in.ProfileName)
+		clientID, err := client.ForWhatsApp(ctx, tx, m.ig.TenantID, client.WhatsAppIdentity{
+			Number: m.in.From, UserID: m.in.UserID, WaID: m.in.WaID, Username: m.in.Username, ProfileName: m.in.ProfileName,
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -318,7 +360,7 @@ func (s *Service) queueDownloads(ctx context.Context, tx pgx.Tx, tid uuid.UUID, 
 		var attID int64
 		if err := tx.QueryRow(ctx, `INSERT INTO attachments (tenant_id, message_id, filename, content_type, state, source_url)
 			VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id`,
-			tid, m.res.MessageID, filenameFor(f.ContentType), orDefault(f.ContentType, "application/octet-stream"), f.URL).Scan(&attID); err != nil {
+			tid, m.res.MessageID, f.Filename, orDefault(channel.BareType(f.ContentType), "application/octet-stream"), f.URL).Scan(&attID); err != nil {
 			return fmt.Errorf("insert attachment: %w", err)
 		}
 		if _, err := s.queue.InsertTx(ctx, tx, FetchMediaArgs{TenantID: tid, AttachmentID: attID}, nil); err != nil {
@@ -328,11 +370,29 @@ func (s *Service) queueDownloads(ctx context.Context, tx pgx.Tx, tid uuid.UUID, 
 	return nil
 }
 
+// MessageMeta is what an inbound message keeps besides its text (the
+// messages.meta column): the button tapped, the message it quotes, the ad
+// it came from, a location, contact cards, or the kind Parley cannot show.
+type MessageMeta struct {
+	ButtonText    string            `json:"button_text,omitempty"`
+	ButtonPayload string            `json:"button_payload,omitempty"`
+	QuotedID      string            `json:"quoted_id,omitempty"`
+	Referral      *channel.Referral `json:"referral,omitempty"`
+	Location      *channel.Location `json:"location,omitempty"`
+	Contacts      []channel.Contact `json:"contacts,omitempty"`
+	Unsupported   string            `json:"unsupported,omitempty"`
+	Echo          bool              `json:"echo,omitempty"`
+}
+
 // inboundContent is what a message stores: its kind, its text and the
 // details that have no column.
-func inboundContent(in channel.Inbound, echo bool) (kind, body string, meta map[string]any) {
+func inboundContent(in channel.Inbound, echo bool) (kind, body string, meta MessageMeta) {
 	kind, body = "text", in.Body
 	switch {
+	case in.Unsupported != "":
+		kind = "unsupported"
+	case len(in.Contacts) > 0 || (len(in.Media) > 0 && channel.IsVCard(in.Media[0].ContentType)):
+		kind = "contact"
 	case len(in.Media) > 0:
 		kind = "file"
 	case in.Location != nil:
@@ -340,17 +400,10 @@ func inboundContent(in channel.Inbound, echo bool) (kind, body string, meta map[
 		parts := []string{in.Location.Label, in.Location.Address, in.Location.Latitude + "," + in.Location.Longitude}
 		body = strings.Join(slices.DeleteFunc(parts, func(p string) bool { return strings.TrimSpace(p) == "" }), " ")
 	}
-	meta = map[string]any{}
-	if in.ButtonPayload != "" {
-		meta["button_payload"] = in.ButtonPayload
+	return kind, body, MessageMeta{
+		ButtonText: in.ButtonText, ButtonPayload: in.ButtonPayload, QuotedID: in.QuotedID, Referral: in.Referral,
+		Location: in.Location, Contacts: in.Contacts, Unsupported: in.Unsupported, Echo: echo,
 	}
-	if in.Location != nil {
-		meta["location"] = in.Location
-	}
-	if echo {
-		meta["echo"] = true
-	}
-	return kind, body, meta
 }
 
 // liveChat returns the client's live chat on the integration, opening one
@@ -420,14 +473,48 @@ func (FetchMediaArgs) Kind() string { return "fetch_media" }
 // InsertOpts: downloads are retried a few times; provider links expire.
 func (FetchMediaArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 8} }
 
-func previewOf(kind, body string) string {
+func previewOf(kind, body string, meta MessageMeta) string {
 	switch {
+	case kind == "unsupported":
+		return "Unsupported message: " + UnsupportedName(meta.Unsupported)
+	case kind == "contact" && len(meta.Contacts) > 0:
+		return "👤 " + truncate(meta.Contacts[0].Name, 120)
+	case kind == "contact":
+		return "👤 Contact"
+	case kind == "location":
+		return "📍 " + truncate(strings.Join(strings.Fields(body), " "), 138)
 	case body != "":
 		return truncate(strings.Join(strings.Fields(body), " "), 140)
 	case kind == "file":
 		return "📎 File"
 	}
 	return ""
+}
+
+// UnsupportedName is a kind of WhatsApp message Parley cannot show, in
+// plain words.
+func UnsupportedName(kind string) string {
+	switch kind {
+	case "reaction":
+		return "a reaction"
+	case "poll", "poll_creation", "poll_update":
+		return "a poll"
+	case "order":
+		return "an order"
+	case "product", "product_list":
+		return "a product"
+	case "revoked", "deleted":
+		return "a deleted message"
+	case "call_log":
+		return "a call"
+	case "ephemeral":
+		return "a disappearing message"
+	case "image", "video", "audio", "voice", "document", "sticker":
+		return "a file (" + kind + ")"
+	case "", "unknown", "unsupported":
+		return "a kind of message WhatsApp did not describe"
+	}
+	return "a message of type “" + kind + "”"
 }
 
 func truncate(s string, n int) string {
@@ -445,13 +532,3 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func filenameFor(contentType string) string {
-	ext := map[string]string{
-		"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
-		"application/pdf": "pdf", "audio/ogg": "ogg", "audio/mpeg": "mp3", "video/mp4": "mp4", "text/plain": "txt",
-	}[strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))]
-	if ext == "" {
-		ext = "bin"
-	}
-	return "file." + ext
-}

@@ -310,7 +310,7 @@ func (s *Service) prepareDelivery(ctx context.Context, tid uuid.UUID, msgID int6
 	case nothing:
 		return nil, "", nil
 	}
-	d.out = channel.Outgoing{To: deref(c.ClientWhatsApp), Body: m.Body, Buttons: m.ReplyButtons, StatusCallback: s.integrations.WebhookURL(d.ig)}
+	d.out = channel.Outgoing{To: c.ClientAddress(), Body: m.Body, Buttons: m.ReplyButtons, StatusCallback: s.integrations.WebhookURL(d.ig)}
 	if m.Template != nil {
 		// The template, its values and its media go; Body stays the filled
 		// text, by which a lookup recognises the message.

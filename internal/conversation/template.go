@@ -299,7 +299,7 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 // the one with this WhatsApp number, created if there is none.
 func startClient(ctx context.Context, tx pgx.Tx, tid uuid.UUID, clientID int64, number string) (int64, error) {
 	if clientID == 0 {
-		return client.ForWhatsApp(ctx, tx, tid, number, "")
+		return client.ForWhatsApp(ctx, tx, tid, client.WhatsAppIdentity{Number: number})
 	}
 	return clientID, client.GiveWhatsApp(ctx, tx, clientID, number)
 }
@@ -347,7 +347,7 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 	}
 	if _, err := tx.Exec(ctx, `UPDATE cases SET last_activity_at = $2, preview = $3, unread = 0,
 			assignee_id = coalesce(assignee_id, nullif($4, 0)), status = coalesce(nullif($5, ''), status) WHERE id = $1`,
-		c.ID, now, previewOf(o.kind, o.body), agentID, o.status); err != nil {
+		c.ID, now, previewOf(o.kind, o.body, MessageMeta{}), agentID, o.status); err != nil {
 		return 0, fmt.Errorf("update chat: %w", err)
 	}
 	if o.status != "" && o.status != c.Status {

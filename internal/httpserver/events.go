@@ -124,7 +124,7 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 	if err := writeEvent(ctx, w, "chats", web.ChatList(v)); err != nil {
 		return err
 	}
-	if v.Open != nil && changed.Chat(v.Open.ID, senderOf(*v.Open)) {
+	if v.Open != nil && (changed.Chat(v.Open.ID, senderOf(*v.Open)) || changed.Chat(v.Open.ID, senderByUserID(*v.Open))) {
 		ms, err := s.Conversations.Messages(ctx, sg.Tenant.ID, caseID)
 		if err != nil {
 			return err
@@ -183,4 +183,13 @@ func senderOf(c conversation.Case) realtime.Sender {
 		return realtime.Sender{}
 	}
 	return realtime.Sender{IntegrationID: *c.IntegrationID, Number: *c.ClientWhatsApp}
+}
+
+// senderByUserID is chat c's sender by its client's WhatsApp user id
+// (BSUID), which messages of a client who hides their number carry.
+func senderByUserID(c conversation.Case) realtime.Sender {
+	if c.IntegrationID == nil || c.ClientWhatsAppUserID == nil {
+		return realtime.Sender{}
+	}
+	return realtime.Sender{IntegrationID: *c.IntegrationID, Number: *c.ClientWhatsAppUserID}
 }

@@ -71,6 +71,15 @@ func (s *Server) twilioWebhook(w http.ResponseWriter, r *http.Request) {
 	for _, warn := range ev.Warnings {
 		log.WarnContext(ctx, "twilio webhook: "+warn, "message_sid", r.PostForm.Get("MessageSid"))
 	}
+	if in := ev.Inbound; in != nil && in.To != "" && ig.Sender != "" && in.To != ig.Sender {
+		// The URL of this integration is set on another sender too: a
+		// message stored here would be answered from the wrong number.
+		log.WarnContext(ctx, "twilio webhook refused: message to another WhatsApp sender than the integration's",
+			"to", in.To, "sender", ig.Sender, "message_sid", in.ProviderMessageID)
+		http.Error(w, "This webhook URL belongs to the WhatsApp sender "+ig.Sender+", not "+in.To+
+			": in Twilio, set "+in.To+"'s webhook to the URL of its own integration in Parley.", http.StatusConflict)
+		return
+	}
 	switch {
 	case ev.Inbound != nil:
 		res, err := s.Conversations.Receive(ctx, ig, *ev.Inbound)

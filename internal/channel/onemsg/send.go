@@ -91,10 +91,19 @@ type (
 // "never blind-retry a send with unknown outcome"); Lookup tells.
 func (c *Client) Send(ctx context.Context, m channel.Outgoing) (channel.SendResult, error) {
 	to := strings.TrimSpace(m.To)
-	if !e164Re.MatchString(to) {
-		return channel.SendResult{}, &channel.SendError{Message: channel.Explain("21211", ""), Err: fmt.Errorf("1msg send: recipient %q is not E.164", m.To)}
+	var phone string
+	switch {
+	case e164Re.MatchString(to):
+		phone = to[1:]
+	case channel.IsUserID(to):
+		// A client known only by their business-scoped user id: 1msg takes
+		// it as the phone and routes it (a production integration's note:
+		// a "…@lid" chatId is cut to its digits and fails; github.com/ebor94/1msg
+		// docs/migraciones/003-bsuid.sql and its destinatario1msg).
+		phone = to
+	default:
+		return channel.SendResult{}, &channel.SendError{Message: channel.Explain("21211", ""), Err: fmt.Errorf("1msg send: recipient %q is not E.164 or a WhatsApp user id", m.To)}
 	}
-	phone := to[1:]
 	var method string
 	var payload any
 	switch {
@@ -392,10 +401,8 @@ func (c *Client) FetchMedia(ctx context.Context, link string, max int64) (channe
 	if err != nil {
 		return channel.Media{}, err
 	}
-	ct := resp.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt == "application/octet-stream" {
-		// Storage links often serve everything as octet-stream.
-		ct = http.DetectContentType(data)
-	}
-	return channel.Media{ContentType: ct, Data: data}, nil
+	// Storage links often serve everything as octet-stream: the stored
+	// file's type is settled by the conversation, from the webhook's type,
+	// the file's name and its bytes (conversation.fileType).
+	return channel.Media{ContentType: resp.Header.Get("Content-Type"), Filename: channel.DispositionFilename(resp.Header), Data: data}, nil
 }

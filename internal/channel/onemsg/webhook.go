@@ -1,9 +1,12 @@
 package onemsg
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +50,15 @@ type rawMessage struct {
 	Type       text            `json:"type"`
 	SenderName text            `json:"senderName"`
 	Caption    text            `json:"caption"`
+	QuotedID   text            `json:"quotedMsgId"`
+	// Real traffic adds these ([PROD] payloads-reales-1msg.md): the
+	// client's business-scoped user id and username.
+	AuthorBsuid    text `json:"authorBsuid"`
+	AuthorUserName text `json:"authorUserName"`
+	// A file's name, when 1msg gives one besides the caption.
+	Filename text `json:"filename"`
+	FileName text `json:"fileName"`
+	MimeType text `json:"mimetype"`
 }
 
 // rawAck is one ack item ([PROD]: id, chatId, phone, status, error as text).
@@ -66,6 +78,9 @@ func ParseWebhook(body []byte) (Webhook, error) {
 		return Webhook{}, fmt.Errorf("1msg webhook: %w", err)
 	}
 	if env.Messages == nil && env.Acks == nil {
+		if w, ok, err := parseRaw(body); ok {
+			return w, err
+		}
 		return Webhook{}, errors.New("1msg webhook: neither messages nor ack")
 	}
 	w := Webhook{InstanceID: strings.TrimSpace(string(env.InstanceID))}
@@ -103,11 +118,13 @@ var (
 		"image": "", "video": "", "document": "", "audio": "",
 		"voice": "audio/ogg", "ptt": "audio/ogg", "sticker": "image/webp",
 	}
-	// systemTypes are events, not messages of the chat.
+	contactTypes = map[string]bool{"vcard": true, "contact": true, "contacts": true, "multi_vcard": true}
+	// systemTypes are events of the chat, not something the client wrote:
+	// left out. Every other type Parley cannot read (a reaction, a poll,
+	// an order, a deleted message…) is kept as an unsupported message.
 	systemTypes = map[string]bool{
-		"request_welcome": true, "reaction": true, "revoked": true, "e2e_notification": true,
-		"notification": true, "notification_template": true, "gp2": true, "call_log": true,
-		"ciphertext": true, "protocol": true, "deleted": true, "system": true, "unsupported": true,
+		"request_welcome": true, "e2e_notification": true, "notification": true, "notification_template": true,
+		"gp2": true, "ciphertext": true, "protocol": true, "system": true,
 	}
 )
 
@@ -122,11 +139,11 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 	if m.ProviderMessageID == "" {
 		return m, errors.New("no id")
 	}
-	from, err := clientNumber(string(rm.ChatID))
+	from, userID, err := clientOf(string(rm.ChatID), string(rm.AuthorBsuid))
 	if err != nil {
 		return m, err
 	}
-	m.From = from
+	m.From, m.UserID = from, userID
 	m.FromMe, _ = flag(rm.FromMe)
 	// self 1 = sent through the API, 0 = typed in the app ([SPEC]); an echo
 	// without it is taken as the API's.
@@ -138,7 +155,9 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 	}
 	if !m.FromMe {
 		m.ProfileName = strings.TrimSpace(string(rm.SenderName))
+		m.Username = strings.TrimSpace(string(rm.AuthorUserName))
 	}
+	m.QuotedID = strings.TrimSpace(string(rm.QuotedID))
 
 	kind := strings.ToLower(strings.TrimSpace(string(rm.Type)))
 	body := string(rm.Body)
@@ -153,15 +172,26 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 		// the client (a reply button or list answer). The tapped title is
 		// the body (§4, UNVERIFIED which field; the simulator uses body).
 		if kind == "button" || (kind == "interactive" && !m.FromMe) {
-			m.ButtonPayload = body
+			m.ButtonText = body
 		}
 	case isMedia:
 		link := strings.TrimSpace(body)
 		if !strings.HasPrefix(link, "https://") && !strings.HasPrefix(link, "http://") {
 			return m, fmt.Errorf("%s message without a download link", kind)
 		}
-		m.Media = []channel.MediaRef{{URL: link, ContentType: contentType}}
-		m.Body = string(rm.Caption)
+		ref := channel.MediaRef{URL: link, ContentType: firstOf(text(contentType), rm.MimeType)}
+		caption := string(rm.Caption)
+		// [SPEC]: caption is "File caption or filename": a document's
+		// caption that is a file name is its name, not a text.
+		ref.Filename = firstOf(rm.Filename, rm.FileName)
+		if ref.Filename == "" && kind == "document" && looksLikeFilename(caption) {
+			ref.Filename, caption = strings.TrimSpace(caption), ""
+		}
+		if ref.Filename == "" {
+			ref.Filename = linkFilename(link)
+		}
+		m.Media = []channel.MediaRef{ref}
+		m.Body = caption
 	case kind == "location":
 		if loc := parseLocation(body); loc != nil {
 			m.Location = loc
@@ -170,14 +200,66 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 		} else {
 			return m, errors.New("location without coordinates")
 		}
+	case contactTypes[kind]:
+		if m.Contacts = channel.ParseVCards(body); len(m.Contacts) == 0 {
+			if strings.TrimSpace(body) == "" {
+				return m, fmt.Errorf("%s without a card", kind)
+			}
+			m.Body = body // not a vCard: its text is better than nothing
+		}
 	case systemTypes[kind]:
 		return m, fmt.Errorf("type %q is not a chat message", kind)
-	case strings.TrimSpace(body) != "":
-		m.Body = body // vcard, order…: its text is better than nothing
 	default:
-		return m, fmt.Errorf("type %q without text", kind)
+		// A reaction, a poll, an order, a deleted message… or a type 1msg
+		// adds later: the agent sees that the client sent something.
+		m.Unsupported = cmp.Or(kind, "unknown")
+		m.Body = strings.TrimSpace(firstOf(text(body), rm.Caption))
 	}
 	return m, nil
+}
+
+// looksLikeFilename says whether a caption is a file's name: one line,
+// ending in an extension that names a known type.
+func looksLikeFilename(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && len(s) <= 255 && !strings.ContainsAny(s, "\n/\\") && channel.TypeOfName(s) != ""
+}
+
+// linkFilename is the name a media link's last path segment gives, when it
+// looks like a file's name.
+func linkFilename(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	if name, err := url.PathUnescape(path.Base(u.Path)); err == nil && looksLikeFilename(name) {
+		return name
+	}
+	return ""
+}
+
+// clientOf reads who a message's chat is with: a chatId
+// ("15550001111@c.us", or bare digits) names the client's number; an @lid
+// chat (a client who hides their number) names only their business-scoped
+// user id, which is the chatId without "@lid" when authorBsuid does not
+// give it ([PROD]; github.com/ebor94/1msg docs/migraciones/003-bsuid.sql).
+func clientOf(chatID, bsuid string) (number, userID string, err error) {
+	bsuid = strings.TrimSpace(bsuid)
+	if !channel.IsUserID(bsuid) {
+		bsuid = ""
+	}
+	user, server, _ := strings.Cut(strings.TrimSpace(chatID), "@")
+	if server == "lid" {
+		if bsuid == "" && channel.IsUserID(user) {
+			bsuid = user
+		}
+		if bsuid == "" {
+			return "", "", fmt.Errorf("@lid chat %q without a WhatsApp user id", chatID)
+		}
+		return "", bsuid, nil
+	}
+	number, err = clientNumber(chatID)
+	return number, bsuid, err
 }
 
 // clientNumber turns a chatId ("15550001111@c.us", or bare digits) into
@@ -191,8 +273,6 @@ func clientNumber(chatID string) (string, error) {
 		return "", errors.New("no chatId")
 	case server == "g.us":
 		return "", errors.New("group chat")
-	case server == "lid":
-		return "", errors.New("@lid chat without a phone number")
 	case hasServer && server != "c.us" && server != "s.whatsapp.net":
 		return "", fmt.Errorf("chat %q is not a person's", chatID)
 	}

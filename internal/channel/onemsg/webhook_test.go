@@ -79,23 +79,25 @@ var webhookCases = []struct {
 		name: "image with caption",
 		body: msgs(item("wamid.B", "image", `"`+link+`"`, `caption="my receipt"`)),
 		messages: []onemsg.Message{inbound("wamid.B", func(in *channel.Inbound) {
-			in.Body, in.Media = "my receipt", []channel.MediaRef{{URL: link}}
+			in.Body, in.Media = "my receipt", []channel.MediaRef{{URL: link, Filename: "receipt.png"}}
 		})},
 	},
 	{
 		name: "voice note and document without caption",
 		body: msgs(item("wamid.C", "ptt", `"`+link+`"`), item("wamid.D", "document", `"`+link+`"`, `caption=null`)),
 		messages: []onemsg.Message{
-			inbound("wamid.C", func(in *channel.Inbound) { in.Media = []channel.MediaRef{{URL: link, ContentType: "audio/ogg"}} }),
-			inbound("wamid.D", func(in *channel.Inbound) { in.Media = []channel.MediaRef{{URL: link}} }),
+			inbound("wamid.C", func(in *channel.Inbound) {
+				in.Media = []channel.MediaRef{{URL: link, ContentType: "audio/ogg", Filename: "receipt.png"}}
+			}),
+			inbound("wamid.D", func(in *channel.Inbound) { in.Media = []channel.MediaRef{{URL: link, Filename: "receipt.png"}} }),
 		},
 	},
 	{
 		name: "button taps",
 		body: msgs(item("wamid.E", "button", `"Yes"`, `quotedMsgId="wamid.OUT"`), item("wamid.F", "interactive", `"Talk to an agent"`)),
 		messages: []onemsg.Message{
-			inbound("wamid.E", func(in *channel.Inbound) { in.Body, in.ButtonPayload = "Yes", "Yes" }),
-			inbound("wamid.F", func(in *channel.Inbound) { in.Body, in.ButtonPayload = "Talk to an agent", "Talk to an agent" }),
+			inbound("wamid.E", func(in *channel.Inbound) { in.Body, in.ButtonText, in.QuotedID = "Yes", "Yes", "wamid.OUT" }),
+			inbound("wamid.F", func(in *channel.Inbound) { in.Body, in.ButtonText = "Talk to an agent", "Talk to an agent" }),
 		},
 	},
 	{
@@ -147,9 +149,15 @@ var webhookCases = []struct {
 			item("wamid.X", "chat", `"   "`),
 			item("wamid.Y", "image", `""`, `caption="no link"`),
 		),
-		messages: []onemsg.Message{inbound("wamid.S", func(in *channel.Inbound) { in.Body = "BEGIN:VCARD\nFN:Ann\nEND:VCARD" })},
-		skipped: []string{`"wamid.T": type "product" without text`, `"wamid.U": type "reaction" is not a chat message`,
-			`"wamid.V": type "request_welcome"`, `"wamid.W": type "revoked"`, `"wamid.X": empty chat message`, `"wamid.Y": image message without a download link`},
+		// Nothing a client sent is dropped: what Parley cannot show is kept
+		// as an unsupported message; only chat events are left out.
+		messages: []onemsg.Message{
+			inbound("wamid.S", func(in *channel.Inbound) { in.Contacts = []channel.Contact{{Name: "Ann"}} }),
+			inbound("wamid.T", func(in *channel.Inbound) { in.Unsupported = "product" }),
+			inbound("wamid.U", func(in *channel.Inbound) { in.Unsupported, in.Body = "reaction", "👍" }),
+			inbound("wamid.W", func(in *channel.Inbound) { in.Unsupported = "revoked" }),
+		},
+		skipped: []string{`"wamid.V": type "request_welcome"`, `"wamid.X": empty chat message`, `"wamid.Y": image message without a download link`},
 	},
 	{
 		name: "a bad item in a batch",
@@ -305,7 +313,7 @@ func TestParseSimulatorWebhooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.hook.message(t, id); got.Body != "Talk to an agent" || got.ButtonPayload != "Talk to an agent" || got.FromMe {
+	if got := e.hook.message(t, id); got.Body != "Talk to an agent" || got.ButtonText != "Talk to an agent" || got.FromMe {
 		t.Errorf("button tap %+v", got)
 	}
 

@@ -282,9 +282,35 @@ func sameMessage(msg api.ApiV2010Message, m channel.Outgoing) bool {
 	return strings.TrimSpace(*msg.Body) == strings.TrimSpace(m.Body)
 }
 
+// mediaGoneRetries are the waits before asking again for a media URL that
+// answered 404: a file just received may not be served yet for a moment,
+// but one still missing after these is gone (deleted from the account, or
+// never kept), and the fetch job is not retried for an hour for it.
+var mediaGoneRetries = []time.Duration{300 * time.Millisecond, time.Second}
+
 // FetchMedia downloads an inbound file with Basic auth, following Twilio's
-// redirect to its CDN, and refuses files over max without keeping them.
+// redirect to its CDN, and refuses files over max without keeping them. A
+// URL that answers 404 after a short retry is channel.ErrMediaGone.
 func (c *Client) FetchMedia(ctx context.Context, url string, max int64) (channel.Media, error) {
+	for i := 0; ; i++ {
+		m, err := c.fetchMedia(ctx, url, max)
+		if !errors.Is(err, errMediaNotFound) {
+			return m, err
+		}
+		if i == len(mediaGoneRetries) {
+			return channel.Media{}, fmt.Errorf("%w (Twilio answered 404 %d times)", channel.ErrMediaGone, i+1)
+		}
+		select {
+		case <-ctx.Done():
+			return channel.Media{}, ctx.Err()
+		case <-time.After(mediaGoneRetries[i]):
+		}
+	}
+}
+
+var errMediaNotFound = errors.New("media not found")
+
+func (c *Client) fetchMedia(ctx context.Context, url string, max int64) (channel.Media, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return channel.Media{}, fmt.Errorf("media request: %w", err)
@@ -295,14 +321,17 @@ func (c *Client) FetchMedia(ctx context.Context, url string, max int64) (channel
 		return channel.Media{}, fmt.Errorf("fetch media: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return channel.Media{}, errMediaNotFound
+	case resp.StatusCode != http.StatusOK:
 		return channel.Media{}, fmt.Errorf("fetch media: %s", resp.Status)
 	}
 	data, err := channel.ReadMedia(resp, max)
 	if err != nil {
 		return channel.Media{}, err
 	}
-	return channel.Media{ContentType: resp.Header.Get("Content-Type"), Data: data}, nil
+	return channel.Media{ContentType: resp.Header.Get("Content-Type"), Filename: channel.DispositionFilename(resp.Header), Data: data}, nil
 }
 
 // statusOf is a message's status in Parley's words; queued when Twilio's

@@ -66,22 +66,42 @@ func ParseWebhook(form url.Values, now time.Time) (Event, error) {
 	if !ok {
 		return Event{}, ErrNotWhatsApp
 	}
-	if !validE164(from) {
-		return Event{}, fmt.Errorf("not a phone number: From %q", form.Get("From"))
-	}
 	in := &channel.Inbound{
 		ProviderMessageID: sid,
-		From:              from,
 		ProfileName:       strings.TrimSpace(form.Get("ProfileName")),
+		Username:          strings.TrimSpace(cmpOr(form.Get("ProfileUsername"), form.Get("Username"))),
+		WaID:              strings.TrimSpace(form.Get("WaId")),
 		Body:              form.Get("Body"),
+		ButtonText:        form.Get("ButtonText"),
 		ButtonPayload:     form.Get("ButtonPayload"),
-		At:                now,
+		QuotedID:          strings.TrimSpace(form.Get("OriginalRepliedMessageSid")),
+		At:                now, // Twilio's webhook carries no time: its arrival is the best there is
 	}
-	if in.Body == "" && form.Get("ButtonText") != "" {
-		in.Body = form.Get("ButtonText")
+	// A client who hides their number writes from their business-scoped
+	// user id (From=whatsapp:IN.2081…, no WaId); others may carry it as
+	// ExternalUserId beside the number (research/delivery-facts.md).
+	switch {
+	case validE164(from):
+		in.From = from
+	case channel.IsUserID(from):
+		in.UserID = from
+	default:
+		return Event{}, fmt.Errorf("not a phone number or WhatsApp user id: From %q", form.Get("From"))
+	}
+	if ext := strings.TrimPrefix(strings.TrimSpace(form.Get("ExternalUserId")), "whatsapp:"); in.UserID == "" && channel.IsUserID(ext) {
+		in.UserID = ext
+	}
+	if to, ok := strings.CutPrefix(form.Get("To"), "whatsapp:"); ok && validE164(to) {
+		in.To = to
+	}
+	if in.Body == "" && in.ButtonText != "" {
+		in.Body = in.ButtonText
 	}
 	if lat, lon := form.Get("Latitude"), form.Get("Longitude"); lat != "" && lon != "" {
 		in.Location = &channel.Location{Latitude: lat, Longitude: lon, Address: form.Get("Address"), Label: form.Get("Label")}
+	}
+	if r := referral(form); r != nil {
+		in.Referral = r
 	}
 	ev := Event{Inbound: in}
 	n, counted := 0, true
@@ -102,10 +122,35 @@ func ParseWebhook(form url.Values, now time.Time) (Event, error) {
 		}
 		in.Media = append(in.Media, channel.MediaRef{URL: u, ContentType: form.Get(fmt.Sprintf("MediaContentType%d", i))})
 	}
-	if in.Body == "" && len(in.Media) == 0 && in.Location == nil {
+	if in.Body == "" && len(in.Media) == 0 && in.Location == nil && in.Referral == nil {
 		ev.Warnings = append(ev.Warnings, "empty message")
 	}
 	return ev, nil
+}
+
+// referral reads a click-to-WhatsApp ad's Referral* parameters (Twilio's
+// webhook request page): nil when the message did not come from one.
+func referral(form url.Values) *channel.Referral {
+	r := channel.Referral{
+		Headline:   strings.TrimSpace(form.Get("ReferralHeadline")),
+		Body:       strings.TrimSpace(form.Get("ReferralBody")),
+		SourceURL:  strings.TrimSpace(form.Get("ReferralSourceUrl")),
+		SourceType: strings.TrimSpace(form.Get("ReferralSourceType")),
+		SourceID:   strings.TrimSpace(form.Get("ReferralSourceId")),
+		MediaURL:   strings.TrimSpace(form.Get("ReferralMediaUrl")),
+		CtwaClid:   strings.TrimSpace(form.Get("ReferralCtwaClid")),
+	}
+	if r == (channel.Referral{}) {
+		return nil
+	}
+	return &r
+}
+
+func cmpOr(a, b string) string {
+	if strings.TrimSpace(a) != "" {
+		return a
+	}
+	return b
 }
 
 // validE164 accepts +<country><number>, 8 to 15 digits.

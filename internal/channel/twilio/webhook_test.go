@@ -108,6 +108,10 @@ func webhookCases() []webhookCase {
 		if m.From == "" {
 			m.From = waClient
 		}
+		if m.WaID == "" {
+			m.WaID = strings.TrimPrefix(waClient, "+")
+		}
+		m.To = testSender
 		return &m
 	}
 	tooMany := inboundForm(inMMSid, "NumMedia", "12", "Body", "album")
@@ -203,19 +207,19 @@ func webhookCases() []webhookCase {
 			name: "quick-reply button, empty Body",
 			form: inboundForm(inSid, "MessageType", "interactive", "ButtonText", "Konfirmasi", "ButtonPayload", "{verifyEmail:asd@asd.com}",
 				"OriginalRepliedMessageSid", inMMSid, "OriginalRepliedMessageSender", "whatsapp:"+testSender),
-			wantInbound: in(channel.Inbound{ProviderMessageID: inSid, ProfileName: "teknisee", Body: "Konfirmasi", ButtonPayload: "{verifyEmail:asd@asd.com}"}),
+			wantInbound: in(channel.Inbound{ProviderMessageID: inSid, ProfileName: "teknisee", Body: "Konfirmasi", ButtonText: "Konfirmasi", ButtonPayload: "{verifyEmail:asd@asd.com}", QuotedID: inMMSid}),
 		},
 		{
 			name: "quick-reply button as captured (Body repeats the text)",
 			form: inboundForm(inSid, "MessageType", "interactive", "Body", "Konfirmasi", "ButtonText", "Konfirmasi", "ButtonPayload", "{verifyEmail:asd@asd.com}",
 				"Forwarded", "false", "FrequentlyForwarded", "false",
 				"ChannelMetadata", `{"type":"whatsapp","data":{"context":{"ButtonText":"Konfirmasi","ProfileName":"teknisee","WaId":"6285176810035"}}}`),
-			wantInbound: in(channel.Inbound{ProviderMessageID: inSid, ProfileName: "teknisee", Body: "Konfirmasi", ButtonPayload: "{verifyEmail:asd@asd.com}"}),
+			wantInbound: in(channel.Inbound{ProviderMessageID: inSid, ProfileName: "teknisee", Body: "Konfirmasi", ButtonText: "Konfirmasi", ButtonPayload: "{verifyEmail:asd@asd.com}"}),
 		},
 		{
 			name:        "profile name trimmed; From, not WaId, is the number",
 			form:        inboundForm(inSid, "ProfileName", "  Ann Smith \t", "WaId", "15550000000", "Body", "hi"),
-			wantInbound: in(channel.Inbound{ProviderMessageID: inSid, ProfileName: "Ann Smith", Body: "hi"}),
+			wantInbound: in(channel.Inbound{ProviderMessageID: inSid, ProfileName: "Ann Smith", Body: "hi", WaID: "15550000000"}),
 		},
 		{
 			name:        "no profile name",
