@@ -531,4 +531,3 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
-
