@@ -169,7 +169,8 @@ func (s *Service) queueInsert(b *pgx.Batch, tid uuid.UUID, msgs []*inbound, chat
 	n := len(msgs)
 	now := s.clock.Now()
 	igs, echoes, ats := make([]int64, n), make([]bool, n), make([]time.Time, n)
-	senders, userIDs, sids, kinds, bodies, metas, previews := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	senders, userIDs, waIDs, usernames := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	sids, kinds, bodies, metas, previews := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, m := range msgs {
 		kind, body, meta := inboundContent(m.in, m.echo)
 		mb, err := json.Marshal(meta)
@@ -177,9 +178,10 @@ func (s *Service) queueInsert(b *pgx.Batch, tid uuid.UUID, msgs []*inbound, chat
 			return err
 		}
 		igs[i], senders[i], userIDs[i], sids[i], echoes[i] = m.ig.ID, m.in.From, m.in.UserID, m.in.ProviderMessageID, m.echo
+		waIDs[i], usernames[i] = m.in.WaID, m.in.Username
 		kinds[i], bodies[i], metas[i], previews[i], ats[i] = kind, body, string(mb), previewOf(kind, body, meta), sentAt(m.in.At, now)
 	}
-	b.Queue(insertMessagesSQL, tid, now, igs, senders, userIDs, sids, echoes, kinds, bodies, metas, previews, ats).Query(func(rows pgx.Rows) error {
+	b.Queue(insertMessagesSQL, tid, now, igs, senders, userIDs, sids, echoes, kinds, bodies, metas, previews, ats, waIDs, usernames).Query(func(rows pgx.Rows) error {
 		var (
 			ord           int
 			caseID, msgID *int64
@@ -226,14 +228,15 @@ func sentAt(at, arrived time.Time) time.Time {
 // window runs from the latest time a client wrote, so a late delivery
 // does not open it later than the client wrote. A client known by one of
 // number and user id gets the other when a message carries both and no
-// other client has it. The chat keeps the ad a message came from.
+// other client has it, and keeps WhatsApp's id (WaId) and username. The
+// chat keeps the ad a message came from.
 //
 // $1 is the tenant and $2 the time; the arrays after them hold one element
 // per message, in the order of the batch CTE's columns.
 const insertMessagesSQL = `
 WITH batch AS (
-	SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
-		WITH ORDINALITY AS b(integration_id, sender, user_id, provider_message_id, echo, kind, body, meta, preview, at, ord)
+	SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::text[])
+		WITH ORDINALITY AS b(integration_id, sender, user_id, provider_message_id, echo, kind, body, meta, preview, at, wa_id, username, ord)
 ),
 with_client AS (
 	SELECT b.*, coalesce((SELECT cl.id FROM clients cl WHERE cl.whatsapp = nullif(b.sender, '')),
@@ -268,12 +271,18 @@ chat_activity AS (
 ),
 identity AS (
 	UPDATE clients cl SET
-		whatsapp = CASE WHEN cl.whatsapp IS NULL AND NOT EXISTS (SELECT FROM clients o WHERE o.whatsapp = j.sender) THEN j.sender ELSE cl.whatsapp END,
-		whatsapp_user_id = CASE WHEN cl.whatsapp_user_id IS NULL AND NOT EXISTS (SELECT FROM clients o WHERE o.whatsapp_user_id = j.user_id) THEN j.user_id ELSE cl.whatsapp_user_id END,
+		whatsapp = CASE WHEN cl.whatsapp IS NULL AND j.sender <> '' AND NOT EXISTS (SELECT FROM clients o WHERE o.whatsapp = j.sender)
+			THEN j.sender ELSE cl.whatsapp END,
+		whatsapp_user_id = CASE WHEN cl.whatsapp_user_id IS NULL AND j.user_id <> '' AND NOT EXISTS (SELECT FROM clients o WHERE o.whatsapp_user_id = j.user_id)
+			THEN j.user_id ELSE cl.whatsapp_user_id END,
+		whatsapp_wa_id = coalesce(nullif(j.wa_id, ''), cl.whatsapp_wa_id),
+		whatsapp_username = coalesce(nullif(j.username, ''), cl.whatsapp_username),
 		updated_at = $2
-	FROM (SELECT DISTINCT ON (client_id) client_id, sender, user_id FROM added
-		WHERE NOT echo AND sender <> '' AND user_id <> '' ORDER BY client_id, ord DESC) j
-	WHERE cl.tenant_id = $1 AND cl.id = j.client_id AND (cl.whatsapp IS NULL OR cl.whatsapp_user_id IS NULL)
+	FROM (SELECT DISTINCT ON (client_id) client_id, sender, user_id, wa_id, username FROM added
+		WHERE NOT echo ORDER BY client_id, ord DESC) j
+	WHERE cl.tenant_id = $1 AND cl.id = j.client_id AND (
+		(cl.whatsapp IS NULL AND j.sender <> '' AND j.user_id <> '') OR (cl.whatsapp_user_id IS NULL AND j.user_id <> '' AND j.sender <> '')
+		OR (j.wa_id <> '' AND cl.whatsapp_wa_id IS DISTINCT FROM j.wa_id) OR (j.username <> '' AND cl.whatsapp_username IS DISTINCT FROM j.username))
 )
 SELECT i.ord, i.case_id, n.id,
 	i.case_id IS NULL AND EXISTS (SELECT FROM messages m WHERE m.integration_id = i.integration_id AND m.provider_message_id = i.provider_message_id)
