@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// extTypes are the content types of the files clients send on WhatsApp
+// receivedExtTypes are the content types of the files clients send on WhatsApp
 // (Meta's supported media types) and a few more they try, by extension.
 // A table of Parley's own, not the system's mime.types, so that a file's
 // type does not depend on the machine.
-var extTypes = map[string]string{
+var receivedExtTypes = map[string]string{
 	".pdf": "application/pdf", ".txt": "text/plain", ".csv": "text/csv",
 	".doc": "application/msword", ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 	".xls": "application/vnd.ms-excel", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -21,8 +21,8 @@ var extTypes = map[string]string{
 	".vcf": "text/vcard", ".zip": "application/zip",
 }
 
-// typeExts are the extensions files of a content type are named with.
-var typeExts = map[string]string{
+// receivedTypeExts are the extensions files of a content type are named with.
+var receivedTypeExts = map[string]string{
 	"application/pdf": ".pdf", "text/plain": ".txt", "text/csv": ".csv",
 	"application/msword": ".doc", "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
 	"application/vnd.ms-excel": ".xls", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
@@ -35,12 +35,12 @@ var typeExts = map[string]string{
 
 // TypeOfName is the content type a file name's extension says, or "".
 func TypeOfName(name string) string {
-	return extTypes[strings.ToLower(path.Ext(name))]
+	return receivedExtTypes[strings.ToLower(path.Ext(name))]
 }
 
 // ExtOfType is the extension files of a content type carry, or "".
 func ExtOfType(contentType string) string {
-	return typeExts[BareType(contentType)]
+	return receivedTypeExts[BareType(contentType)]
 }
 
 // BareType is a content type without its parameters, lower case.

@@ -110,6 +110,7 @@ type omInstance struct {
 	templates  []*omTemplate
 	convs      map[string][]*omMessage // by customer +E164, oldest first
 	names      map[string]string       // customer's profile name
+	userIDs    map[string]string       // customer's business-scoped user id (BSUID) → +E164
 	lastIn     map[string]time.Time    // customer's last inbound message: the 24-hour window
 	sent       []OneMsgSent
 }
@@ -130,10 +131,14 @@ type omMessage struct {
 	link     string // the temporary media link used as body in webhooks
 	buttons  []string
 	quoted   string
-	status   string
-	errCode  int
-	errText  string
-	at       time.Time
+	// An inbound message's author: their business-scoped user id and
+	// username, and whether they hide their number (an @lid chat).
+	userID, username string
+	hideNumber       bool
+	status           string
+	errCode          int
+	errText          string
+	at               time.Time
 }
 
 type omFile struct {
@@ -233,6 +238,19 @@ type OneMsgInbound struct {
 	// ButtonText is a tap on a quick-reply or reply button: type "button",
 	// body = the button text.
 	ButtonText string
+	// UserID is the customer's business-scoped user id (authorBsuid, in
+	// every message of real traffic) and Username their WhatsApp username
+	// (authorUserName); with HideNumber the chat is "<UserID>@lid" and has
+	// no number ([PROD]; github.com/ebor94/1msg docs/migraciones/003-bsuid.sql).
+	UserID, Username string
+	HideNumber       bool
+	// QuotedID is the message a swipe-reply quotes (quotedMsgId).
+	QuotedID string
+	// VCard is a shared contact: type vcard, the card in body.
+	VCard string
+	// Type sends an item of another type with Body as its body (a
+	// "reaction", a "poll", an "order"…): what Parley cannot show.
+	Type string
 }
 
 // oneMsgInboxHost is 1msg's own inbox, whose hook every real channel has
@@ -353,9 +371,10 @@ func (o *OneMsg) AddInstance(instanceID, token, phone string) (apiURL string) {
 				"about": "Sandbox WhatsApp channel", "address": "", "description": "", "email": "",
 				"phone": strings.TrimPrefix(phone, "+"), "vertical": "Other", "photo": "",
 			},
-			convs:  map[string][]*omMessage{},
-			names:  map[string]string{},
-			lastIn: map[string]time.Time{},
+			convs:   map[string][]*omMessage{},
+			names:   map[string]string{},
+			userIDs: map[string]string{},
+			lastIn:  map[string]time.Time{},
 		}
 	}
 	return o.publicURL + "/" + instanceID + "/"

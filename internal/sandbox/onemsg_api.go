@@ -273,6 +273,24 @@ func sentFalse(w http.ResponseWriter, msg string) {
 	omWriteJSON(w, http.StatusOK, map[string]any{"sent": false, "message": msg})
 }
 
+// recipient is omRecipient, with a phone that is the business-scoped user
+// id of a customer who hides their number taken as that customer (1msg
+// routes it; a "<id>@lid" chatId is cut to digits and fails, per a
+// production integration's notes: github.com/ebor94/1msg
+// docs/migraciones/003-bsuid.sql and its destinatario1msg).
+func (o *OneMsg) recipient(in *omInstance, body map[string]any) (customer, failure string) {
+	if phone := strings.TrimSpace(omString(body["phone"])); bsuidRe.MatchString(phone) && strings.TrimSpace(omString(body["chatId"])) == "" {
+		o.mu.Lock()
+		customer, ok := in.userIDs[phone]
+		o.mu.Unlock()
+		if !ok {
+			return "", omBadPhone
+		}
+		return customer, ""
+	}
+	return omRecipient(body)
+}
+
 // omRecipient resolves chatId ("12020721369@c.us") or phone (digits, as a
 // string or a number) to the customer's "+E164". A non-empty failure is the
 // sent:false message.
@@ -323,7 +341,7 @@ func (o *OneMsg) sendMessage(w http.ResponseWriter, r *http.Request, in *omInsta
 		sentFalse(w, omEmptyBody)
 		return
 	}
-	customer, fail := omRecipient(body)
+	customer, fail := o.recipient(in, body)
 	if fail != "" {
 		sentFalse(w, fail)
 		return
@@ -361,7 +379,7 @@ func (o *OneMsg) sendFile(w http.ResponseWriter, r *http.Request, in *omInstance
 		sentFalse(w, omNoFilename)
 		return
 	}
-	customer, fail := omRecipient(body)
+	customer, fail := o.recipient(in, body)
 	if fail != "" {
 		sentFalse(w, fail)
 		return
@@ -403,7 +421,7 @@ func (o *OneMsg) sendButton(w http.ResponseWriter, r *http.Request, in *omInstan
 		sentFalse(w, fail)
 		return
 	}
-	customer, fail := omRecipient(body)
+	customer, fail := o.recipient(in, body)
 	if fail != "" {
 		sentFalse(w, fail)
 		return
@@ -491,7 +509,7 @@ func (o *OneMsg) sendTemplate(w http.ResponseWriter, r *http.Request, in *omInst
 		omWriteJSON(w, http.StatusBadRequest, map[string]string{"message": omTemplateNotDefined})
 		return
 	}
-	customer, fail := omRecipient(body)
+	customer, fail := o.recipient(in, body)
 	if fail != "" {
 		sentFalse(w, fail)
 		return

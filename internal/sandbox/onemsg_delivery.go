@@ -103,6 +103,18 @@ func (o *OneMsg) messageJSON(in *omInstance, m *omMessage) map[string]any {
 	}
 	if m.inbound {
 		msg["author"], msg["senderName"] = cust, name
+		if m.userID != "" {
+			msg["authorBsuid"] = m.userID
+		}
+		if m.username != "" {
+			msg["authorUserName"] = m.username
+		}
+		if m.hideNumber {
+			msg["chatId"], msg["author"] = m.userID+"@lid", m.userID+"@lid"
+			if name == "" {
+				msg["chatName"] = m.userID
+			}
+		}
 	} else {
 		msg["author"], msg["senderName"] = chatIDOf(in.phone), omBusinessName
 	}
@@ -356,8 +368,14 @@ func (o *OneMsg) CustomerSends(ctx context.Context, msg OneMsgInbound) (id strin
 	if !e164.MatchString(customer) {
 		return "", fmt.Errorf("sandbox: customer number %q is not +E164", msg.From)
 	}
-	if strings.TrimSpace(msg.Body) == "" && msg.Media == nil && msg.ButtonText == "" {
-		return "", errors.New("sandbox: an inbound message needs a body, media or a button")
+	if strings.TrimSpace(msg.Body) == "" && msg.Media == nil && msg.ButtonText == "" && msg.VCard == "" && msg.Type == "" {
+		return "", errors.New("sandbox: an inbound message needs a body, media, a button, a contact or a type")
+	}
+	if msg.UserID != "" && !bsuidRe.MatchString(msg.UserID) {
+		return "", fmt.Errorf("sandbox: %q is not a business-scoped user id (CC.digits)", msg.UserID)
+	}
+	if msg.HideNumber && msg.UserID == "" {
+		return "", errors.New("sandbox: a customer who hides their number needs a UserID")
 	}
 	o.mu.Lock()
 	in := o.instances[msg.InstanceID]
@@ -372,7 +390,14 @@ func (o *OneMsg) CustomerSends(ctx context.Context, msg OneMsgInbound) (id strin
 
 	m := &omMessage{
 		customer: customer, inbound: true, kind: "chat", text: msg.Body, status: "received",
-		id: newWamid(strings.TrimPrefix(customer, "+"), 0x12),
+		id:     newWamid(strings.TrimPrefix(customer, "+"), 0x12),
+		userID: msg.UserID, username: msg.Username, hideNumber: msg.HideNumber, quoted: msg.QuotedID,
+	}
+	switch {
+	case msg.VCard != "":
+		m.kind, m.text = "vcard", msg.VCard
+	case msg.Type != "":
+		m.kind = msg.Type
 	}
 	if msg.Media != nil {
 		ct, _, err := mime.ParseMediaType(msg.Media.ContentType)
@@ -387,6 +412,9 @@ func (o *OneMsg) CustomerSends(ctx context.Context, msg OneMsgInbound) (id strin
 	m.at = o.now()
 	if msg.SenderName != "" {
 		in.names[customer] = msg.SenderName
+	}
+	if msg.UserID != "" {
+		in.userIDs[msg.UserID] = customer
 	}
 	if msg.ButtonText != "" {
 		// [PROD]: taps arrive as type "button"; which field holds the title

@@ -57,12 +57,21 @@ type omPhoneSend struct {
 	SenderName string `json:"sender_name"`
 	Body       string `json:"body"`
 	ButtonText string `json:"button_text"`
+	// A customer known by a business-scoped user id, who may hide their
+	// number; a swipe-reply; a shared contact; an item of another type.
+	UserID     string `json:"user_id"`
+	Username   string `json:"username"`
+	HideNumber bool   `json:"hide_number"`
+	QuotedID   string `json:"quoted_id"`
+	VCard      string `json:"vcard"`
+	Type       string `json:"type"`
 }
 
 // servePhone answers the customer-phone routes used by Parley's sandbox
 // phone page and by tests:
 //
-//	POST /phone/send                         {instance, from, sender_name, body, button_text} as JSON,
+//	POST /phone/send                         {instance, from, sender_name, body, button_text, user_id,
+//	                                         username, hide_number, quoted_id, vcard, type} as JSON,
 //	                                         a form, or multipart with an optional "file"
 //	                                         → {"id": ..., "sid": ...} (sid: the same id, as the
 //	                                         Twilio phone answers); 502 when Parley refused the webhook
@@ -142,6 +151,7 @@ func (o *OneMsg) phoneSend(w http.ResponseWriter, r *http.Request) {
 	id, err := o.CustomerSends(r.Context(), OneMsgInbound{
 		InstanceID: req.Instance, From: req.From, SenderName: req.SenderName,
 		Body: req.Body, Media: file, ButtonText: req.ButtonText,
+		UserID: req.UserID, Username: req.Username, HideNumber: req.HideNumber, QuotedID: req.QuotedID, VCard: req.VCard, Type: req.Type,
 	})
 	switch {
 	case errors.Is(err, errWebhookRefused):
@@ -158,5 +168,7 @@ func omPhoneSendFromForm(r *http.Request) omPhoneSend {
 	return omPhoneSend{
 		Instance: f("instance"), From: f("from"), SenderName: f("sender_name"),
 		Body: f("body"), ButtonText: f("button_text"),
+		UserID: f("user_id"), Username: f("username"), HideNumber: f("hide_number") == "on" || f("hide_number") == "true",
+		QuotedID: f("quoted_id"), VCard: f("vcard"), Type: f("type"),
 	}
 }

@@ -79,6 +79,7 @@ type Twilio struct {
 	messages  map[string]*twMessage   // by message SID
 	convs     map[string][]*twMessage // by convKey(sender, customer), oldest first
 	lastIn    map[string]time.Time    // last inbound message per convKey: the 24-hour window
+	userIDs   map[string]string       // customers' business-scoped user ids (BSUID) → their "+E164"
 	media     map[string]*twMedia     // by media SID
 	cdn       map[string]*cdnLink     // by random token
 	templates map[string]*twTemplate  // by content SID
@@ -206,6 +207,7 @@ func NewTwilio(opts TwilioOptions) *Twilio {
 		messages:    map[string]*twMessage{},
 		convs:       map[string][]*twMessage{},
 		lastIn:      map[string]time.Time{},
+		userIDs:     map[string]string{},
 		media:       map[string]*twMedia{},
 		cdn:         map[string]*cdnLink{},
 		templates:   map[string]*twTemplate{},
@@ -766,6 +768,10 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// bsuidRe is a business-scoped user id: country code, ".", optional
+// "ENT.", letters and digits (Meta's "Business-scoped user IDs").
+var bsuidRe = regexp.MustCompile(`^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$`)
 
 // normalizeNumber turns user input ("whatsapp:+1555…", "1555…", or a "+"
 // that a query string decoded into a space) into "+E164".

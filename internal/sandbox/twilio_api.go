@@ -241,6 +241,13 @@ func (t *Twilio) createMessage(w http.ResponseWriter, r *http.Request, acct *twA
 		return
 	}
 	customer := strings.TrimPrefix(to, "whatsapp:")
+	t.mu.Lock()
+	if n, ok := t.userIDs[customer]; ok {
+		// A customer who hides their number is written to by their
+		// business-scoped user id, which WhatsApp routes to them.
+		customer = n
+	}
+	t.mu.Unlock()
 	if !e164.MatchString(customer) {
 		writeError(w, http.StatusBadRequest, codeInvalidTo, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to))
 		return

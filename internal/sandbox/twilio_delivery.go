@@ -327,6 +327,27 @@ type InboundMessage struct {
 	ButtonText, ButtonPayload string
 	// Latitude, Longitude, Address and Label are a shared location.
 	Latitude, Longitude, Address, Label string
+	// UserID is the customer's business-scoped user id (BSUID,
+	// "IN.2081…") and Username their WhatsApp username. With HideNumber
+	// the customer hides their number: From=whatsapp:<UserID>, no WaId;
+	// without it the id comes as ExternalUserId beside the number
+	// (research/delivery-facts.md). ParentUserID is the "…ENT…" id.
+	UserID, ParentUserID, Username string
+	HideNumber                     bool
+	// QuotedSid is the message a swipe-reply quotes
+	// (OriginalRepliedMessageSid and its sender).
+	QuotedSid string
+	// Referral is the click-to-WhatsApp ad the customer tapped
+	// (Referral* parameters).
+	Referral *AdReferral
+	// MediaGone makes the files' URLs answer 404, as Twilio does for media
+	// deleted before Parley downloaded them.
+	MediaGone bool
+}
+
+// AdReferral is a click-to-WhatsApp ad as the webhook names it.
+type AdReferral struct {
+	Headline, Body, SourceURL, SourceType, SourceID, MediaURL, CtwaClid string
 }
 
 // MediaFile is one attachment of an inbound message.
@@ -363,6 +384,12 @@ func (t *Twilio) CustomerSends(ctx context.Context, in InboundMessage) (messageS
 	if len(in.Media) > 0 && pub == "" {
 		return "", errors.New("sandbox: set PublicURL before sending media, MediaUrl values are built from it")
 	}
+	if in.UserID != "" && !bsuidRe.MatchString(in.UserID) {
+		return "", fmt.Errorf("sandbox: %q is not a business-scoped user id (CC.digits)", in.UserID)
+	}
+	if in.HideNumber && in.UserID == "" {
+		return "", errors.New("sandbox: a customer who hides their number needs a UserID")
+	}
 
 	now := t.now()
 	prefix := "SM"
@@ -396,9 +423,34 @@ func (t *Twilio) CustomerSends(ctx context.Context, in InboundMessage) (messageS
 	p.Set("ReferralNumMedia", "0")
 	p.Set("SmsStatus", "received")
 	p.Set("ApiVersion", apiVersion)
-	p.Set("WaId", strings.TrimPrefix(customer, "+"))
+	if in.HideNumber {
+		p.Set("From", "whatsapp:"+in.UserID)
+		p.Set("ExternalUserId", in.UserID)
+	} else {
+		p.Set("WaId", strings.TrimPrefix(customer, "+"))
+		if in.UserID != "" {
+			p.Set("ExternalUserId", "whatsapp:"+in.UserID)
+		}
+	}
+	if in.ParentUserID != "" {
+		p.Set("ParentExternalUserId", in.ParentUserID)
+	}
+	if in.Username != "" {
+		p.Set("ProfileUsername", in.Username)
+	}
 	if in.ProfileName != "" {
 		p.Set("ProfileName", in.ProfileName)
+	}
+	if r := in.Referral; r != nil {
+		for k, v := range map[string]string{"ReferralHeadline": r.Headline, "ReferralBody": r.Body, "ReferralSourceUrl": r.SourceURL,
+			"ReferralSourceType": r.SourceType, "ReferralSourceId": r.SourceID, "ReferralMediaUrl": r.MediaURL, "ReferralCtwaClid": r.CtwaClid} {
+			if v != "" {
+				p.Set(k, v)
+			}
+		}
+		if r.MediaURL != "" {
+			p.Set("ReferralNumMedia", "1")
+		}
 	}
 	for i, f := range in.Media {
 		ct := f.ContentType
@@ -415,6 +467,18 @@ func (t *Twilio) CustomerSends(ctx context.Context, in InboundMessage) (messageS
 	}
 	k := convKey(senderNum, customer)
 	t.mu.Lock()
+	if in.UserID != "" {
+		t.userIDs[in.UserID] = customer
+	}
+	if in.QuotedSid != "" {
+		if q := t.messages[in.QuotedSid]; q != nil && q.sender == senderNum && q.customer == customer {
+			p.Set("OriginalRepliedMessageSid", q.sid)
+			p.Set("OriginalRepliedMessageSender", q.from)
+		} else {
+			t.mu.Unlock()
+			return "", fmt.Errorf("sandbox: no message %s in this conversation to quote", in.QuotedSid)
+		}
+	}
 	if in.ButtonText != "" {
 		// A tap on a quick-reply button answers the last message that had
 		// buttons; Twilio reports it as OriginalRepliedMessageSid.
@@ -454,7 +518,9 @@ func (t *Twilio) CustomerSends(ctx context.Context, in InboundMessage) (messageS
 	}
 	t.messages[m.sid] = m
 	for _, md := range m.media {
-		t.media[md.sid] = md
+		if !in.MediaGone {
+			t.media[md.sid] = md
+		}
 	}
 	t.convs[k] = append(t.convs[k], m)
 	t.lastIn[k] = now
@@ -476,6 +542,8 @@ func inboundMessageType(in InboundMessage) string {
 		return "interactive"
 	case in.Latitude != "":
 		return "location"
+	case len(in.Media) > 0 && strings.HasPrefix(in.Media[0].ContentType, "text/vcard"):
+		return "contacts" // a shared contact (research/delivery-facts.md)
 	case len(in.Media) > 0:
 		ct := in.Media[0].ContentType
 		for _, kind := range []string{"image", "video", "audio"} {

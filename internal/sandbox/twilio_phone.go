@@ -91,6 +91,28 @@ type phoneSend struct {
 	Longitude     string `json:"longitude"`
 	Address       string `json:"address"`
 	Label         string `json:"label"`
+	// A customer known by a business-scoped user id, who may hide their
+	// number; a swipe-reply quoting a message; an ad they came from.
+	UserID             string `json:"user_id"`
+	Username           string `json:"username"`
+	HideNumber         bool   `json:"hide_number"`
+	QuotedSid          string `json:"quoted_sid"`
+	ReferralHeadline   string `json:"referral_headline"`
+	ReferralBody       string `json:"referral_body"`
+	ReferralSourceURL  string `json:"referral_source_url"`
+	ReferralSourceType string `json:"referral_source_type"`
+}
+
+// referral is the ad of a phone send, or nil.
+func (p phoneSend) referral() *AdReferral {
+	r := AdReferral{Headline: p.ReferralHeadline, Body: p.ReferralBody, SourceURL: p.ReferralSourceURL, SourceType: p.ReferralSourceType}
+	if r == (AdReferral{}) {
+		return nil
+	}
+	if r.SourceType == "" {
+		r.SourceType = "ad"
+	}
+	return &r
 }
 
 // maxPhoneUpload bounds a phone upload; WhatsApp lets customers send files
@@ -173,6 +195,7 @@ func (t *Twilio) phoneSend(w http.ResponseWriter, r *http.Request) {
 		From: req.From, ProfileName: req.ProfileName, To: req.Sender, Body: req.Body, Media: files,
 		ButtonText: req.ButtonText, ButtonPayload: req.ButtonPayload,
 		Latitude: req.Latitude, Longitude: req.Longitude, Address: req.Address, Label: req.Label,
+		UserID: req.UserID, Username: req.Username, HideNumber: req.HideNumber, QuotedSid: req.QuotedSid, Referral: req.referral(),
 	})
 	switch {
 	case errors.Is(err, errWebhookRefused):
@@ -190,6 +213,9 @@ func phoneSendFromForm(r *http.Request) phoneSend {
 		Sender: f("sender"), From: f("from"), ProfileName: f("profile_name"), Body: f("body"),
 		ButtonText: f("button_text"), ButtonPayload: f("button_payload"),
 		Latitude: f("latitude"), Longitude: f("longitude"), Address: f("address"), Label: f("label"),
+		UserID: f("user_id"), Username: f("username"), HideNumber: f("hide_number") == "on" || f("hide_number") == "true",
+		QuotedSid: f("quoted_sid"), ReferralHeadline: f("referral_headline"), ReferralBody: f("referral_body"),
+		ReferralSourceURL: f("referral_source_url"), ReferralSourceType: f("referral_source_type"),
 	}
 }
 
