@@ -290,13 +290,6 @@ func short(id string) string {
 	return id
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // lineDiff lists the lines of got that want does not have at that place.
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
