@@ -238,13 +238,13 @@ WITH batch AS (
 	SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::text[])
 		WITH ORDINALITY AS b(integration_id, sender, user_id, provider_message_id, echo, kind, body, meta, preview, at, wa_id, username, ord)
 ),
-with_client AS (
+with_client AS MATERIALIZED (
 	SELECT b.*, coalesce((SELECT cl.id FROM clients cl WHERE cl.whatsapp = nullif(b.sender, '')),
 			(SELECT cl.id FROM clients cl WHERE cl.whatsapp_user_id = nullif(b.user_id, ''))) AS client_id
 	FROM batch b
 ),
 in_chat AS (
-	SELECT w.*, (SELECT c.id FROM cases c WHERE c.integration_id = w.integration_id AND c.state = 'live' AND c.client_id = w.client_id) AS case_id
+	SELECT w.*, (SELECT c.id FROM cases c WHERE c.client_id = w.client_id AND c.integration_id = w.integration_id AND c.state = 'live') AS case_id
 	FROM with_client w
 ),
 stored AS (
