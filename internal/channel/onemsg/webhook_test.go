@@ -365,3 +365,33 @@ func FuzzParseWebhook(f *testing.F) {
 		}
 	})
 }
+
+// An @lid chat is a client known by their business-scoped user id; a
+// phone chat carries it as authorBsuid; a raw Meta-format body Parley
+// cannot use is refused with the setting to change.
+func TestParseWebhookUserIDsAndRawHooks(t *testing.T) {
+	w, err := onemsg.ParseWebhook([]byte(msgs(
+		item("wamid.L1", "chat", `"hola"`, `chatId="CO.9912387465501234@lid"`, `authorBsuid="CO.9912387465501234"`, `authorUserName="valen.r"`),
+		item("wamid.L2", "chat", `"hola"`, `chatId="CO.9912387465501234@lid"`),
+		item("wamid.L3", "chat", `"hola"`, `authorBsuid="CO.1726691741709890"`),
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Messages) != 3 {
+		t.Fatalf("messages %+v, skipped %q", w.Messages, w.Skipped)
+	}
+	for i, want := range [][3]string{{"", "CO.9912387465501234", "valen.r"}, {"", "CO.9912387465501234", ""}, {"+15005550006", "CO.1726691741709890", ""}} {
+		if m := w.Messages[i]; m.From != want[0] || m.UserID != want[1] || m.Username != want[2] {
+			t.Errorf("message %d: from %q user %q username %q, want %q", i, m.From, m.UserID, m.Username, want)
+		}
+	}
+	for _, body := range []string{
+		`{"object":"whatsapp_business_account","entry":[]}`,
+		`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"account_update","value":{}}]}]}`,
+	} {
+		if _, err := onemsg.ParseWebhook([]byte(body)); err == nil || !strings.Contains(err.Error(), "turn off rawHooks in the 1msg channel settings") {
+			t.Errorf("ParseWebhook(%s) = %v, want the setup hint", body, err)
+		}
+	}
+}
