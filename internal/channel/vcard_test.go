@@ -55,11 +55,11 @@ func TestFileType(t *testing.T) {
 
 func TestDispositionFilename(t *testing.T) {
 	for in, want := range map[string]string{
-		`attachment; filename="Invoice 4411.pdf"`:      "Invoice 4411.pdf",
+		`attachment; filename="Invoice 4411.pdf"`:       "Invoice 4411.pdf",
 		`inline; filename*=UTF-8''Fa%C3%A7tura%201.pdf`: "Façtura 1.pdf",
-		`attachment; filename="../../etc/passwd"`:      "passwd",
-		`attachment`:                                   "",
-		``:                                             "",
+		`attachment; filename="../../etc/passwd"`:       "passwd",
+		`attachment`: "",
+		``:           "",
 	} {
 		if got := channel.DispositionFilename(http.Header{"Content-Disposition": {in}}); got != want {
 			t.Errorf("DispositionFilename(%q) = %q, want %q", in, got, want)
