@@ -310,7 +310,9 @@ func (s *Service) openChats(ctx context.Context, tx pgx.Tx, msgs []*inbound) (op
 		if err != nil {
 			return nil, err
 		}
-		id, isNew, err := s.liveChat(ctx, tx, m.ig, clientID, now)
+		// The chat starts when the client wrote: its "Chat started" comes
+		// before the message in the conversation.
+		id, isNew, err := s.liveChat(ctx, tx, m.ig, clientID, sentAt(m.in.At, now))
 		if err != nil {
 			return nil, err
 		}
