@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -145,14 +146,23 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// unixSeconds reads a "time" field, unix seconds.
-func unixSeconds(t text) (int64, bool) {
+// writtenAt reads a message's time, unix seconds. WhatsApp gives whole
+// seconds: the message was written within that second, and its time is
+// taken as the second's end, so that a client's quick answer never sorts
+// before the agent's message it answers (Parley's own times have
+// microseconds). Parley keeps the earlier of this and the arrival.
+func writtenAt(t text) (time.Time, bool) {
 	s := strings.TrimSpace(string(t))
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, true
+	sec, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f < 0 || f >= 1e12 {
+			return time.Time{}, false
+		}
+		sec = int64(f)
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f < 1e12 {
-		return int64(f), true
+	if sec <= 0 {
+		return time.Time{}, false
 	}
-	return 0, false
+	return time.Unix(sec+1, 0).Add(-time.Microsecond).UTC(), true
 }

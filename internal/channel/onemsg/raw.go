@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 
 	"parley/internal/channel"
 )
@@ -225,8 +223,8 @@ func parseMetaMessage(raw json.RawMessage, echo bool, names map[string]string) (
 	if !echo {
 		m.ProfileName = cmp.Or(names[strings.TrimPrefix(string(num), "+")], names[m.UserID])
 	}
-	if sec, err := strconv.ParseInt(strings.TrimSpace(string(mm.Timestamp)), 10, 64); err == nil && sec > 0 {
-		m.At = time.Unix(sec, 0).UTC()
+	if at, ok := writtenAt(mm.Timestamp); ok {
+		m.At = at
 	}
 	m.QuotedID = strings.TrimSpace(string(mm.Context.ID))
 	if r := mm.Referral; r != nil {

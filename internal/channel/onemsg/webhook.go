@@ -9,7 +9,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"parley/internal/channel"
 )
@@ -150,8 +149,8 @@ func parseMessage(raw json.RawMessage) (Message, error) {
 	if self, known := flag(rm.Self); m.FromMe && known && !self {
 		m.FromApp = true
 	}
-	if sec, ok := unixSeconds(rm.Time); ok && sec > 0 {
-		m.At = time.Unix(sec, 0).UTC()
+	if at, ok := writtenAt(rm.Time); ok {
+		m.At = at
 	}
 	if !m.FromMe {
 		m.ProfileName = strings.TrimSpace(string(rm.SenderName))

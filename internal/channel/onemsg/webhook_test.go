@@ -13,10 +13,15 @@ import (
 	"parley/internal/sandbox"
 )
 
-// at1 is the time of the literal webhooks below.
+// at1 is the time of the literal webhooks below; t1 is when Parley takes
+// such a message to be written: by the end of that second.
 const at1 = 1772445600
 
-var t1 = time.Unix(at1, 0).UTC()
+var t1 = endOfSecond(time.Unix(at1, 0))
+
+func endOfSecond(t time.Time) time.Time {
+	return t.Truncate(time.Second).Add(time.Second - time.Microsecond).UTC()
+}
 
 // msg wraps message items in an envelope.
 func msgs(items ...string) string {
@@ -304,7 +309,7 @@ func TestParseSimulatorWebhooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := onemsg.Message{Inbound: channel.Inbound{ProviderMessageID: id, From: testCustomer, ProfileName: "Casey Client", Body: "Hello", At: e.clock.Now()}}
+	want := onemsg.Message{Inbound: channel.Inbound{ProviderMessageID: id, From: testCustomer, ProfileName: "Casey Client", Body: "Hello", At: endOfSecond(e.clock.Now())}}
 	if got := e.hook.message(t, id); !reflect.DeepEqual(got, want) {
 		t.Errorf("inbound text %+v, want %+v", got, want)
 	}
