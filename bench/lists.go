@@ -474,7 +474,7 @@ func startPages(ctx context.Context, e *env) (*pages, error) {
 	base := "http://" + p.srv.Listener.Addr().String()
 	cfg := config.Config{
 		DatabaseURL: e.DatabaseURL, Addr: p.srv.Listener.Addr().String(), BaseURL: base, SecretKey: secretKey,
-		LogLevel: slog.LevelWarn, LogFormat: "text", MediaDir: mediaDir,
+		LogLevel: slog.LevelWarn, LogFormat: "text", MediaURL: config.DirURL(mediaDir),
 	}
 	// No Start: pages need neither the job client nor the realtime hub,
 	// and the idle sweep must not end the generated live chats.

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/clock"
+	"parley/internal/config"
 	"parley/internal/conversation"
 	"parley/internal/credential"
 	"parley/internal/integration"
@@ -141,7 +142,7 @@ func newConversationService(ctx context.Context, e *env, clk clock.Clock) (*conv
 		closeAll()
 		return nil, nil, err
 	}
-	store, err := media.NewDir(mediaDir)
+	store, err := media.Open(ctx, config.DirURL(mediaDir))
 	if err != nil {
 		closeAll()
 		return nil, nil, err

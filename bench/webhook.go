@@ -186,7 +186,7 @@ func startParley(ctx context.Context, e *env) (*parley, error) {
 		LogLevel:    slog.LevelWarn,
 		LogFormat:   "text",
 		Sandbox:     true,
-		MediaDir:    mediaDir,
+		MediaURL:    config.DirURL(mediaDir),
 	}
 	a, err := app.New(ctx, app.Params{Config: cfg, Log: e.Log})
 	if err != nil {

@@ -63,6 +63,7 @@ type App struct {
 	Hub           *realtime.Hub
 	Sandbox       *sandbox.Sandbox // nil unless PARLEY_SANDBOX
 	Metrics       *prometheus.Registry
+	Media         *media.Store
 
 	log     *slog.Logger
 	started atomic.Bool
@@ -96,10 +97,11 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := media.NewDir(cfg.MediaDir)
+	store, err := media.Open(context.Background(), cfg.MediaURL)
 	if err != nil {
 		return nil, err
 	}
+	a.Media = store
 	inserter, err := jobs.NewInserter(db)
 	if err != nil {
 		return nil, err
@@ -186,4 +188,9 @@ func (a *App) Stop(ctx context.Context) error {
 }
 
 // Close releases the pool.
-func (a *App) Close() { a.DB.Close() }
+func (a *App) Close() {
+	a.DB.Close()
+	if a.Media != nil {
+		_ = a.Media.Close()
+	}
+}

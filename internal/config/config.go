@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -26,7 +27,10 @@ type Config struct {
 	LogLevel    slog.Level
 	LogFormat   string // "json" or "text"
 	Sandbox     bool   // PARLEY_SANDBOX: simulated providers and customer phones
-	MediaDir    string // PARLEY_MEDIA_DIR: where attachments are stored
+	// MediaURL is where attachments are stored (PARLEY_MEDIA_URL):
+	// file://DIR or s3://BUCKET?region=…&endpoint=…; PARLEY_MEDIA_DIR, the
+	// older setting, names a directory.
+	MediaURL string
 	// TrustProxyHeaders makes the server honour X-Forwarded-For for client
 	// addresses (rate limits, logs). Off unless the operator says a proxy is in front.
 	TrustProxyHeaders bool
@@ -59,7 +63,10 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 		Addr:        or(getenv("PARLEY_ADDR"), ":8080"),
 		BaseURL:     getenv("PARLEY_BASE_URL"),
 		LogFormat:   or(getenv("PARLEY_LOG_FORMAT"), "json"),
-		MediaDir:    or(getenv("PARLEY_MEDIA_DIR"), "./.data/media"),
+		MediaURL:    getenv("PARLEY_MEDIA_URL"),
+	}
+	if c.MediaURL == "" {
+		c.MediaURL = DirURL(or(getenv("PARLEY_MEDIA_DIR"), "./.data/media"))
 	}
 	secret := getenv("PARLEY_SECRET_KEY")
 	level := or(getenv("PARLEY_LOG_LEVEL"), "info")
@@ -73,12 +80,16 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public base URL (PARLEY_BASE_URL)")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (PARLEY_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (PARLEY_LOG_FORMAT)")
-	fs.StringVar(&c.MediaDir, "media-dir", c.MediaDir, "attachment directory (PARLEY_MEDIA_DIR)")
+	fs.StringVar(&c.MediaURL, "media-url", c.MediaURL, "attachment store: file://DIR or s3://BUCKET?region=…&endpoint=… (PARLEY_MEDIA_URL)")
+	mediaDir := fs.String("media-dir", "", "attachment directory, the older form of --media-url (PARLEY_MEDIA_DIR)")
 	sandboxFlag := fs.Bool("sandbox", false, "serve simulated providers and customer phones (PARLEY_SANDBOX)")
 	if err := fs.Parse(args); err != nil {
 		return c, &Error{Var: "flags", Msg: err.Error()}
 	}
 
+	if *mediaDir != "" {
+		c.MediaURL = DirURL(*mediaDir)
+	}
 	var err error
 	if c.Sandbox, err = parseBool("PARLEY_SANDBOX", sandbox); err != nil {
 		return c, err
@@ -109,6 +120,9 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	if c.SecretKey, err = ParseSecretKey(secret); err != nil {
 		return c, &Error{"PARLEY_SECRET_KEY", err.Error()}
 	}
+	if mu, err := url.Parse(c.MediaURL); err != nil || (mu.Scheme != "file" && mu.Scheme != "s3") || (mu.Scheme == "s3" && mu.Host == "") {
+		return c, &Error{"PARLEY_MEDIA_URL", fmt.Sprintf("%q is not file://DIR or s3://BUCKET?region=…", c.MediaURL)}
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return c, &Error{"PARLEY_LOG_LEVEL", fmt.Sprintf("%q is not one of debug, info, warn, error", level)}
 	}
@@ -134,6 +148,15 @@ func LocalURL(addr string) (string, error) {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(p)), nil
+}
+
+// DirURL is the file:// URL of the directory dir (relative to the working
+// directory unless absolute).
+func DirURL(dir string) string {
+	if filepath.IsAbs(dir) {
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir)}).String()
+	}
+	return (&url.URL{Scheme: "file", Host: ".", Path: "/" + strings.TrimPrefix(filepath.ToSlash(filepath.Clean(dir)), "./")}).String()
 }
 
 // SecureCookies says whether cookies get the Secure flag: only when the

@@ -40,6 +40,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		"PARLEY_LOG_LEVEL":  {"PARLEY_LOG_LEVEL": "loud"},
 		"PARLEY_LOG_FORMAT": {"PARLEY_LOG_FORMAT": "xml"},
 		"PARLEY_SANDBOX":    {"PARLEY_SANDBOX": "maybe"},
+		"PARLEY_MEDIA_URL":  {"PARLEY_MEDIA_URL": "ftp://files.example.com/media"},
 	}
 	for want, m := range cases {
 		_, err := config.Load(env(m), nil)
@@ -87,6 +88,26 @@ func TestLoadDevBaseURLFollowsAddr(t *testing.T) {
 		var ce *config.Error
 		if !errors.As(err, &ce) || ce.Var != "PARLEY_ADDR" || strings.Contains(ce.Error(), "\n") {
 			t.Errorf("LoadDev with PARLEY_ADDR %q: error %v, want one line naming PARLEY_ADDR", addr, err)
+		}
+	}
+}
+
+// Attachments go to ./.data/media unless PARLEY_MEDIA_URL (or the older
+// PARLEY_MEDIA_DIR) names another place.
+func TestLoadMediaURL(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, nil, "file://./.data/media"},
+		{map[string]string{"PARLEY_MEDIA_DIR": "/var/lib/parley"}, nil, "file:///var/lib/parley"},
+		{map[string]string{"PARLEY_MEDIA_URL": "s3://parley-media?region=eu-west-1"}, nil, "s3://parley-media?region=eu-west-1"},
+		{nil, []string{"--media-url", "s3://m?endpoint=http://127.0.0.1:8333&region=us-east-1&use_path_style=true"}, "s3://m?endpoint=http://127.0.0.1:8333&region=us-east-1&use_path_style=true"},
+	} {
+		c, err := config.Load(env(tc.env), tc.args)
+		if err != nil || c.MediaURL != tc.want {
+			t.Errorf("%v %v: media URL %q (%v), want %q", tc.env, tc.args, c.MediaURL, err, tc.want)
 		}
 	}
 }

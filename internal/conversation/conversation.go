@@ -168,7 +168,7 @@ type Service struct {
 	db           *postgres.DB
 	queue        *river.Client[pgx.Tx]
 	integrations *integration.Service
-	media        media.Store
+	media        *media.Store
 	clock        clock.Clock
 	log          *slog.Logger
 	baseURL      string
@@ -187,7 +187,7 @@ func (s *Service) rulesMayFire(ctx context.Context, tid uuid.UUID, text string) 
 // River client: jobs are inserted in the same transaction as the change
 // that needs them. rules tells which client messages no rule may fire for
 // (nil: any may).
-func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *integration.Service, store media.Store, rules ruleevent.Filter, c clock.Clock, log *slog.Logger, baseURL string) *Service {
+func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *integration.Service, store *media.Store, rules ruleevent.Filter, c clock.Clock, log *slog.Logger, baseURL string) *Service {
 	s := &Service{db: db, queue: queue, integrations: integrations, media: store, clock: c, log: log, baseURL: baseURL,
 		events: ruleevent.NewRecorder(queue, log), rules: rules}
 	s.batch = &batcher{store: s.storeBatch}

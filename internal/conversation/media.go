@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -64,10 +65,6 @@ func (s *Service) FetchMedia(ctx context.Context, tid uuid.UUID, attID int64, la
 	case err != nil:
 		return s.finishAttachment(ctx, tid, attID, caseID, "failed", nil, "The file could not be downloaded from the provider.")
 	}
-	key := media.NewKey(tid)
-	if err := s.media.Put(ctx, key, m.Data); err != nil {
-		return err
-	}
 	// The file keeps the provider's name (the webhook's, else the
 	// download's Content-Disposition) and type; a type that says nothing
 	// is read from the name and the bytes.
@@ -80,10 +77,16 @@ func (s *Service) FetchMedia(ctx context.Context, tid uuid.UUID, attID int64, la
 	if channel.IsVCard(ct) {
 		contacts = channel.ParseVCards(string(m.Data))
 	}
+	// The file is written before the row that points to it commits; a
+	// crash between the two leaves a file the orphan sweep removes.
+	key := media.NewKey(tid)
+	info, err := s.media.PutBytes(ctx, key, ct, m.Data)
+	if err != nil {
+		return err
+	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		size := int64(len(m.Data))
-		if _, err := tx.Exec(ctx, `UPDATE attachments SET state = 'stored', storage_key = $2, size = $3, content_type = $4, filename = $5
-			WHERE id = $1 AND state = 'pending'`, attID, key, size, ct, name); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE attachments SET state = 'stored', storage_key = $2, size = $3, content_type = $4, filename = $5, sha256 = $6
+			WHERE id = $1 AND state = 'pending'`, attID, key, info.Size, ct, name, info.SHA256); err != nil {
 			return fmt.Errorf("record stored attachment %d: %w", attID, err)
 		}
 		if len(contacts) > 0 {
@@ -116,7 +119,7 @@ func (s *Service) finishAttachment(ctx context.Context, tid uuid.UUID, attID, ca
 }
 
 // OpenAttachment opens a stored file of the tenant for its agents.
-func (s *Service) OpenAttachment(ctx context.Context, tid uuid.UUID, id int64) (Attachment, *os.File, error) {
+func (s *Service) OpenAttachment(ctx context.Context, tid uuid.UUID, id int64) (Attachment, media.File, error) {
 	var a Attachment
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT id, message_id, filename, content_type, size, state, error, storage_key, public_token
@@ -137,7 +140,7 @@ func (s *Service) OpenAttachment(ctx context.Context, tid uuid.UUID, id int64) (
 
 // OpenPublicAttachment opens an outgoing file by the unguessable token in
 // the URL the provider fetches it from.
-func (s *Service) OpenPublicAttachment(ctx context.Context, token string) (Attachment, *os.File, error) {
+func (s *Service) OpenPublicAttachment(ctx context.Context, token string) (Attachment, media.File, error) {
 	var (
 		tid uuid.UUID
 		id  int64
@@ -150,4 +153,44 @@ func (s *Service) OpenPublicAttachment(ctx context.Context, token string) (Attac
 		return Attachment{}, nil, err
 	}
 	return s.OpenAttachment(ctx, tid, id)
+}
+
+// orphanAge is how old a file no row points to must be before the sweep
+// deletes it: far longer than any upload's transaction.
+const orphanAge = time.Hour
+
+// SweepOrphanFiles deletes stored files whose attachment row never
+// committed (a crash between writing the file and committing its row, a
+// send refused after the file was written), once they are orphanAge old.
+// The periodic media sweep calls it; it returns how many it deleted.
+func (s *Service) SweepOrphanFiles(ctx context.Context) (int, error) {
+	return s.media.Sweep(ctx, s.clock.Now().Add(-orphanAge), s.knownKeys)
+}
+
+// knownKeys says which keys an attachment row points to; a key starts
+// with its tenant's id, and each tenant's rows are read in its own
+// transaction. A key that names no tenant is no attachment's.
+func (s *Service) knownKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	byTenant := map[uuid.UUID][]string{}
+	for _, k := range keys {
+		t, _, ok := strings.Cut(k, "/")
+		tid, err := uuid.Parse(t)
+		if !ok || err != nil {
+			continue
+		}
+		byTenant[tid] = append(byTenant[tid], k)
+	}
+	known := map[string]bool{}
+	for tid, ks := range byTenant {
+		err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+			rows, _ := tx.Query(ctx, `SELECT storage_key FROM attachments WHERE tenant_id = $1 AND storage_key = ANY($2)`, tid, ks)
+			var k string
+			_, err := pgx.ForEachRow(rows, []any{&k}, func() error { known[k] = true; return nil })
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("known media keys: %w", err)
+		}
+	}
+	return known, nil
 }

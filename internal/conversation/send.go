@@ -85,7 +85,7 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 			if err != nil {
 				return Message{}, err
 			}
-			if o.fileKey, err = s.putTemplateFile(ctx, tid, provider, r.Template); err != nil {
+			if o.fileKey, o.fileInfo, err = s.putTemplateFile(ctx, tid, provider, r.Template); err != nil {
 				return Message{}, err
 			}
 		}
@@ -101,11 +101,25 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 	}
 	if o.file != nil && o.template == nil { // a template's file is stored above
 		o.kind, o.fileKey = "file", media.NewKey(tid)
-		if err := s.media.Put(ctx, o.fileKey, o.file.Data); err != nil {
+		var err error
+		if o.fileInfo, err = s.media.PutBytes(ctx, o.fileKey, contentTypeOf(o.file), o.file.Data); err != nil {
 			return Message{}, err
 		}
 	}
-	var msgID int64
+	// The file is written before the row that points to it commits; when
+	// the row does not (a refusal, the same reply again), the file goes
+	// now, or else the orphan sweep takes it.
+	var (
+		msgID            int64
+		stored, keptFile bool
+	)
+	defer func() {
+		if o.fileKey != "" && !keptFile {
+			if err := s.media.Delete(context.WithoutCancel(ctx), o.fileKey); err != nil {
+				s.log.WarnContext(ctx, "delete unused file", "key", o.fileKey, "err", err)
+			}
+		}
+	}()
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		c, err := caseTx(ctx, tx, caseID, true)
 		if err != nil {
@@ -134,8 +148,10 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 			}
 		}
 		msgID, err = s.storeOutgoing(ctx, tx, tid, agentID, c, o)
+		stored = err == nil
 		return err
 	})
+	keptFile = err == nil && stored
 	if postgres.IsUniqueViolation(err, "messages_idempotency_key") {
 		// The same reply raced itself; the other request stored it.
 		err = nil

@@ -203,20 +203,22 @@ func (s *Service) publicMedia() string { return s.baseURL + "/media/public/" }
 // putTemplateFile checks the file attached for a template's media header
 // against the provider's rules (its type by its bytes, its size for its
 // kind) and stores it like a reply's, returning its storage key ("" without
-// a file). provider is the integration's ("" applies the strictest rules).
-func (s *Service) putTemplateFile(ctx context.Context, tid uuid.UUID, provider string, u *TemplateUse) (string, error) {
+// a file) and what the store learnt of it. provider is the integration's
+// ("" applies the strictest rules).
+func (s *Service) putTemplateFile(ctx context.Context, tid uuid.UUID, provider string, u *TemplateUse) (string, media.Info, error) {
 	if u.File == nil {
-		return "", nil
+		return "", media.Info{}, nil
 	}
 	ct, err := channel.LimitsFor(provider).CheckFile(u.File.Filename, u.File.Data)
 	if err != nil {
-		return "", problem.Field(MediaField, err.Error()+" Nothing was sent.")
+		return "", media.Info{}, problem.Field(MediaField, err.Error()+" Nothing was sent.")
 	}
 	f := *u.File
 	f.ContentType = ct
 	u.File = &f
 	key := media.NewKey(tid)
-	return key, s.media.Put(ctx, key, u.File.Data)
+	info, err := s.media.PutBytes(ctx, key, ct, u.File.Data)
+	return key, info, err
 }
 
 // providerOf is the provider of an integration, or "" when it is gone.
@@ -263,13 +265,16 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 	if err := errs.Err(); err != nil {
 		return 0, err
 	}
-	var fileKey string
+	var (
+		fileKey  string
+		fileInfo media.Info
+	)
 	if st.Template.File != nil {
 		provider, err := s.providerOf(ctx, tid, `SELECT provider FROM integrations WHERE id = $1`, st.IntegrationID)
 		if err != nil {
 			return 0, err
 		}
-		if fileKey, err = s.putTemplateFile(ctx, tid, provider, &st.Template); err != nil {
+		if fileKey, fileInfo, err = s.putTemplateFile(ctx, tid, provider, &st.Template); err != nil {
 			return 0, err
 		}
 	}
@@ -312,7 +317,7 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 		if err != nil {
 			return err
 		}
-		_, err = s.storeOutgoing(ctx, tx, tid, agentID, c, outgoing{kind: "template", body: sent.Text(), template: &sent, file: st.Template.File, fileKey: fileKey, key: st.IdempotencyKey})
+		_, err = s.storeOutgoing(ctx, tx, tid, agentID, c, outgoing{kind: "template", body: sent.Text(), template: &sent, file: st.Template.File, fileKey: fileKey, fileInfo: fileInfo, key: st.IdempotencyKey})
 		return err
 	})
 	if err != nil {
@@ -338,7 +343,8 @@ type outgoing struct {
 	template *SentTemplate
 	file     *Upload
 	fileKey  string
-	key      string // idempotency key
+	fileInfo media.Info // the stored file's size and checksum
+	key      string     // idempotency key
 	status   string // a macro's status for the chat, or ""
 	buttons  []string
 }
@@ -366,9 +372,9 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 		if err != nil {
 			return 0, err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO attachments (tenant_id, message_id, filename, content_type, size, state, storage_key, public_token)
-			VALUES ($1, $2, $3, $4, $5, 'stored', $6, $7)`,
-			tid, msgID, cleanFilename(o.file.Filename), contentTypeOf(o.file), len(o.file.Data), o.fileKey, token); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO attachments (tenant_id, message_id, filename, content_type, size, state, storage_key, public_token, sha256)
+			VALUES ($1, $2, $3, $4, $5, 'stored', $6, $7, $8)`,
+			tid, msgID, cleanFilename(o.file.Filename), contentTypeOf(o.file), o.fileInfo.Size, o.fileKey, token, o.fileInfo.SHA256); err != nil {
 			return 0, fmt.Errorf("insert attachment: %w", err)
 		}
 	}

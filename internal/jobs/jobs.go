@@ -104,6 +104,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	river.AddWorker(workers, &WaitingRulesWorker{Rules: svc.Rules, Log: opts.Logger})
 	river.AddWorker(workers, &EndIdleChatsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 	river.AddWorker(workers, &CloseWindowsWorker{Conversations: svc.Conversations, Log: opts.Logger})
+	river.AddWorker(workers, &SweepMediaWorker{Conversations: svc.Conversations, Log: opts.Logger})
 
 	cfg := &river.Config{
 		Logger: opts.Logger,
@@ -131,6 +132,9 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(opts.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return CloseWindowsArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "close_windows", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(opts.PurgeInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return SweepMediaArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "sweep_media", RunOnStart: true}),
 		},
 		TestOnly: opts.TestOnly,
 	}

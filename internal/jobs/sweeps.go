@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -66,3 +67,32 @@ func (w *CloseWindowsWorker) Work(ctx context.Context, _ *river.Job[CloseWindows
 	}
 	return err
 }
+
+// SweepMediaArgs is the periodic sweep that deletes stored files whose
+// attachment row never committed.
+type SweepMediaArgs struct{}
+
+// Kind names the job.
+func (SweepMediaArgs) Kind() string { return "sweep_media" }
+
+// InsertOpts keep one sweep at a time.
+func (SweepMediaArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{UniqueOpts: sweepOnce} }
+
+// SweepMediaWorker deletes orphaned files.
+type SweepMediaWorker struct {
+	river.WorkerDefaults[SweepMediaArgs]
+	Conversations *conversation.Service
+	Log           *slog.Logger
+}
+
+// Work sweeps.
+func (w *SweepMediaWorker) Work(ctx context.Context, _ *river.Job[SweepMediaArgs]) error {
+	n, err := w.Conversations.SweepOrphanFiles(ctx)
+	if n > 0 {
+		w.Log.InfoContext(ctx, "deleted orphaned files", "count", n)
+	}
+	return err
+}
+
+// Timeout: listing a large bucket takes longer than a send.
+func (w *SweepMediaWorker) Timeout(*river.Job[SweepMediaArgs]) time.Duration { return 30 * time.Minute }

@@ -76,7 +76,7 @@ func Start(t testing.TB, opts Options) *Env {
 		SecretKey:   []byte(SecretKey),
 		LogFormat:   "text",
 		Sandbox:     opts.Sandbox,
-		MediaDir:    t.TempDir(),
+		MediaURL:    config.DirURL(t.TempDir()),
 	}
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {

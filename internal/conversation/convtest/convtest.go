@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"parley/internal/clock"
+	"parley/internal/config"
 	"parley/internal/conversation"
 	"parley/internal/credential"
 	"parley/internal/integration"
@@ -80,7 +81,7 @@ func New(t testing.TB, clk clock.Clock) *Fixture {
 		t.Fatal(err)
 	}
 	mediaDir := t.TempDir()
-	store, err := media.NewDir(mediaDir)
+	store, err := media.Open(context.Background(), config.DirURL(mediaDir))
 	if err != nil {
 		t.Fatal(err)
 	}
