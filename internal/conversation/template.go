@@ -345,7 +345,7 @@ type outgoing struct {
 	fileKey  string
 	fileInfo media.Info // the stored file's size and checksum
 	key      string     // idempotency key
-	status   string // a macro's status for the chat, or ""
+	status   string     // a macro's status for the chat, or ""
 	buttons  []string
 }
 
