@@ -15,6 +15,7 @@ import (
 
 	"parley/internal/config"
 	"parley/internal/media"
+	"parley/internal/media/s3test"
 )
 
 // stores are the backends every test runs against: a directory and an
@@ -26,7 +27,12 @@ func stores(t *testing.T) map[string]*media.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dir.Close() })
-	return map[string]*media.Store{"dir": dir}
+	s3, err := media.Open(context.Background(), s3test.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s3.Close() })
+	return map[string]*media.Store{"dir": dir, "s3": s3}
 }
 
 // failing reads n bytes, then fails: an upload cut off midway.
