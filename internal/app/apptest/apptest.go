@@ -48,6 +48,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// JobTimeout and RescueAfter shorten the jobs' timings (crash tests).
 	JobTimeout, RescueAfter time.Duration
+	// MediaURL is the attachment store (two replicas share one); empty
+	// makes a directory of the test's own.
+	MediaURL string
 }
 
 // SecretKey seals the credentials of every test app: a replica a test
@@ -64,6 +67,9 @@ func Start(t testing.TB, opts Options) *Env {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	if opts.MediaURL == "" {
+		opts.MediaURL = config.DirURL(t.TempDir())
+	}
 	var handler atomic.Value
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handler.Load().(http.Handler).ServeHTTP(w, r)
@@ -76,7 +82,7 @@ func Start(t testing.TB, opts Options) *Env {
 		SecretKey:   []byte(SecretKey),
 		LogFormat:   "text",
 		Sandbox:     opts.Sandbox,
-		MediaURL:    config.DirURL(t.TempDir()),
+		MediaURL:    opts.MediaURL,
 	}
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
