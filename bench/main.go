@@ -64,6 +64,7 @@ var benchmarks = []benchmark{
 	{name: "rules", what: "Twilio inbound webhook with 50 enabled rules against none, and the rule jobs' queue", run: runRules},
 	{name: "drain", what: "Outbound drain: 10,000 replies across 200 chats against the Twilio simulator losing 5 % of answers", run: runDrain},
 	{name: "realtime", what: "Webhook on one instance → SSE event on another: latency p50/p95", run: runRealtime},
+	{name: "upload", what: "A 100 MB and a 1 GB file streamed over HTTP into the attachment store (directory, S3): throughput and peak RSS", run: runUpload},
 }
 
 func main() {
