@@ -245,3 +245,22 @@ func (s *Store) Sweep(ctx context.Context, cutoff time.Time, known Known) (int, 
 	}
 	return deleted, flush()
 }
+
+// Keys lists every file in the store (for checks and tests; the sweep
+// pages through them itself).
+func (s *Store) Keys(ctx context.Context) ([]string, error) {
+	var keys []string
+	it := s.b.List(nil)
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return keys, nil
+		}
+		if err != nil {
+			return keys, fmt.Errorf("list %s: %w", s, err)
+		}
+		if !obj.IsDir {
+			keys = append(keys, obj.Key)
+		}
+	}
+}

@@ -80,6 +80,55 @@
     var mb = Math.ceil(n / 1048576 * 10) / 10;
     return (mb % 1 === 0 ? mb.toFixed(0) : mb.toFixed(1)) + " MB";
   }
+  // A file's upload shows its bytes and percent under the composer and can
+  // be cancelled: the request is aborted, and the server, which stores a
+  // file only once it has all of it, keeps nothing.
+  function uploadOf(e) {
+    var form = e.target;
+    if (!form || form.id !== "composer") return null;
+    var file = form.querySelector("input[type=file][name=file]");
+    var box = form.querySelector("[data-upload-progress]");
+    if (!box || !file || !file.files || !file.files.length) return null;
+    return { form: form, box: box, size: file.files[0].size };
+  }
+  document.addEventListener("htmx:xhr:loadstart", function (e) {
+    var u = uploadOf(e);
+    if (!u || u.box.dataset.uploading) return;
+    u.box.dataset.uploading = "1";
+    u.box.hidden = false;
+    u.box.querySelector("[data-upload-words]").textContent = "Uploading… 0 KB of " + sizeWords(u.size) + " (0 %)";
+    u.form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+  });
+  document.addEventListener("htmx:xhr:progress", function (e) {
+    var u = uploadOf(e);
+    var d = e.detail || {};
+    // The response's own progress events come after the upload's; they
+    // are for fewer bytes than the file.
+    if (!u || !u.box.dataset.uploading || !d.lengthComputable || d.total < u.size) return;
+    var pct = Math.floor(d.loaded * 100 / d.total);
+    u.box.querySelector("progress").value = pct;
+    u.box.querySelector("[data-upload-words]").textContent = "Uploading… " + sizeWords(Math.min(d.loaded, u.size)) + " of " + sizeWords(u.size) + " (" + pct + " %)";
+  });
+  function uploadOver(form) {
+    var box = form.querySelector("[data-upload-progress]");
+    if (!box) return null;
+    delete box.dataset.uploading;
+    box.hidden = true;
+    form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = false; });
+    return box;
+  }
+  document.addEventListener("htmx:xhr:abort", function (e) {
+    if (!e.target || e.target.id !== "composer" || !uploadOver(e.target)) return;
+    var err = e.target.querySelector(".file-error");
+    if (err) { err.textContent = "Upload cancelled. Nothing was sent."; err.hidden = false; }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    if (e.target && e.target.id === "composer") uploadOver(e.target);
+  });
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("[data-upload-cancel]");
+    if (b) htmx.trigger(b.closest("form"), "htmx:abort");
+  });
   function fileRefusal(input, f) {
     var rules = {};
     try { rules = JSON.parse(input.getAttribute("data-file-rules") || "{}"); } catch (e) { rules = {}; }
