@@ -18,6 +18,7 @@ import (
 	"parley/internal/auth"
 	"parley/internal/client"
 	"parley/internal/clock"
+	"parley/internal/cloudstorage"
 	"parley/internal/config"
 	"parley/internal/conversation"
 	"parley/internal/credential"
@@ -57,6 +58,7 @@ type App struct {
 	Tenants       *tenant.Service
 	Sessions      *auth.Sessions
 	Integrations  *integration.Service
+	CloudStorage  *cloudstorage.Service
 	Conversations *conversation.Service
 	Clients       *client.Service
 	Rules         *rule.Service
@@ -114,6 +116,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Tenants = tenant.NewService(db, p.Clock)
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
+	a.CloudStorage = cloudstorage.NewService(db, sealer)
 	a.Clients = client.NewService(db)
 	rules := rule.NewCache(db)
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, rules, p.Clock, p.Log, cfg.BaseURL)
@@ -132,7 +135,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	}
 	deps := httpserver.Deps{
 		Config: cfg, Log: p.Log, DB: db, Sessions: a.Sessions, Tenants: a.Tenants, Metrics: a.Metrics,
-		Integrations: a.Integrations, Conversations: a.Conversations, Clients: a.Clients, Macros: macro.NewService(db), Rules: a.Rules, Hub: a.Hub, Clock: p.Clock,
+		Integrations: a.Integrations, CloudStorage: a.CloudStorage, Conversations: a.Conversations, Clients: a.Clients, Macros: macro.NewService(db), Rules: a.Rules, Hub: a.Hub, Clock: p.Clock,
 		Ready: func() error {
 			if !a.started.Load() {
 				return errors.New("job client not started")

@@ -18,6 +18,7 @@ import (
 	"parley/internal/auth"
 	"parley/internal/client"
 	"parley/internal/clock"
+	"parley/internal/cloudstorage"
 	"parley/internal/config"
 	"parley/internal/conversation"
 	"parley/internal/integration"
@@ -42,6 +43,7 @@ type Deps struct {
 	Metrics  *prometheus.Registry
 
 	Integrations  *integration.Service
+	CloudStorage  *cloudstorage.Service
 	Conversations *conversation.Service
 	Clients       *client.Service
 	Macros        *macro.Service
@@ -158,6 +160,10 @@ func New(d Deps) (http.Handler, error) {
 					r.Post("/integrations/new/twilio", s.connectTwilio)
 					r.Get("/integrations/new/1msg", s.oneMsgFormPage)
 					r.Post("/integrations/new/1msg", s.connectOneMsg)
+					r.Get("/integrations/cloud-storage", s.cloudStoragePage)
+					r.Post("/integrations/cloud-storage", s.connectCloudStorage)
+					r.Post("/integrations/cloud-storage/limits", s.setCloudStorageLimits)
+					r.Post("/integrations/cloud-storage/disconnect", s.disconnectCloudStorage)
 					r.Get("/integrations/{id}", s.integrationPage)
 					r.Post("/integrations/{id}", s.updateIntegration)
 					r.Post("/integrations/{id}/enabled", s.setIntegrationEnabled)

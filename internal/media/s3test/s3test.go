@@ -13,6 +13,7 @@ package s3test
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -44,7 +45,7 @@ const (
 func Endpoint() string {
 	once.Do(func() {
 		backend = s3mem.New()
-		server = httptest.NewServer(gofakes3.New(backend, gofakes3.WithAutoBucket(false)).Server())
+		server = httptest.NewServer(refuseDenied(gofakes3.New(backend, gofakes3.WithAutoBucket(false)).Server()))
 		// The AWS SDK reads keys from the environment; never the
 		// instance metadata service (there is none here).
 		for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": AccessKey, "AWS_SECRET_ACCESS_KEY": SecretKey, "AWS_EC2_METADATA_DISABLED": "true"} {
@@ -80,4 +81,40 @@ func URL(t testing.TB) string {
 func BucketURL(name string) string {
 	q := url.Values{"endpoint": {Endpoint()}, "region": {Region}, "use_path_style": {"true"}}
 	return "s3://" + name + "?" + q.Encode()
+}
+
+// denied holds the access keys the server refuses, as a store refuses a
+// wrong or revoked key (gofakes3 checks no signature, so without this every
+// key would do).
+var denied sync.Map
+
+// DenyKey has the server refuse every request signed with accessKey from
+// now on (403 InvalidAccessKeyId, S3's answer to an unknown key): a wrong
+// key, or one revoked after the bucket was connected.
+func DenyKey(accessKey string) { Endpoint(); denied.Store(accessKey, true) }
+
+// accessKeyOf is the access key a request was signed with (SigV4, in the
+// Authorization header or a presigned URL's X-Amz-Credential).
+func accessKeyOf(r *http.Request) string {
+	cred := r.URL.Query().Get("X-Amz-Credential")
+	if a := r.Header.Get("Authorization"); a != "" {
+		if _, after, ok := strings.Cut(a, "Credential="); ok {
+			cred = after
+		}
+	}
+	key, _, _ := strings.Cut(cred, "/")
+	return key
+}
+
+func refuseDenied(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := denied.Load(accessKeyOf(r)); ok {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>`)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
