@@ -179,6 +179,7 @@ func (s *Service) Connected(ctx context.Context, tid uuid.UUID) bool {
 
 // Link is a file stored in the tenant's bucket, to send as a link.
 type Link struct {
+	Key      string // in the tenant's bucket
 	Filename string
 	Size     int64
 	URL      string
@@ -239,7 +240,7 @@ func (s *Service) Upload(ctx context.Context, tid uuid.UUID, filename, contentTy
 		_ = st.Delete(context.WithoutCancel(ctx), key)
 		return Link{}, problem.New(problem.Unavailable, "A link to the file could not be made: "+media.StoreWords(err)+". Nothing was sent.")
 	}
-	return Link{Filename: filename, Size: info.Size, URL: url, Expires: now.Add(cs.LinkExpiry())}, nil
+	return Link{Key: key, Filename: filename, Size: info.Size, URL: url, Expires: now.Add(cs.LinkExpiry())}, nil
 }
 
 func tooLarge(limit, size int64) error {
@@ -288,4 +289,22 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		return 0, errOverLimit
 	}
 	return n, err
+}
+
+// Delete removes a file Upload stored whose message was then not sent.
+func (s *Service) Delete(ctx context.Context, tid uuid.UUID, key string) error {
+	cs, err := s.Get(ctx, tid)
+	if err != nil {
+		return err
+	}
+	secret, err := s.sealer.Open(cs.secret, ad(tid, cs.Bucket))
+	if err != nil {
+		return err
+	}
+	st, err := media.OpenBucket(ctx, media.Bucket{Endpoint: cs.Endpoint, Region: cs.Region, Name: cs.Bucket, AccessKey: cs.AccessKey, Secret: secret})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.Delete(ctx, key)
 }

@@ -108,6 +108,10 @@ func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (
 			v.ReplyButtons = ig.Provider == integration.OneMsg
 		}
 	}
+	if cs, cerr := s.CloudStorage.Get(r.Context(), tid); cerr == nil {
+		v.CloudMaxBytes = cs.MaxBytes
+	}
+	v.Admin = signed(r).Agent.IsAdmin()
 	// The browser's own check of a file before it is uploaded.
 	rules, _ := json.Marshal(channel.LimitsFor(provider).BrowserRules())
 	v.FileRules = string(rules)
@@ -144,12 +148,24 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 			this = channel.SizeWords(size)
 		}
 		f := web.Form{Values: map[string]string{}, Errors: map[string]string{
-			"file": fmt.Sprintf("Parley sends files of at most %s; this one is %s. Nothing was sent.",
+			"file": fmt.Sprintf("Parley sends files of at most %s through WhatsApp; this one is %s. Nothing was sent. Larger files can be sent as links with cloud storage (Settings → Integrations → Cloud storage).",
 				channel.SizeWords(channel.MaxOutboundFileBytes), this),
 		}}
-		s.renderComposer(w, r, http.StatusRequestEntityTooLarge, c, f)
+		v, err := s.composerFor(r, c, f)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		v.CloudHint = true
+		s.render(w, r, http.StatusRequestEntityTooLarge, web.Composer(v))
 	}
 	if r.ContentLength > maxReplyBytes {
+		// Over WhatsApp's limit: the tenant's cloud storage takes it, if
+		// connected, and the client gets a link.
+		if cs, err := s.CloudStorage.Get(ctx, sg.Tenant.ID); err == nil {
+			s.replyAsLink(w, r, c, cs)
+			return
+		}
 		tooLarge(r.ContentLength)
 		return
 	}

@@ -1,12 +1,18 @@
 package httpserver
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
+	"parley/internal/channel"
 	"parley/internal/cloudstorage"
+	"parley/internal/conversation"
 	"parley/internal/media"
 	"parley/internal/problem"
 	"parley/web"
@@ -103,4 +109,107 @@ func (s *Server) disconnectCloudStorage(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	redirect(w, r, "/settings/integrations/cloud-storage")
+}
+
+// replyAsLink sends a reply whose file is over WhatsApp's limit: the file
+// streams from the request into the tenant's bucket (never whole in
+// memory) and the client gets a text with its name, size and a presigned
+// link, which the conversation shows too. A refused, failed or cancelled
+// upload sends nothing and leaves nothing in the bucket.
+func (s *Server) replyAsLink(w http.ResponseWriter, r *http.Request, c conversation.Case, cs cloudstorage.Storage) {
+	ctx := r.Context()
+	sg := signed(r)
+	refuse := func(err error) {
+		f := formOf(r, err)
+		if p, ok := problem.As(err); ok && len(p.Fields) == 0 {
+			f.Errors, f.Msg = map[string]string{"file": p.Msg}, ""
+		}
+		kind := problem.Unavailable
+		if p, ok := problem.As(err); ok {
+			kind = p.Kind
+		}
+		s.renderComposer(w, r, statusOf(kind), c, f)
+	}
+	if r.ContentLength > cs.MaxBytes+1<<20 {
+		refuse(problem.New(problem.TooLarge, fmt.Sprintf("Your cloud storage takes files up to %s (Settings → Integrations → Cloud storage); this one is %s. Nothing was sent.",
+			channel.SizeWords(cs.MaxBytes), channel.SizeWords(r.ContentLength))))
+		return
+	}
+	// Refused before the upload, not after it: a chat that cannot take a
+	// text now.
+	if c.State != conversation.StateLive || !c.WindowOpen(s.Clock.Now()) {
+		refuse(problem.New(problem.Conflict, "A file can be sent as a link only in a live chat whose 24-hour window is open. Nothing was sent."))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, cs.MaxBytes+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		refuse(problem.New(problem.Invalid, "The message could not be read. Try again."))
+		return
+	}
+	vals := url.Values{}
+	var link *cloudstorage.Link
+	drop := func() {
+		if link != nil {
+			if err := s.CloudStorage.Delete(context.WithoutCancel(ctx), sg.Tenant.ID, link.Key); err != nil {
+				s.Log.Error("delete a file whose link was not sent", "key", link.Key, "err", err)
+			}
+		}
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			drop()
+			if ctx.Err() != nil {
+				return // the agent cancelled
+			}
+			refuse(problem.New(problem.Invalid, "The message could not be read. Try again."))
+			return
+		}
+		switch {
+		case part.FormName() == "file" && part.FileName() != "" && link == nil:
+			l, err := s.CloudStorage.Upload(ctx, sg.Tenant.ID, part.FileName(), part.Header.Get("Content-Type"), -1, part, s.Clock.Now())
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				refuse(err)
+				return
+			}
+			link = &l
+		case part.FormName() == "file":
+		default:
+			b, err := io.ReadAll(io.LimitReader(part, 64<<10))
+			if err != nil {
+				drop()
+				return
+			}
+			vals.Add(part.FormName(), string(b))
+		}
+		part.Close()
+	}
+	if link == nil {
+		refuse(problem.New(problem.Invalid, "The message could not be read. Try again."))
+		return
+	}
+	text := link.Text()
+	if body := strings.TrimSpace(vals.Get("body")); body != "" {
+		text = body + "\n\n" + text
+	}
+	_, err = s.Conversations.SendReply(ctx, sg.Tenant.ID, sg.Agent.ID, c.ID, conversation.Reply{
+		Body: text, Status: vals.Get("status"), IdempotencyKey: vals.Get("key"),
+	})
+	if err != nil {
+		drop()
+		if _, ok := problem.As(err); ok {
+			refuse(err)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.renderComposer(w, r, http.StatusOK, c, web.Form{})
 }

@@ -132,11 +132,17 @@
   function fileRefusal(input, f) {
     var rules = {};
     try { rules = JSON.parse(input.getAttribute("data-file-rules") || "{}"); } catch (e) { rules = {}; }
+    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+    var cloud = parseInt(input.getAttribute("data-cloud-max-bytes") || "0", 10);
+    // Over WhatsApp's limit, a file goes to the tenant's cloud storage
+    // and is sent as a link (any type).
+    if (cloud > 0 && f.size > max) {
+      return f.size <= cloud ? "" : "Your cloud storage takes files up to " + sizeWords(cloud) + "; this one is " + sizeWords(f.size) + ".";
+    }
     var dot = f.name.lastIndexOf(".");
     var rule = dot >= 0 ? rules[f.name.slice(dot).toLowerCase()] : null;
     if (rule && rule.refused) return rule.refused;
     if (rule && rule.max && f.size > rule.max) return rule.say + "; this one is " + sizeWords(f.size) + ".";
-    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
     if (f.size > max) return "Parley sends files of at most " + sizeWords(max) + "; this one is " + sizeWords(f.size) + ".";
     return "";
   }
@@ -146,6 +152,8 @@
     var err = input.closest("form").querySelector(".file-error");
     var f = input.files && input.files[0];
     var why = f ? fileRefusal(input, f) : "";
+    var hint = input.closest("form").querySelector("[data-cloud-hint]");
+    if (hint) hint.hidden = !(f && f.size > parseInt(input.getAttribute("data-max-bytes"), 10));
     if (why) {
       input.value = "";
       if (err) {
