@@ -148,7 +148,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 			this = channel.SizeWords(size)
 		}
 		f := web.Form{Values: map[string]string{}, Errors: map[string]string{
-			"file": fmt.Sprintf("Parley sends files of at most %s through WhatsApp; this one is %s. Nothing was sent. Larger files can be sent as links with cloud storage (Settings → Integrations → Cloud storage).",
+			"file": fmt.Sprintf("Parley sends files of at most %s; this one is %s. Nothing was sent. Larger files can be sent as links with cloud storage (Settings → Integrations → Cloud storage).",
 				channel.SizeWords(channel.MaxOutboundFileBytes), this),
 		}}
 		v, err := s.composerFor(r, c, f)
