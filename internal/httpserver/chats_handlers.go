@@ -193,6 +193,12 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply.File = &conversation.Upload{Filename: hdr.Filename, ContentType: hdr.Header.Get("Content-Type"), Data: data}
+		// Just over 16 MB (within the form's margin): a link too, when the
+		// tenant has cloud storage.
+		if int64(len(data)) > channel.MaxOutboundFileBytes && s.CloudStorage.Connected(ctx, sg.Tenant.ID) {
+			s.sendSmallAsLink(w, r, c, reply, hdr.Filename, hdr.Header.Get("Content-Type"), data)
+			return
+		}
 	}
 	_, err = s.Conversations.SendReply(ctx, sg.Tenant.ID, sg.Agent.ID, id, reply)
 	if p, ok := problem.As(err); ok && p.Kind != problem.NotFound {

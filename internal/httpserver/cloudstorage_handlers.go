@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -204,6 +205,47 @@ func (s *Server) replyAsLink(w http.ResponseWriter, r *http.Request, c conversat
 	})
 	if err != nil {
 		drop()
+		if _, ok := problem.As(err); ok {
+			refuse(err)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.renderComposer(w, r, http.StatusOK, c, web.Form{})
+}
+
+// sendSmallAsLink is replyAsLink for a file the form already read (just
+// over 16 MB, within the reply form's margin).
+func (s *Server) sendSmallAsLink(w http.ResponseWriter, r *http.Request, c conversation.Case, reply conversation.Reply, filename, contentType string, data []byte) {
+	ctx := r.Context()
+	sg := signed(r)
+	refuse := func(err error) {
+		f := formOf(r, err)
+		kind := problem.Unavailable
+		if p, ok := problem.As(err); ok {
+			kind = p.Kind
+			if len(p.Fields) == 0 {
+				f.Errors, f.Msg = map[string]string{"file": p.Msg}, ""
+			}
+		}
+		s.renderComposer(w, r, statusOf(kind), c, f)
+	}
+	if c.State != conversation.StateLive || !c.WindowOpen(s.Clock.Now()) {
+		refuse(problem.New(problem.Conflict, "A file can be sent as a link only in a live chat whose 24-hour window is open. Nothing was sent."))
+		return
+	}
+	l, err := s.CloudStorage.Upload(ctx, sg.Tenant.ID, filename, contentType, int64(len(data)), bytes.NewReader(data), s.Clock.Now())
+	if err != nil {
+		refuse(err)
+		return
+	}
+	reply.File, reply.Template, reply.Buttons = nil, nil, nil
+	reply.Body = strings.TrimSpace(reply.Body + "\n\n" + l.Text())
+	if _, err := s.Conversations.SendReply(ctx, sg.Tenant.ID, sg.Agent.ID, c.ID, reply); err != nil {
+		if derr := s.CloudStorage.Delete(context.WithoutCancel(ctx), sg.Tenant.ID, l.Key); derr != nil {
+			s.Log.Error("delete a file whose link was not sent", "key", l.Key, "err", derr)
+		}
 		if _, ok := problem.As(err); ok {
 			refuse(err)
 			return

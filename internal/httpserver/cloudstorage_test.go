@@ -104,6 +104,15 @@ func TestLargeFileIsSentAsALinkThroughCloudStorage(t *testing.T) {
 		t.Fatalf("the link answered %d with %d bytes", resp.StatusCode, len(got))
 	}
 
+	// Just over 16 MB, within the reply form's margin: a link too.
+	if status, page := d.reply(t, chat.ID, "", "k-clip", make([]byte, 16<<20+300<<10), "clip.mp4"); status != http.StatusOK {
+		t.Fatalf("16.3 MB with cloud storage: %d\n%.2000s", status, page)
+	}
+	eventually(t, "the second link to reach Twilio", func() bool {
+		sent := d.sim.Sent(sandbox.DemoTwilioAccountSID)
+		return len(sent) == 2 && strings.Contains(sent[1].Params.Get("Body"), "clip.mp4 (16.3 MB)")
+	})
+
 	if status, _, _ := d.env.Post(t, d.client, "/settings/integrations/cloud-storage/limits", url.Values{"max_mb": {"20"}, "link_days": {"3"}}); status != http.StatusSeeOther {
 		t.Fatalf("limits: %d", status)
 	}
@@ -118,11 +127,11 @@ func TestLargeFileIsSentAsALinkThroughCloudStorage(t *testing.T) {
 	if status != http.StatusBadGateway || !strings.Contains(html.UnescapeString(page), "InvalidAccessKeyId") {
 		t.Fatalf("revoked key: %d\n%.2000s", status, page)
 	}
-	if n := d.count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 1 {
-		t.Fatalf("%d messages, want only the first link", n)
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 2 {
+		t.Fatalf("%d messages, want only the two links", n)
 	}
-	if keys := bucketKeys(t, bucket); len(keys) != 1 {
-		t.Fatalf("bucket holds %v, want the first file only", keys)
+	if keys := bucketKeys(t, bucket); len(keys) != 2 {
+		t.Fatalf("bucket holds %v, want the two files sent", keys)
 	}
 	if status, page := d.reply(t, chat.ID, "", "k-small", []byte("%PDF-1.7 small invoice"), "invoice.pdf"); status != http.StatusOK {
 		t.Fatalf("a small file with the bucket unreachable: %d\n%.1000s", status, page)
