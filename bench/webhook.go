@@ -161,6 +161,7 @@ type parley struct {
 	app        *app.App
 	srv        *http.Server
 	mediaDir   string
+	baseURL    string
 	tenantID   uuid.UUID
 	webhookURL string // the demo Twilio integration's webhook
 }
@@ -194,7 +195,7 @@ func startParley(ctx context.Context, e *env) (*parley, error) {
 		os.RemoveAll(mediaDir)
 		return nil, err
 	}
-	p := &parley{app: a, mediaDir: mediaDir, srv: newServer(a.Handler)}
+	p := &parley{app: a, mediaDir: mediaDir, baseURL: cfg.BaseURL, srv: newServer(a.Handler)}
 	go func() { _ = p.srv.Serve(ln) }()
 	// Start seeds the demo integration over HTTP: the server must serve first.
 	if err := a.Start(ctx); err != nil {

@@ -221,5 +221,13 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	if _, err := macro.NewService(db).Create(ctx, admin.TenantID, macro.Owner{Agent: admin.ID}, macro.Form{Title: "Hello", Body: "Hello!"}); err != nil {
 		t.Fatal(err)
 	}
+	// The tenant's cloud storage.
+	if err := db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO cloud_storage (tenant_id, endpoint, region, bucket, access_key, secret, secret_hint)
+			VALUES ($1, '', 'us-east-1', 'b', 'k', '\x00', '••••')`, admin.TenantID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return admin.TenantID
 }
