@@ -172,7 +172,8 @@ type Service struct {
 	clock        clock.Clock
 	log          *slog.Logger
 	baseURL      string
-	batch        *batcher // inbound messages stored together under load
+	batch        *batcher[*inbound]      // inbound messages stored together under load
+	statuses     *batcher[*statusUpdate] // delivery statuses applied together under load
 	events       *ruleevent.Recorder
 	rules        ruleevent.Filter // nil: any rule may fire for any message
 }
@@ -190,7 +191,12 @@ func (s *Service) rulesMayFire(ctx context.Context, tid uuid.UUID, text string) 
 func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *integration.Service, store media.Store, rules ruleevent.Filter, c clock.Clock, log *slog.Logger, baseURL string) *Service {
 	s := &Service{db: db, queue: queue, integrations: integrations, media: store, clock: c, log: log, baseURL: baseURL,
 		events: ruleevent.NewRecorder(queue, log), rules: rules}
-	s.batch = &batcher{store: s.storeBatch}
+	s.batch = &batcher[*inbound]{what: "inbound messages", log: log, store: s.store,
+		tenant: func(m *inbound) uuid.UUID { return m.ig.TenantID },
+		fail:   func(m *inbound, err error) { m.res, m.err = Received{}, err }}
+	s.statuses = &batcher[*statusUpdate]{what: "delivery statuses", log: log, store: s.applyStatuses,
+		tenant: func(u *statusUpdate) uuid.UUID { return u.ig.TenantID },
+		fail:   func(u *statusUpdate, err error) { u.found, u.err = false, err }}
 	return s
 }
 
