@@ -17,7 +17,8 @@ import (
 )
 
 // events streams server-sent events to an agent's page: the indicator
-// count, the chat list, and (with ?case=) the open conversation. Each event
+// count, the chat list, and (with ?case=) the open conversation (and with
+// ?view=case, the case page's header). Each event
 // carries the fragment as it is now, so a browser that reconnects catches up
 // with its first events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
@@ -134,6 +135,13 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 		}
 		if err := writeEvent(ctx, w, "conversation", web.Messages(v.Now, *v.Open, ms)); err != nil {
 			return err
+		}
+		// A case's page (?view=case) shows the case's status, group,
+		// assignee and tags in its header.
+		if r.URL.Query().Get("view") == "case" {
+			if err := writeEvent(ctx, w, "casehead", web.CaseHead(v.Now, *v.Open)); err != nil {
+				return err
+			}
 		}
 	}
 	if v.Open != nil {
