@@ -77,34 +77,39 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, status int, 
 		redirect(w, r, "/chats/"+strconv.FormatInt(id, 10))
 		return
 	}
-	v := web.CaseView{Now: s.Clock.Now(), Case: c, Form: f}
-	if v.Messages, err = s.Conversations.Messages(ctx, tid, id); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if v.Others, err = s.Conversations.ClientCases(ctx, tid, c.ClientID, c.ID); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if v.Groups, err = s.Tenants.Groups(ctx, tid); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if v.Agents, err = s.Tenants.Agents(ctx, tid); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if v.Statuses, err = s.Tenants.Statuses(ctx, tid); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if v.Composer, err = s.composerFor(r, c, web.Form{}); err != nil {
+	v, err := s.caseView(r, c, f)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	p := s.page(r, "Case #"+strconv.FormatInt(c.Number, 10), "cases")
 	p.Events = "/events?view=case&case=" + strconv.FormatInt(id, 10) + "&composer=" + composerStateOf(c, v.Now)
 	s.render(w, r, status, web.CasePage(p, v))
+}
+
+// caseView gathers a case's page for c, with f's problem next to its form.
+func (s *Server) caseView(r *http.Request, c conversation.Case, f web.Form) (web.CaseView, error) {
+	ctx := r.Context()
+	tid := signed(r).Tenant.ID
+	v := web.CaseView{Now: s.Clock.Now(), Case: c, Form: f}
+	var err error
+	if v.Messages, err = s.Conversations.Messages(ctx, tid, c.ID); err != nil {
+		return v, err
+	}
+	if v.Others, err = s.Conversations.ClientCases(ctx, tid, c.ClientID, c.ID); err != nil {
+		return v, err
+	}
+	if v.Groups, err = s.Tenants.Groups(ctx, tid); err != nil {
+		return v, err
+	}
+	if v.Agents, err = s.Tenants.Agents(ctx, tid); err != nil {
+		return v, err
+	}
+	if v.Statuses, err = s.Tenants.Statuses(ctx, tid); err != nil {
+		return v, err
+	}
+	v.Composer, err = s.composerFor(r, c, web.Form{})
+	return v, err
 }
 
 // caseChange runs one change an agent makes on a case's page, then shows

@@ -227,3 +227,64 @@ func TestCasePageBadInput(t *testing.T) {
 		t.Fatalf("a stale page's reply was stored: %d", len(out))
 	}
 }
+
+// TestBrowserCasePageFollowsAnotherAgent: Bob has an ended case open;
+// Dana sets its status, tags it, adds a note, gives it to Bob and then
+// reopens it with a reply. Bob's page shows each change without reload,
+// and his composer then answers the live chat.
+func TestBrowserCasePageFollowsAnotherAgent(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	bobAgent := d.addAgent(t, "Bob Agent", "bob@demo.test", "bobs long password")
+	c := d.endedCase(t)
+	id := itoa(c.ID)
+	bob := apptest.Browser(t)
+	apptest.Step(t, bob, "Bob opens the case",
+		append(signIn(d.env, "bob@demo.test", "bobs long password"),
+			chromedp.Navigate(d.env.URL+"/cases/"+id),
+			chromedp.WaitVisible(chromedp.CSS(".case-page .composer-reopen")))...,
+	)
+	post := func(path string, form url.Values) {
+		t.Helper()
+		if status, _, body := d.env.Post(t, d.client, path, form); status != http.StatusSeeOther {
+			t.Fatalf("POST %s: %d\n%s", path, status, body)
+		}
+	}
+	post("/cases/"+id+"/status", url.Values{"status": {"pending"}})
+	apptest.WaitText(t, bob, "#case-status-pill", "pending")
+	apptest.WaitText(t, bob, ".message-list", "Status set to pending by Dana Demo")
+	if got, err := chromedp.Run(bob, chromedp.Value(chromedp.CSS("#case-status"))); err != nil || got != "pending" {
+		t.Fatalf("Bob's status form shows %q (%v)", got, err)
+	}
+	post("/cases/"+id+"/tags", url.Values{"tag": {"Refund"}})
+	apptest.WaitText(t, bob, "#case-head .case-tags", "refund")
+	post("/cases/"+id+"/note", url.Values{"note": {"Customer called twice."}})
+	apptest.WaitText(t, bob, ".message-list", "Customer called twice.")
+	post("/cases/"+id+"/assign", url.Values{"to": {"g" + itoa(d.ig.DefaultGroupID) + "a" + itoa(bobAgent.ID)}})
+	apptest.WaitText(t, bob, "#case-assignee", "Bob Agent")
+	if got, err := chromedp.Run(bob, chromedp.Value(chromedp.CSS("#case-assign"))); err != nil || got != "g"+itoa(d.ig.DefaultGroupID)+"a"+itoa(bobAgent.ID) {
+		t.Fatalf("Bob's assignee form shows %q (%v)", got, err)
+	}
+	apptest.Step(t, bob, "Bob takes the tag off from his page",
+		chromedp.Click(chromedp.CSS(".tag-remove")),
+		chromedp.WaitNotPresent(chromedp.CSS("#case-head .tag")),
+	)
+	apptest.WaitText(t, bob, ".message-list", "Tag refund removed by Bob Agent")
+
+	// Dana reopens the case with a reply from her own case page.
+	if status, body := d.composerPost(t, c.ID, url.Values{"body": {"Any news?"}, "key": {"dana"}, "seen": {"ended"}}, nil, ""); status != http.StatusNoContent {
+		t.Fatalf("Dana's reply: %d %s", status, body)
+	}
+	apptest.WaitText(t, bob, "#case-head", "This case is a live chat again")
+	apptest.WaitText(t, bob, ".message-list", "Any news?")
+	apptest.Step(t, bob, "Bob's composer now answers the live chat",
+		chromedp.WaitNotPresent(chromedp.CSS(".composer-reopen")),
+		chromedp.SendKeys(chromedp.CSS("#reply-body"), "Bob here too."),
+		chromedp.Click(chromedp.CSS("#composer [data-template-send]")),
+	)
+	apptest.WaitText(t, bob, ".message-list", "Bob here too.")
+	apptest.Shot(t, bob, "case-followed")
+	if out := d.outgoing(t, c.ID); len(out) != 2 || out[0].Body != "Any news?" || out[1].Body != "Bob here too." {
+		t.Fatalf("outgoing = %+v", out)
+	}
+}

@@ -138,8 +138,22 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 		}
 		// A case's page (?view=case) shows the case's status, group,
 		// assignee and tags in its header.
+		// Its status and assignee forms follow, for another agent's change.
 		if r.URL.Query().Get("view") == "case" {
 			if err := writeEvent(ctx, w, "casehead", web.CaseHead(v.Now, *v.Open)); err != nil {
+				return err
+			}
+			cv := web.CaseView{Case: *v.Open}
+			if cv.Groups, err = s.Tenants.Groups(ctx, sg.Tenant.ID); err != nil {
+				return err
+			}
+			if cv.Agents, err = s.Tenants.Agents(ctx, sg.Tenant.ID); err != nil {
+				return err
+			}
+			if cv.Statuses, err = s.Tenants.Statuses(ctx, sg.Tenant.ID); err != nil {
+				return err
+			}
+			if err := writeEvent(ctx, w, "casecontrols", web.CaseControls(cv)); err != nil {
 				return err
 			}
 		}
