@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"parley/internal/app/apptest"
+	"parley/internal/clock"
 	"parley/internal/conversation"
 	"parley/internal/sandbox"
 	"parley/internal/tenant"
@@ -286,5 +288,43 @@ func TestBrowserCasePageFollowsAnotherAgent(t *testing.T) {
 	apptest.Shot(t, bob, "case-followed")
 	if out := d.outgoing(t, c.ID); len(out) != 2 || out[0].Body != "Any news?" || out[1].Body != "Bob here too." {
 		t.Fatalf("outgoing = %+v", out)
+	}
+}
+
+// TestBrowserTemplateFromACaseOutsideTheWindow: a day after the client
+// last wrote, the case page offers only templates, from the macros panel as
+// in chats; the template reopens the case as a live chat.
+func TestBrowserTemplateFromACaseOutsideTheWindow(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Now())
+	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
+	d := demoOf(t, env)
+	c := d.endedCase(t)
+	clk.Advance(25 * time.Hour)
+	b := apptest.Browser(t)
+	apptest.Step(t, b, "open the case a day later",
+		append(signIn(env, sandbox.DemoEmail, sandbox.DemoPassword),
+			chromedp.Navigate(env.URL+"/cases/"+itoa(c.ID)),
+			chromedp.WaitVisible(chromedp.CSS(".case-page p.window.window-closed")))...,
+	)
+	if disabled, err := chromedp.Run(b, chromedp.Evaluate[bool](`document.getElementById("reply-body").disabled`)); err != nil || !disabled {
+		t.Fatalf("free text is offered outside the window: %v", err)
+	}
+	apptest.Step(t, b, "pick a template from the macros panel and send it",
+		chromedp.Click(chromedp.CSS("[data-macros-toggle]")),
+		chromedp.WaitVisible(chromedp.CSS(".template-list [data-template-pick]")),
+		chromedp.SendKeys(chromedp.CSS("[data-macros-search]"), "order_shipped"),
+		chromedp.Click(chromedp.CSS(".template-list li:not([hidden]) [data-template-pick]")),
+		chromedp.SendKeys(chromedp.CSS(`#composer input[name="var_1"]`), "Casey"),
+		chromedp.SendKeys(chromedp.CSS(`#composer input[name="var_2"]`), "A-1"),
+		chromedp.SendKeys(chromedp.CSS(`#composer input[name="var_3"]`), "Monday"),
+		chromedp.Click(chromedp.CSS("#composer [data-template-send]")),
+		chromedp.WaitVisible(chromedp.CSS(".chats .msg-template")),
+	)
+	apptest.WaitText(t, b, ".message-list", "Case reopened by Dana Demo with a reply")
+	got := d.caseOf(t, c.ID)
+	out := d.outgoing(t, c.ID)
+	if got.State != conversation.StateLive || len(out) != 1 || out[0].Kind != "template" {
+		t.Fatalf("case %s, outgoing %+v", got.State, out)
 	}
 }
