@@ -23,6 +23,7 @@ import (
 	"parley/internal/problem"
 	"parley/internal/realtime"
 	"parley/internal/ruleevent"
+	"parley/internal/tenant"
 )
 
 // Upload is a file an agent attaches to a reply.
@@ -46,6 +47,10 @@ type Reply struct {
 	// IdempotencyKey comes from the form: a double click or a retried
 	// POST stores one message.
 	IdempotencyKey string
+	// Seen is the state the agent's page showed: StateEnded from an ended
+	// case's page, whose reply reopens the case; StateLive (or "") from a
+	// live chat. A reply whose page is out of date is refused.
+	Seen string
 }
 
 // SendArgs is the job that sends one outgoing message.
@@ -62,12 +67,11 @@ func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttem
 
 // SendReply stores an agent's reply as queued together with its send job,
 // in one transaction, so that a crash loses neither. It refuses free text
-// outside the 24-hour window before any provider is called.
+// outside the 24-hour window before any provider is called. A reply to an
+// ended case (r.Seen is StateEnded) reopens it as a live chat assigned to
+// the agent, with its number and history.
 func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID int64, r Reply) (Message, error) {
 	o := outgoing{kind: "text", body: strings.TrimSpace(r.Body), file: r.File, key: r.IdempotencyKey, status: r.Status}
-	if o.status != "" && !ValidStatus(o.status) {
-		return Message{}, problem.New(problem.Invalid, "Choose a status for the chat, or none.")
-	}
 	if r.Template == nil {
 		var err error
 		if o.buttons, err = replyButtons(r.Buttons, o.body, r.File != nil); err != nil {
@@ -120,11 +124,30 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 				return err
 			}
 		}
-		if c.State != StateLive {
-			return problem.New(problem.Conflict, "This chat has ended. A new message from the client opens a new chat.")
+		if o.status != "" {
+			if err := tenant.CheckStatusTx(ctx, tx, "status", o.status); err != nil {
+				return err
+			}
+		}
+		// The page the agent replied from and the case must agree: a stale
+		// page sends nothing, and its reply stays in the box.
+		switch {
+		case c.State == StateLive && r.Seen == StateEnded:
+			who := "Another agent"
+			if c.AssigneeName != nil {
+				who = *c.AssigneeName
+			}
+			return problem.New(problem.Conflict, who+" reopened this case a moment ago: it is a live chat again. Nothing was sent; your reply is still in the box — send it again to add it to the chat.")
+		case c.State != StateLive && r.Seen != StateEnded:
+			return problem.New(problem.Conflict, "This chat has ended meanwhile. Nothing was sent; your reply is still in the box — send it again to reopen the case as a live chat assigned to you.")
 		}
 		if o.template == nil && !c.WindowOpen(s.clock.Now()) {
 			return problem.New(problem.Conflict, channel.WindowClosedMessage)
+		}
+		if c.State != StateLive {
+			if err := s.reopenTx(ctx, tx, tid, agentID, &c); err != nil {
+				return err
+			}
 		}
 		if len(o.buttons) > 0 {
 			var provider string
@@ -136,6 +159,10 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 		msgID, err = s.storeOutgoing(ctx, tx, tid, agentID, c, o)
 		return err
 	})
+	if postgres.IsUniqueViolation(err, "cases_one_live_chat") {
+		// A client's message opened a new chat while this reply reopened the case.
+		err = problem.New(problem.Conflict, "The client has just started a new chat on this number: reply there. Nothing was sent.")
+	}
 	if postgres.IsUniqueViolation(err, "messages_idempotency_key") {
 		// The same reply raced itself; the other request stored it.
 		err = nil

@@ -100,6 +100,9 @@ func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (
 	st, err := s.Tenants.ChatSettings(r.Context(), tid)
 	v := s.composer(c, f)
 	v.EndStatus = st.EndStatus
+	if err == nil {
+		v.Statuses, err = s.Tenants.Statuses(r.Context(), tid)
+	}
 	provider := ""
 	if err == nil && c.IntegrationID != nil {
 		var ig integration.Integration
@@ -168,7 +171,8 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, formOf(r, err))
 		return
 	}
-	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Buttons: r.Form["button"], Status: r.FormValue("status"), IdempotencyKey: r.FormValue("key")}
+	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Buttons: r.Form["button"], Status: r.FormValue("status"),
+		IdempotencyKey: r.FormValue("key"), Seen: r.FormValue("seen")}
 	if file, hdr, err := r.FormFile("file"); err == nil && tpl == nil {
 		data, err := io.ReadAll(file)
 		file.Close()
@@ -190,6 +194,11 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if reply.Seen == conversation.StateEnded {
+		// The reply reopened the case: the agent goes on in the live chat.
+		redirect(w, r, "/chats/"+strconv.FormatInt(id, 10))
 		return
 	}
 	s.renderComposer(w, r, http.StatusOK, c, web.Form{})

@@ -43,6 +43,10 @@ func (m macroPages) render(w http.ResponseWriter, r *http.Request, status int, f
 		return
 	}
 	v := web.MacrosView{Personal: m.personal, Macros: ms, Form: f, Editing: editing}
+	if v.Statuses, err = m.s.Tenants.Statuses(r.Context(), signed(r).Tenant.ID); err != nil {
+		m.s.fail(w, r, err)
+		return
+	}
 	if m.personal {
 		m.s.render(w, r, status, web.PersonalMacrosPage(m.s.page(r, "My macros", ""), v))
 		return

@@ -13,7 +13,6 @@ import (
 
 	"parley/internal/app/apptest"
 	"parley/internal/clock"
-	"parley/internal/conversation"
 	"parley/internal/ruleevent"
 	"parley/internal/sandbox"
 	"parley/internal/tenant"
@@ -68,7 +67,7 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
-	if err := env.App.Tenants.UpdateChatSettings(t.Context(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}, conversation.ValidStatus); err != nil {
+	if err := env.App.Tenants.UpdateChatSettings(t.Context(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
 		t.Fatal(err)
 	}
 	env.Post(t, d.client, "/settings/groups", url.Values{"name": {"Billing"}})
@@ -335,7 +334,7 @@ func TestWaitingRules(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
-	if err := env.App.Tenants.UpdateChatSettings(t.Context(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}, conversation.ValidStatus); err != nil {
+	if err := env.App.Tenants.UpdateChatSettings(t.Context(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
 		t.Fatal(err)
 	}
 	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("No agent reply", "no_agent_reply", "minutes", "5",

@@ -203,7 +203,7 @@ func TestMacrosPanel(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
-	if err := env.App.Tenants.UpdateChatSettings(context.Background(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}, conversation.ValidStatus); err != nil {
+	if err := env.App.Tenants.UpdateChatSettings(context.Background(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
 		t.Fatal(err)
 	}
 	env.Post(t, d.client, "/settings/macros", url.Values{"title": {"Zebra general"}, "body": {"G2"}})

@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"parley/internal/conversation"
 	"parley/internal/postgres"
 	"parley/internal/problem"
+	"parley/internal/tenant"
 )
 
 // Macro is a title, a text and optionally a status to set.
@@ -122,6 +122,9 @@ func (s *Service) Create(ctx context.Context, tid uuid.UUID, o Owner, f Form) (M
 	}
 	var m Macro
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) (err error) { m, err = insert(ctx, tx, tid, o, f); return err })
+	if _, ok := problem.As(err); ok {
+		return m, err
+	}
 	if err != nil {
 		return m, fmt.Errorf("create macro: %w", err)
 	}
@@ -138,6 +141,9 @@ func CreateTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, o Owner, f Form) (M
 }
 
 func insert(ctx context.Context, tx pgx.Tx, tid uuid.UUID, o Owner, f Form) (Macro, error) {
+	if err := f.checkStatus(ctx, tx); err != nil {
+		return Macro{}, err
+	}
 	rows, _ := tx.Query(ctx, `INSERT INTO macros (tenant_id, owner_id, title, body, set_status) VALUES ($1, $2, $3, $4, nullif($5, ''))
 		RETURNING id, owner_id, title, body, set_status`, tid, o.id(), f.Title, f.Body, f.Status)
 	return pgx.CollectExactlyOneRow(rows, scan)
@@ -162,6 +168,9 @@ func (s *Service) Update(ctx context.Context, tid uuid.UUID, o Owner, id int64, 
 		return err
 	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		if err := f.checkStatus(ctx, tx); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE macros SET title = $3, body = $4, set_status = nullif($5, ''), updated_at = now()
 			WHERE id = $1 AND owner_id IS NOT DISTINCT FROM $2`, id, o.id(), f.Title, f.Body, f.Status)
 		if err != nil {
@@ -205,10 +214,15 @@ func (f *Form) check() error {
 	case n > 4096:
 		errs.Add("body", "A macro's text is at most 4,096 characters, as a WhatsApp message.")
 	}
-	if f.Status != "" && !conversation.ValidStatus(f.Status) {
-		errs.Add("status", "Choose a status, or none.")
-	}
 	return errs.Err()
+}
+
+// checkStatus refuses a status not in the tenant's list (tx's tenant).
+func (f *Form) checkStatus(ctx context.Context, tx pgx.Tx) error {
+	if f.Status == "" {
+		return nil
+	}
+	return tenant.CheckStatusTx(ctx, tx, "status", f.Status)
 }
 
 func scan(row pgx.CollectableRow) (Macro, error) {
