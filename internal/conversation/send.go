@@ -124,7 +124,7 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 			return problem.New(problem.Conflict, "This chat has ended. A new message from the client opens a new chat.")
 		}
 		if o.template == nil && !c.WindowOpen(s.clock.Now()) {
-			return problem.New(problem.Conflict, channel.WindowClosedMessage)
+			return problem.New(problem.Conflict, c.WindowClosedText())
 		}
 		if len(o.buttons) > 0 {
 			var provider string
