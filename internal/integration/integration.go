@@ -149,6 +149,11 @@ func (s *Service) ConnectTwilio(ctx context.Context, tid uuid.UUID, f TwilioForm
 	if err := twilio.New(f.AccountSID, f.AuthToken, sender, s.Transport).Verify(ctx); err != nil {
 		return Integration{}, verifyProblem("Twilio", err)
 	}
+	// Only once Twilio accepted the credentials: who holds an account is
+	// told to those who hold its token.
+	if err := s.channelHeld(ctx, tid, Twilio, f.AccountSID, sender); err != nil {
+		return Integration{}, err
+	}
 	return s.insert(ctx, tid, Twilio, f.AccountSID, f.AuthToken, sender, f.DefaultGroupID)
 }
 
@@ -204,6 +209,9 @@ func (s *Service) insertWithToken(ctx context.Context, tid uuid.UUID, provider, 
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 			tid, provider, token, account, sealed, credential.Hint(secret), sender, groupID).Scan(&id)
 	})
+	if err != nil {
+		err = s.heldProblem(ctx, err, tid, provider, account, sender)
+	}
 	if err != nil {
 		return Integration{}, fmt.Errorf("save %s integration: %w", provider, err)
 	}
@@ -340,23 +348,31 @@ func (s *Service) UpdateTwilio(ctx context.Context, tid uuid.UUID, id int64, f T
 		}
 		hint = credential.Hint(tok)
 	}
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
+	err = s.change(ctx, tid, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE integrations SET sender = $2, default_group_id = $3, credentials = $4, credentials_hint = $5 WHERE id = $1`,
 			id, sender, f.DefaultGroupID, sealed, hint)
 		return err
 	})
+	return s.heldProblem(ctx, err, tid, Twilio, cur.Account, sender)
 }
 
 // SetEnabled turns an integration on or off; webhooks of a disabled one
 // answer 404 and store nothing.
 func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, enabled bool) error {
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE integrations SET enabled = $2 WHERE id = $1`, id, enabled)
-		if err == nil && tag.RowsAffected() == 0 {
-			return problem.New(problem.NotFound, "No such integration.")
+	var cur Integration
+	err := s.change(ctx, tid, func(tx pgx.Tx) error {
+		var err error
+		if cur, err = GetTx(ctx, tx, id); err != nil {
+			return err
 		}
+		_, err = tx.Exec(ctx, `UPDATE integrations SET enabled = $2 WHERE id = $1`, id, enabled)
 		return err
 	})
+	if postgres.IsUniqueViolation(err, oneChannelKey) {
+		// Another integration holds the channel now: say which.
+		return s.heldProblem(ctx, err, tid, cur.Provider, cur.Account, cur.Sender)
+	}
+	return err
 }
 
 // Delete removes an integration. Its chats and cases stay, without it. A

@@ -61,6 +61,11 @@ func (s *Service) ConnectOneMsg(ctx context.Context, tid uuid.UUID, f OneMsgForm
 	if err := c.Verify(ctx); err != nil {
 		return Integration{}, oneMsgProblem(err)
 	}
+	// Before the channel's webhooks are touched: a channel another
+	// integration holds stays as it is.
+	if err := s.channelHeld(ctx, tid, OneMsg, api, number); err != nil {
+		return Integration{}, err
+	}
 	token, err := newWebhookToken()
 	if err != nil {
 		return Integration{}, err
