@@ -121,6 +121,9 @@ func (s *Service) webhookURL(provider, token string) string {
 type TwilioForm struct {
 	AccountSID, AuthToken, Sender string
 	DefaultGroupID                int64
+	// Webhook is the form's PendingWebhook.Carried: the integration takes
+	// the webhook URL the form showed.
+	Webhook string
 }
 
 var accountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
@@ -146,6 +149,10 @@ func (s *Service) ConnectTwilio(ctx context.Context, tid uuid.UUID, f TwilioForm
 	if err := fields.Err(); err != nil {
 		return Integration{}, err
 	}
+	token, err := s.webhookToken(tid, Twilio, f.Webhook)
+	if err != nil {
+		return Integration{}, err
+	}
 	if err := twilio.New(f.AccountSID, f.AuthToken, sender, s.Transport).Verify(ctx); err != nil {
 		return Integration{}, verifyProblem("Twilio", err)
 	}
@@ -154,7 +161,7 @@ func (s *Service) ConnectTwilio(ctx context.Context, tid uuid.UUID, f TwilioForm
 	if err := s.channelHeld(ctx, tid, Twilio, f.AccountSID, sender); err != nil {
 		return Integration{}, err
 	}
-	return s.insert(ctx, tid, Twilio, f.AccountSID, f.AuthToken, sender, f.DefaultGroupID)
+	return s.insertWithToken(ctx, tid, Twilio, token, f.AccountSID, f.AuthToken, sender, f.DefaultGroupID)
 }
 
 // verifyProblem explains why a provider refused to connect.
@@ -190,14 +197,6 @@ func (s *Service) checkGroup(ctx context.Context, tid uuid.UUID, groupID int64, 
 	return nil
 }
 
-func (s *Service) insert(ctx context.Context, tid uuid.UUID, provider, account, secret, sender string, groupID int64) (Integration, error) {
-	token, err := newWebhookToken()
-	if err != nil {
-		return Integration{}, err
-	}
-	return s.insertWithToken(ctx, tid, provider, token, account, secret, sender, groupID)
-}
-
 func (s *Service) insertWithToken(ctx context.Context, tid uuid.UUID, provider, token, account, secret, sender string, groupID int64) (Integration, error) {
 	sealed, err := s.sealer.Seal(secret, token)
 	if err != nil {
@@ -211,6 +210,9 @@ func (s *Service) insertWithToken(ctx context.Context, tid uuid.UUID, provider, 
 	})
 	if err != nil {
 		err = s.heldProblem(ctx, err, tid, provider, account, sender)
+	}
+	if postgres.IsUniqueViolation(err, "integrations_webhook_token_key") {
+		err = problem.New(problem.Conflict, "This form's webhook URL already belongs to an integration. Nothing was saved: reload the page and connect again.")
 	}
 	if err != nil {
 		return Integration{}, fmt.Errorf("save %s integration: %w", provider, err)
