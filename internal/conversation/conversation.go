@@ -222,7 +222,7 @@ func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *inte
 	return s
 }
 
-const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS client_name, cl.whatsapp AS client_whatsapp,
+const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS client_name, coalesce(c.client_whatsapp, cl.whatsapp) AS client_whatsapp,
 	cl.whatsapp_user_id AS client_whatsapp_user_id, cl.whatsapp_username AS client_whatsapp_username,
 	cl.phone AS client_phone, cl.email AS client_email,
 	c.integration_id, c.channel, c.group_id, g.name AS group_name, c.assignee_id, a.name AS assignee_name,

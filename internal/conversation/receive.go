@@ -312,7 +312,7 @@ func (s *Service) openChats(ctx context.Context, tx pgx.Tx, msgs []*inbound) (op
 		}
 		// The chat starts when the client wrote: its "Chat started" comes
 		// before the message in the conversation.
-		id, isNew, err := s.liveChat(ctx, tx, m.ig, clientID, sentAt(m.in.At, now))
+		id, isNew, err := s.liveChat(ctx, tx, m.ig, clientID, m.in.From, sentAt(m.in.At, now))
 		if err != nil {
 			return nil, err
 		}
@@ -418,8 +418,10 @@ func inboundContent(in channel.Inbound, echo bool) (kind, body string, meta Mess
 }
 
 // liveChat returns the client's live chat on the integration, opening one
-// (linked to the client's previous case there) when there is none.
-func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integration, clientID int64, now time.Time) (int64, bool, error) {
+// (linked to the client's previous case there) when there is none. A new
+// chat remembers number, the client's WhatsApp number it is with (a
+// client has several after a merge): replies go there.
+func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integration, clientID int64, number string, now time.Time) (int64, bool, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `SELECT id FROM cases WHERE client_id = $1 AND integration_id = $2 AND state = 'live'`, clientID, ig.ID).Scan(&id)
 	if err == nil {
@@ -430,12 +432,12 @@ func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integr
 	}
 	// The chat's number comes from numberChat, just before the commit;
 	// until then it holds a placeholder no other chat has.
-	err = tx.QueryRow(ctx, `INSERT INTO cases (tenant_id, number, client_id, integration_id, group_id, state, status, previous_case_id, created_at, last_activity_at)
+	err = tx.QueryRow(ctx, `INSERT INTO cases (tenant_id, number, client_id, integration_id, group_id, state, status, previous_case_id, created_at, last_activity_at, client_whatsapp)
 		VALUES ($1, -txid_current(), $2, $3, $4, 'live', 'open',
 			(SELECT id FROM cases WHERE client_id = $2 AND integration_id = $3 AND state = 'ended' ORDER BY ended_at DESC, id DESC LIMIT 1),
-			$5, $5)
+			$5, $5, nullif($6, ''))
 		ON CONFLICT (tenant_id, client_id, integration_id) WHERE state = 'live' DO NOTHING
-		RETURNING id`, ig.TenantID, clientID, ig.ID, ig.DefaultGroupID, now).Scan(&id)
+		RETURNING id`, ig.TenantID, clientID, ig.ID, ig.DefaultGroupID, now, number).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Another message of this client opened the chat a moment ago.
 		err = tx.QueryRow(ctx, `SELECT id FROM cases WHERE client_id = $1 AND integration_id = $2 AND state = 'live'`, clientID, ig.ID).Scan(&id)
