@@ -287,6 +287,20 @@ func (s *Service) PreviewMerge(ctx context.Context, tid uuid.UUID, survivorID, m
 func (s *Service) Merge(ctx context.Context, tid uuid.UUID, agentID, survivorID, mergedID int64, choose map[string]string) (Merge, error) {
 	var m Merge
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var err error
+		m, err = mergeTx(ctx, tx, tid, agentID, survivorID, mergedID, choose)
+		return err
+	})
+	if err != nil {
+		return m, fmt.Errorf("merge client %d into %d: %w", mergedID, survivorID, err)
+	}
+	return m, nil
+}
+
+// mergeTx is Merge in tx.
+func mergeTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, agentID, survivorID, mergedID int64, choose map[string]string) (Merge, error) {
+	var m Merge
+	err := func() error {
 		survivor, merged, err := mergeable(ctx, tx, true, survivorID, mergedID)
 		if err != nil {
 			return err
@@ -349,11 +363,8 @@ func (s *Service) Merge(ctx context.Context, tid uuid.UUID, agentID, survivorID,
 		}
 		m, err = mergeByID(ctx, tx, id)
 		return err
-	})
-	if err != nil {
-		return m, fmt.Errorf("merge client %d into %d: %w", mergedID, survivorID, err)
-	}
-	return m, nil
+	}()
+	return m, err
 }
 
 // writeFields saves a profile's combined or restored fields.
