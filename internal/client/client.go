@@ -62,7 +62,9 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID, query string, after i
 		cond := "name ILIKE " + text + " OR email ILIKE " + text
 		if len(digits) >= 4 {
 			d := arg("%" + strings.TrimPrefix(digits, "00") + "%")
-			cond += " OR whatsapp LIKE " + d + " OR phone LIKE " + d
+			// A number a profile merged into this one keeps finds it too.
+			cond += " OR whatsapp LIKE " + d + " OR phone LIKE " + d +
+				" OR id IN (SELECT m.merged_into FROM clients m WHERE m.merged_into IS NOT NULL AND (m.whatsapp LIKE " + d + " OR m.phone LIKE " + d + "))"
 		}
 		where = append(where, "("+cond+")")
 	}

@@ -60,6 +60,10 @@ func TestClientsByHandWithSeveralNumbers(t *testing.T) {
 		}
 	}
 
+	if _, list := d.env.Get(t, d.client, "/clients?q=555+020+2020"); !strings.Contains(list, "Robin Hand") {
+		t.Error("searching the second number does not find Robin")
+	}
+
 	// The second number writes: Robin's chat, and the reply goes there.
 	d.customerWrites(t, "+15550202020", "It's Robin, from my work phone")
 	chat := d.liveChats(t)[0]
