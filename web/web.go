@@ -105,6 +105,14 @@ func left(now, end time.Time) string {
 	return fmt.Sprintf("%d h %d min left", int(d.Hours()), int(d.Minutes())%60)
 }
 
+// closedText is what the composer says outside the window.
+func closedText(s string) string {
+	if s == "" {
+		return "The 24-hour window is closed — only an approved template can be sent"
+	}
+	return s
+}
+
 func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func itoa(n int64) string { return fmt.Sprint(n) }

@@ -142,7 +142,7 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 			return problem.New(problem.Conflict, "This chat has ended meanwhile. Nothing was sent; your reply is still in the box — send it again to reopen the case as a live chat assigned to you.")
 		}
 		if o.template == nil && !c.WindowOpen(s.clock.Now()) {
-			return problem.New(problem.Conflict, channel.WindowClosedMessage)
+			return problem.New(problem.Conflict, c.WindowClosedText())
 		}
 		if c.State != StateLive {
 			if err := s.reopenTx(ctx, tx, tid, agentID, &c); err != nil {
@@ -544,8 +544,30 @@ func (s *Service) DeleteMessage(ctx context.Context, tid uuid.UUID, caseID, msgI
 		if tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "Only a message that failed to send, or was not confirmed, can be deleted.")
 		}
+		if err := repreview(ctx, tx, caseID); err != nil {
+			return err
+		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})
+}
+
+// repreview sets a case's preview (chat list, All cases, a client's
+// history) to its latest message, after that message was deleted.
+func repreview(ctx context.Context, tx pgx.Tx, caseID int64) error {
+	var kind, body string
+	var meta MessageMeta
+	err := tx.QueryRow(ctx, `SELECT kind, body, meta FROM messages WHERE case_id = $1 AND direction <> 'internal' ORDER BY created_at DESC, id DESC LIMIT 1`, caseID).Scan(&kind, &body, &meta)
+	preview := ""
+	switch {
+	case err == nil:
+		preview = previewOf(kind, body, meta)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("case %d preview: %w", caseID, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE cases SET preview = $2 WHERE id = $1`, caseID, preview); err != nil {
+		return fmt.Errorf("case %d preview: %w", caseID, err)
+	}
+	return nil
 }
 
 func deref(s *string) string {

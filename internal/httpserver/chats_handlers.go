@@ -118,9 +118,13 @@ func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (
 }
 
 func (s *Server) composer(c conversation.Case, f web.Form) web.ComposerView {
+	closed := "" // the composer's own words for a closed window
+	if c.AwaitingClient() {
+		closed = conversation.AwaitingClientMessage
+	}
 	return web.ComposerView{
 		CaseID: c.ID, Live: c.State == conversation.StateLive, Open: c.WindowOpen(s.Clock.Now()), Ends: c.WindowEnds(),
-		Key: uuid.NewString(), Form: f, MaxBytes: channel.MaxOutboundFileBytes, Now: s.Clock.Now(),
+		ClosedText: closed, Key: uuid.NewString(), Form: f, MaxBytes: channel.MaxOutboundFileBytes, Now: s.Clock.Now(),
 	}
 }
 

@@ -195,6 +195,9 @@ func composerStateOf(c conversation.Case, now time.Time) string {
 	if c.WindowOpen(now) {
 		return "open"
 	}
+	if c.AwaitingClient() {
+		return "waiting"
+	}
 	return "closed"
 }
 

@@ -334,6 +334,9 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 			t.Errorf("GET %s with another tenant's id: %d, want 404", path, status)
 		}
 	}
+	if status, _, _ := env.Post(t, a, "/clients/new", url.Values{"name": {"Into B"}, "email": {"into@b.test"}, "into": {bClient}}); status != http.StatusNotFound {
+		t.Errorf("POST /clients/new into another tenant's client: %d, want 404", status)
+	}
 	tpl := `{"ID":"HX00000000000000000000000000000000","Name":"x","Language":"en","Body":"Hello"}`
 	if status, _, _ := env.Post(t, a, "/chats/new", url.Values{"client": {bClient}, "integration": {bIg}, "number": {"+15557654321"}, "template": {tpl}}); status != http.StatusNotFound && status != http.StatusUnprocessableEntity {
 		t.Errorf("POST /chats/new with another tenant's client and integration: %d", status)

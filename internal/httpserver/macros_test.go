@@ -131,8 +131,13 @@ func TestStartConversationWithTemplate(t *testing.T) {
 	eventually(t, "the template delivered", func() bool {
 		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status IN ('delivered', 'read')`) == 1
 	})
-	if st, _ := d.reply(t, chats[0].ID, "free text", "s2", nil, ""); st != http.StatusConflict {
-		t.Errorf("free text before the client answered: %d, want 409", st)
+	if st, body := d.reply(t, chats[0].ID, "free text", "s2", nil, ""); st != http.StatusConflict || !strings.Contains(body, "Waiting for the client&#39;s reply — only templates until then") {
+		t.Errorf("free text before the client answered: %d, want 409 saying it waits for the client\n%s", st, body)
+	}
+	// The composer says so before the agent types; it is not a window
+	// that closed.
+	if _, page := d.env.Get(t, d.client, "/chats/"+itoa(chats[0].ID)); !strings.Contains(page, "Waiting for the client&#39;s reply — only templates until then") || strings.Contains(page, "window is closed") {
+		t.Errorf("a chat the business started:\n%s", page)
 	}
 
 	// From the page of a client who has only a phone number: their

@@ -129,6 +129,8 @@ func New(d Deps) (http.Handler, error) {
 				r.Post("/chats/{id}/transfer", s.transferChat)
 				r.Post("/chats/{id}/note", s.addNote)
 				r.Get("/clients", s.clientsPage)
+				r.Get("/clients/new", s.newClientPage)
+				r.Post("/clients/new", s.createClient)
 				r.Get("/clients/{id}", s.clientPage)
 				r.Post("/clients/{id}", s.updateClient)
 				r.Get("/clients/{id}/merge/{other}", s.mergePage)

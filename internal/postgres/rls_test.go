@@ -169,7 +169,7 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	var igID int64
 	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
-			VALUES ($1, 'twilio', $2, 'AC1', '\x00', '', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`, admin.TenantID, "hook-"+name).Scan(&igID)
+			VALUES ($1, 'twilio', $2, 'AC-' || $2, '\x00', '', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`, admin.TenantID, "hook-"+name).Scan(&igID)
 	})
 	if err != nil {
 		t.Fatal(err)
