@@ -334,8 +334,7 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 			t.Errorf("GET %s with another tenant's id: %d, want 404", path, status)
 		}
 	}
-	tpl := `{"ID":"HX00000000000000000000000000000000","Name":"x","Language":"en","Body":"Hello"}`
-	if status, _, _ := env.Post(t, a, "/chats/new", url.Values{"client": {bClient}, "integration": {bIg}, "number": {"+15557654321"}, "template": {tpl}}); status != http.StatusNotFound && status != http.StatusUnprocessableEntity {
+	if status, _, _ := env.Post(t, a, "/chats/new", url.Values{"client": {bClient}, "integration": {bIg}, "number": {"+15557654321"}, "template_id": {"HX00000000000000000000000000000000"}}); status != http.StatusNotFound && status != http.StatusUnprocessableEntity {
 		t.Errorf("POST /chats/new with another tenant's client and integration: %d", status)
 	}
 	if status, _ := env.Get(t, a, "/settings/groups/abc"); status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
