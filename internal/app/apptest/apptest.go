@@ -48,6 +48,10 @@ type Options struct {
 	Transport http.RoundTripper
 	// JobTimeout and RescueAfter shorten the jobs' timings (crash tests).
 	JobTimeout, RescueAfter time.Duration
+	// Log, when set, receives every log line (debug level and up, JSON
+	// as in production) instead of the test's log: tests that read what
+	// Parley logs.
+	Log io.Writer
 }
 
 // SecretKey seals the credentials of every test app: a replica a test
@@ -79,6 +83,9 @@ func Start(t testing.TB, opts Options) *Env {
 		MediaDir:    t.TempDir(),
 	}
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if opts.Log != nil {
+		log = slog.New(slog.NewJSONHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
 		t.Fatal(err)
 	}
