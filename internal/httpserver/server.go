@@ -61,6 +61,14 @@ type Server struct {
 	httpMetrics *httpMetrics
 }
 
+// MetricsHandler serves /metrics alone, for the private listener of
+// PARLEY_METRICS_ADDR; any other path is not found.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
 // New builds the router with every route.
 func New(d Deps) (http.Handler, error) {
 	hm, err := newHTTPMetrics(d.Metrics)
@@ -78,7 +86,9 @@ func New(d Deps) (http.Handler, error) {
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
+	if d.Config.MetricsAddr == "" {
+		r.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
+	}
 	static, _ := fs.Sub(web.Static, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
 
