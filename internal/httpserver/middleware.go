@@ -3,8 +3,10 @@ package httpserver
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -172,15 +174,67 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 
 // securityHeaders: a CSP without inline scripts, no framing, no sniffing.
 // Images may come from https hosts: template previews show the media
-// samples the providers keep on their CDNs.
-func securityHeaders(next http.Handler) http.Handler {
+// samples the providers keep on their CDNs. When the public base URL is
+// https, browsers are told to use nothing else (HSTS), for a year.
+func securityHeaders(baseURL string) func(http.Handler) http.Handler {
+	hsts := strings.HasPrefix(strings.ToLower(baseURL), "https://")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Referrer-Policy", "same-origin")
+			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+			if hsts {
+				h.Set("Strict-Transport-Security", "max-age=31536000")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// staticFiles serves the embedded files; a directory is not found, never
+// listed.
+func (s *Server) staticFiles(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if name == "" {
+			name = "."
+		}
+		if st, err := fs.Stat(fsys, name); err != nil || st.IsDir() {
+			s.notFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin refuses a state-changing request whose Origin is not this
+// server's by scheme and host: http.CrossOriginProtection compares the
+// host alone, so "Origin: https://host" passed on an http server. The
+// scheme is the public base URL's (https behind a TLS proxy), or https
+// when the connection itself is TLS.
+func (s *Server) sameOrigin(next http.Handler) http.Handler {
+	scheme := "http"
+	if strings.HasPrefix(strings.ToLower(s.Config.BaseURL), "https://") {
+		scheme = "https"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		want := scheme
+		if r.TLS != nil {
+			want = "https"
+		}
+		if o := r.Header.Get("Origin"); o != "" && !strings.EqualFold(o, want+"://"+r.Host) {
+			s.errorPage(w, r, http.StatusForbidden, "Refused", "This request came from another site, or the same site over another scheme (http or https). Nothing was changed.")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -262,10 +316,4 @@ func redirect(w http.ResponseWriter, r *http.Request, url string) {
 
 func ipKey(r *http.Request) (string, error) {
 	return "ip:" + httprate.CanonicalizeIP(middleware.GetClientIP(r.Context())), nil
-}
-
-// emailKey limits sign-in attempts per email (an empty one included: the
-// form then answers that the email or password is wrong).
-func emailKey(r *http.Request) (string, error) {
-	return "email:" + strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), nil
 }

@@ -52,6 +52,9 @@ type Options struct {
 	// as in production) instead of the test's log: tests that read what
 	// Parley logs.
 	Log io.Writer
+	// Configure, when set, changes the app's configuration before it
+	// starts (an https base URL, proxy headers, a media link lifetime).
+	Configure func(*config.Config)
 }
 
 // SecretKey seals the credentials of every test app: a replica a test
@@ -81,6 +84,9 @@ func Start(t testing.TB, opts Options) *Env {
 		LogFormat:   "text",
 		Sandbox:     opts.Sandbox,
 		MediaDir:    t.TempDir(),
+	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if opts.Log != nil {
