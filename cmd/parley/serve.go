@@ -13,6 +13,7 @@ import (
 
 	"parley/internal/app"
 	"parley/internal/config"
+	"parley/internal/httpserver"
 	"parley/internal/postgres"
 )
 
@@ -32,11 +33,18 @@ func serveCmd(ctx context.Context, getenv func(string) string, args []string) er
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started func(addr string)) error {
 	// Listening comes first, so that an address in use stops the start
 	// before anything else is done.
-	ln, err := listen(cfg.Addr)
+	ln, err := listen("PARLEY_ADDR", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = listen("PARLEY_METRICS_ADDR", cfg.MetricsAddr); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
 	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL, log); err != nil {
 		return err
 	}
@@ -51,8 +59,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	// The metrics listener: /metrics alone, never the public one.
+	metricsSrv := &http.Server{Handler: httpserver.MetricsHandler(a.Metrics), ReadHeaderTimeout: 10 * time.Second}
+	if metricsLn != nil {
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+		defer metricsSrv.Close()
+		log.Info("metrics serving", "addr", metricsLn.Addr().String())
+	}
 	if err := a.Start(ctx); err != nil {
 		return err
 	}
@@ -80,14 +95,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 }
 
 // listen listens on addr; failing to is a configuration error that names
-// PARLEY_ADDR (exit code 2), in one line.
-func listen(addr string) (net.Listener, error) {
+// the variable (exit code 2), in one line.
+func listen(variable, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, &config.Error{Var: "PARLEY_ADDR", Msg: addr + " is already in use"}
+		return nil, &config.Error{Var: variable, Msg: addr + " is already in use"}
 	}
 	if err != nil {
-		return nil, &config.Error{Var: "PARLEY_ADDR", Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
+		return nil, &config.Error{Var: variable, Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
 	}
 	return ln, nil
 }

@@ -115,6 +115,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Clients = client.NewService(db)
 	rules := rule.NewCache(db)
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, rules, p.Clock, p.Log, cfg.BaseURL)
+	a.Conversations.SignMediaLinks(cfg.SecretKey, cfg.MediaLinkTTL)
 	a.Rules = rule.NewService(db, a.Conversations, rules, ruleevent.NewRecorder(inserter, p.Log), p.Clock, p.Log)
 	a.Hub = realtime.NewHub(postgres.ConnString(cfg.DatabaseURL), p.Log)
 	// Webhooks find their integration, and rule runs their rules, in caches

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is everything the server needs to start.
@@ -30,7 +31,16 @@ type Config struct {
 	// TrustProxyHeaders makes the server honour X-Forwarded-For for client
 	// addresses (rate limits, logs). Off unless the operator says a proxy is in front.
 	TrustProxyHeaders bool
+	// MetricsAddr (PARLEY_METRICS_ADDR), when set, is a second listen
+	// address that serves /metrics alone; the public one then has none.
+	MetricsAddr string
+	// MediaLinkTTL (PARLEY_MEDIA_LINK_TTL) is how long a signed public
+	// media link works (default 7 days).
+	MediaLinkTTL time.Duration
 }
+
+// DefaultMediaLinkTTL is how long a public media link works by default.
+const DefaultMediaLinkTTL = 7 * 24 * time.Hour
 
 // Error is a configuration problem: one line that names the variable.
 type Error struct {
@@ -65,6 +75,8 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	level := or(getenv("PARLEY_LOG_LEVEL"), "info")
 	sandbox := getenv("PARLEY_SANDBOX")
 	trust := getenv("PARLEY_TRUST_PROXY_HEADERS")
+	c.MetricsAddr = getenv("PARLEY_METRICS_ADDR")
+	mediaTTL := getenv("PARLEY_MEDIA_LINK_TTL")
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
@@ -74,6 +86,8 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (PARLEY_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (PARLEY_LOG_FORMAT)")
 	fs.StringVar(&c.MediaDir, "media-dir", c.MediaDir, "attachment directory (PARLEY_MEDIA_DIR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "separate listen address for /metrics (PARLEY_METRICS_ADDR)")
+	fs.StringVar(&mediaTTL, "media-link-ttl", mediaTTL, "how long public media links work, e.g. 168h (PARLEY_MEDIA_LINK_TTL)")
 	sandboxFlag := fs.Bool("sandbox", false, "serve simulated providers and customer phones (PARLEY_SANDBOX)")
 	if err := fs.Parse(args); err != nil {
 		return c, &Error{Var: "flags", Msg: err.Error()}
@@ -114,6 +128,22 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, &Error{"PARLEY_LOG_FORMAT", fmt.Sprintf("%q is not json or text", c.LogFormat)}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return c, &Error{"PARLEY_METRICS_ADDR", fmt.Sprintf("%q is not a host:port listen address (e.g. 127.0.0.1:9090)", c.MetricsAddr)}
+		}
+		if c.MetricsAddr == c.Addr {
+			return c, &Error{"PARLEY_METRICS_ADDR", "must differ from PARLEY_ADDR: it is a separate, private listener"}
+		}
+	}
+	c.MediaLinkTTL = DefaultMediaLinkTTL
+	if mediaTTL != "" {
+		d, err := time.ParseDuration(mediaTTL)
+		if err != nil || d < time.Minute || d > 365*24*time.Hour {
+			return c, &Error{"PARLEY_MEDIA_LINK_TTL", fmt.Sprintf("%q is not a duration between 1m and 8760h (e.g. 168h for 7 days)", mediaTTL)}
+		}
+		c.MediaLinkTTL = d
 	}
 	return c, nil
 }

@@ -204,6 +204,18 @@ type Service struct {
 	statuses     *batcher[*statusUpdate] // delivery statuses applied together under load
 	events       *ruleevent.Recorder
 	rules        ruleevent.Filter // nil: any rule may fire for any message
+	// linkKey signs public media links, which work for linkTTL.
+	linkKey []byte
+	linkTTL time.Duration
+}
+
+// SignMediaLinks sets the key that signs the public links of sent files
+// and how long they work (0: config.DefaultMediaLinkTTL, 7 days).
+func (s *Service) SignMediaLinks(key []byte, ttl time.Duration) {
+	if ttl <= 0 {
+		ttl = 7 * 24 * time.Hour
+	}
+	s.linkKey, s.linkTTL = key, ttl
 }
 
 // rulesMayFire says whether a client's message with this text needs its

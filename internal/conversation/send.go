@@ -350,7 +350,7 @@ func (s *Service) prepareDelivery(ctx context.Context, tid uuid.UUID, msgID int6
 		d.out = m.Template.Outgoing(d.out)
 	}
 	if at != nil && at.PublicToken != nil {
-		d.out.MediaURL = s.baseURL + "/media/public/" + *at.PublicToken + "/" + at.Filename
+		d.out.MediaURL = s.publicMedia() + media.SignToken(s.linkKey, *at.PublicToken, s.clock.Now().Add(s.linkTTL)) + "/" + at.Filename
 		d.out.MediaType = at.ContentType
 		d.out.Filename = at.Filename
 	}

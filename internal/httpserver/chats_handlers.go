@@ -170,9 +170,13 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, web.Form{Msg: "The message could not be read. Try again."})
 		return
 	}
-	tpl, err := templateUse(r)
-	if err != nil {
+	tpl, err := s.templateUse(r, c.IntegrationID)
+	if _, ok := problem.As(err); ok {
 		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, formOf(r, err))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Buttons: r.Form["button"], Status: r.FormValue("status"),

@@ -59,6 +59,15 @@ type Deps struct {
 type Server struct {
 	Deps
 	httpMetrics *httpMetrics
+	logins      *loginThrottle
+}
+
+// MetricsHandler serves /metrics alone, for the private listener of
+// PARLEY_METRICS_ADDR; any other path is not found.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // New builds the router with every route.
@@ -67,20 +76,25 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Deps: d, httpMetrics: hm}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	s := &Server{Deps: d, httpMetrics: hm, logins: newLoginThrottle(d.Clock)}
 
 	r := chi.NewRouter()
 	clientIP := middleware.ClientIPFromRemoteAddr
 	if d.Config.TrustProxyHeaders {
 		clientIP = middleware.ClientIPFromXFFTrustedProxies(1)
 	}
-	r.Use(middleware.RequestID, clientIP, s.logRequests, s.recoverPanics, securityHeaders)
+	r.Use(middleware.RequestID, clientIP, s.logRequests, s.recoverPanics, securityHeaders(d.Config.BaseURL))
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
+	if d.Config.MetricsAddr == "" {
+		r.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
+	}
 	static, _ := fs.Sub(web.Static, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(s.staticFiles(static))))
 
 	// Providers: the token in the URL finds the integration; signatures
 	// are checked per provider.
@@ -93,7 +107,7 @@ func New(d Deps) (http.Handler, error) {
 
 	// Browser routes: cross-origin POSTs refused, sessions loaded.
 	r.Group(func(r chi.Router) {
-		r.Use(http.NewCrossOriginProtection().Handler, d.Sessions.LoadAndSave)
+		r.Use(s.sameOrigin, http.NewCrossOriginProtection().Handler, d.Sessions.LoadAndSave)
 		// The reply route takes a file and checks its own limit, so that
 		// the composer can say what was too large.
 		r.With(s.requireAgent).Post("/chats/{id}/reply", s.reply)
@@ -104,12 +118,11 @@ func New(d Deps) (http.Handler, error) {
 			r.Use(s.limitBody(MaxFormBytes))
 
 			r.Get("/signup", s.signUpPage)
-			r.Post("/signup", s.signUp)
+			r.With(httprate.LimitBy(signUpsPerAddress, time.Hour, ipKey, httprate.WithLimitHandler(s.tooManySignUps))).Post("/signup", s.signUp)
 			r.Get("/login", s.loginPage)
-			r.With(
-				httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins)),
-				httprate.LimitBy(10, time.Minute, emailKey, httprate.WithLimitHandler(s.tooManyLogins)),
-			).Post("/login", s.login)
+			// Per address, whatever the emails; per (address, email) the
+			// login handler slows guessing (throttle.go).
+			r.With(httprate.LimitBy(30, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins))).Post("/login", s.login)
 			r.Post("/logout", s.logout)
 			r.Get("/invite/{token}", s.invitationPage)
 			r.Post("/invite/{token}", s.acceptInvitation)

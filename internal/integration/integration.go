@@ -428,3 +428,30 @@ func (s *Service) Templates(ctx context.Context, tid uuid.UUID, id int64) (chann
 	defer cancel()
 	return prov.Templates(ctx)
 }
+
+// Template is the approved template with this id on one of the tenant's
+// integrations, as the provider lists it now. A form names a template only
+// by its id: the text Parley stores and the variables it asks for come
+// from here, never from the browser (issue 22: a forged body was stored).
+// A template the provider no longer lists, and a provider that cannot be
+// asked, are problems on the form's "template" field.
+func (s *Service) Template(ctx context.Context, tid uuid.UUID, id int64, templateID string) (channel.Template, error) {
+	templateID = strings.TrimSpace(templateID)
+	if templateID == "" || len(templateID) > 1000 {
+		return channel.Template{}, problem.Field("template", "This template cannot be read; pick it again from the macros panel.")
+	}
+	ts, err := s.Templates(ctx, tid, id)
+	var se *channel.SendError
+	if errors.As(err, &se) {
+		return channel.Template{}, problem.Field("template", fmt.Sprintf("The provider could not be asked for this template just now (%s). Nothing was sent; try again.", strings.TrimSuffix(se.Message, ".")))
+	}
+	if err != nil {
+		return channel.Template{}, err
+	}
+	for _, t := range ts.List {
+		if t.ID == templateID {
+			return t, nil
+		}
+	}
+	return channel.Template{}, problem.Field("template", "This template is no longer among the approved templates of this WhatsApp number. Nothing was sent; pick one again from the macros panel.")
+}

@@ -48,6 +48,13 @@ type Options struct {
 	Transport http.RoundTripper
 	// JobTimeout and RescueAfter shorten the jobs' timings (crash tests).
 	JobTimeout, RescueAfter time.Duration
+	// Log, when set, receives every log line (debug level and up, JSON
+	// as in production) instead of the test's log: tests that read what
+	// Parley logs.
+	Log io.Writer
+	// Configure, when set, changes the app's configuration before it
+	// starts (an https base URL, proxy headers, a media link lifetime).
+	Configure func(*config.Config)
 }
 
 // SecretKey seals the credentials of every test app: a replica a test
@@ -78,7 +85,13 @@ func Start(t testing.TB, opts Options) *Env {
 		Sandbox:     opts.Sandbox,
 		MediaDir:    t.TempDir(),
 	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if opts.Log != nil {
+		log = slog.New(slog.NewJSONHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
 		t.Fatal(err)
 	}
