@@ -122,12 +122,12 @@ func GiveWhatsApp(ctx context.Context, tx pgx.Tx, id int64, number string) error
 	switch {
 	case err == nil && holder == id:
 		return nil // theirs, or kept for them by a profile merged into theirs
-	case err == nil:
-		return problem.Field("number", "Another client has this WhatsApp number; start the conversation from their page.")
-	case !errors.Is(err, pgx.ErrNoRows):
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return err
 	case wa != nil:
 		return problem.Field("number", "This client's WhatsApp number is "+*wa+".")
+	case err == nil:
+		return problem.Field("number", "Another client has this WhatsApp number; start the conversation from their page.")
 	}
 	if _, err := tx.Exec(ctx, `UPDATE clients SET whatsapp = $2, updated_at = now() WHERE id = $1`, id, number); err != nil {
 		return fmt.Errorf("set WhatsApp of client %d: %w", id, err)
