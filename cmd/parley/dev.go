@@ -38,7 +38,11 @@ func devCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		defer c.Stop()
-		env["DATABASE_URL"] = c.URL("parley")
+		// The cluster's superuser owns the schema and migrates; the
+		// server logs in as parley_app. The cluster trusts local
+		// connections, so the password is a formality here.
+		env["PARLEY_OWNER_DATABASE_URL"] = c.URL("parley")
+		env["DATABASE_URL"] = postgres.AppURL(c.URL("parley"), "parley_app")
 	}
 	secret, err := devSecret(filepath.Join(dataDir, "secret_key"))
 	if err != nil {

@@ -37,9 +37,10 @@ func TestDevFollowsAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	owner := pgtest.URL(t)
 	cmd := exec.Command(exe, "-test.run=^TestDevFollowsAddr$")
 	cmd.Dir = t.TempDir() // ./.data goes there
-	cmd.Env = []string{"PARLEY_MAIN_CHILD=dev", "DATABASE_URL=" + pgtest.URL(t), "PARLEY_ADDR=:" + port}
+	cmd.Env = []string{"PARLEY_MAIN_CHILD=dev", "PARLEY_OWNER_DATABASE_URL=" + owner, "DATABASE_URL=" + pgtest.AppURL(owner), "PARLEY_ADDR=:" + port}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

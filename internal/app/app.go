@@ -74,7 +74,7 @@ func New(ctx context.Context, p Params) (*App, error) {
 	if p.Clock == nil {
 		p.Clock = clock.Real{}
 	}
-	db, err := postgres.Open(ctx, p.Config.DatabaseURL)
+	db, err := postgres.Open(ctx, p.Config.DatabaseURL, p.Config.SecretKey)
 	if err != nil {
 		return nil, err
 	}

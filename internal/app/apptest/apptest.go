@@ -52,7 +52,7 @@ type Options struct {
 
 // SecretKey seals the credentials of every test app: a replica a test
 // starts itself must use it too.
-const SecretKey = "0123456789abcdef0123456789abcdef"
+const SecretKey = pgtest.SecretKey
 
 // Start runs Parley on a random loopback port until the test ends.
 func Start(t testing.TB, opts Options) *Env {
@@ -70,7 +70,7 @@ func Start(t testing.TB, opts Options) *Env {
 	}))
 	base := "http://" + srv.Listener.Addr().String()
 	cfg := config.Config{
-		DatabaseURL: opts.DBURL,
+		DatabaseURL: pgtest.AppURL(opts.DBURL),
 		Addr:        srv.Listener.Addr().String(),
 		BaseURL:     base,
 		SecretKey:   []byte(SecretKey),
@@ -80,6 +80,9 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Provision(ctx, opts.DBURL, cfg.DatabaseURL, cfg.SecretKey); err != nil {
 		t.Fatal(err)
 	}
 	a, err := app.New(ctx, app.Params{Config: cfg, Log: log, Clock: opts.Clock, TestOnly: true,
