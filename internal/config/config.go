@@ -15,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"parley/internal/mail"
 )
 
 // Config is everything the server needs to start.
@@ -31,6 +33,9 @@ type Config struct {
 	// when set, serve migrates with it and sets the serving role up; when
 	// not, `parley migrate` must have done so.
 	OwnerDatabaseURL string
+	// SMTPURL (PARLEY_SMTP_URL) is where Parley's own mails to agents go
+	// (internal/mail.New says its form); empty sends none.
+	SMTPURL string
 	// TrustProxyHeaders makes the server honour X-Forwarded-For for client
 	// addresses (rate limits, logs). Off unless the operator says a proxy is in front.
 	TrustProxyHeaders bool
@@ -66,6 +71,7 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 		MediaDir:    or(getenv("PARLEY_MEDIA_DIR"), "./.data/media"),
 	}
 	c.OwnerDatabaseURL = getenv("PARLEY_OWNER_DATABASE_URL")
+	c.SMTPURL = getenv("PARLEY_SMTP_URL")
 	secret := getenv("PARLEY_SECRET_KEY")
 	level := or(getenv("PARLEY_LOG_LEVEL"), "info")
 	sandbox := getenv("PARLEY_SANDBOX")
@@ -98,6 +104,9 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	}
 	if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
 		return c, &Error{"DATABASE_URL", "must be a postgres:// URL"}
+	}
+	if _, err := mail.New(c.SMTPURL, c.BaseURL); err != nil {
+		return c, &Error{"PARLEY_SMTP_URL", err.Error()}
 	}
 	if c.OwnerDatabaseURL != "" {
 		if _, err := url.Parse(c.OwnerDatabaseURL); err != nil || !strings.HasPrefix(c.OwnerDatabaseURL, "postgres") {

@@ -25,6 +25,7 @@ import (
 	"parley/internal/app"
 	"parley/internal/clock"
 	"parley/internal/config"
+	"parley/internal/mailpit"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 )
@@ -35,6 +36,7 @@ type Env struct {
 	App   *app.App
 	DBURL string
 	Clock clock.Clock
+	Mail  *mailpit.Server // the mails Parley sent (see mail.go)
 }
 
 // Options tune Start.
@@ -78,6 +80,8 @@ func Start(t testing.TB, opts Options) *Env {
 		Sandbox:     opts.Sandbox,
 		MediaDir:    t.TempDir(),
 	}
+	mails := startMailpit(t)
+	cfg.SMTPURL = mails.SMTPURL()
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
 		t.Fatal(err)
@@ -105,7 +109,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock}
+	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock, Mail: mails}
 }
 
 // testWriter sends the app's log lines to the test's log while the test
