@@ -115,7 +115,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	if err != nil {
 		return nil, &config.Error{Var: "PARLEY_SMTP_URL", Msg: err.Error()}
 	}
-	a.Tenants.SetMailing(tenant.Mailing{Mail: mailer, BaseURL: cfg.BaseURL, Log: p.Log})
+	a.Tenants.SetAccounts(tenant.Accounts{Mail: mailer, BaseURL: cfg.BaseURL, Log: p.Log, Sealer: sealer})
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
 	a.Clients = client.NewService(db)

@@ -57,6 +57,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if a.HasTOTP {
+		if err := s.Sessions.BeginSecondFactor(r.Context(), a); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		redirect(w, r, "/login/code")
+		return
+	}
 	s.signIn(w, r, a)
 }
 

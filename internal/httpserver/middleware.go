@@ -175,6 +175,12 @@ func (s *Server) requireAgent(next http.Handler) http.Handler {
 			return
 		}
 		logAttrs(ctx, slog.String("tenant_id", tid.String()), slog.Int64("agent_id", agentID))
+		// A tenant that requires a second factor: an agent without one
+		// sets it up before anything else.
+		if sg.Tenant.RequireTOTP && !sg.Agent.HasTOTP && r.URL.Path != "/me/2fa" {
+			redirect(w, r, "/me/2fa")
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxSigned, sg)))
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"parley/internal/credential"
 	"parley/internal/mail"
 	"parley/internal/problem"
 )
@@ -34,17 +35,19 @@ var ErrResetLink = problem.New(problem.NotFound, "This password reset link is un
 // used or expired.
 var ErrVerifyLink = problem.New(problem.NotFound, "This confirmation link is unknown, already used or expired. Log in to get a new one.")
 
-// Mailing is how the service mails agents; with Mail nil or unset no mail
-// goes out (invitation links are then shown to the admin, and new admins
-// need no confirmation).
-type Mailing struct {
+// Accounts is what the service needs for accounts beyond passwords: how
+// to mail agents (with Mail nil or unset no mail goes out: invitation links
+// are then shown to the admin, and new admins need no confirmation), and
+// the sealer of second-factor secrets.
+type Accounts struct {
 	Mail    *mail.Mailer
 	BaseURL string // links in mails start with it
 	Log     *slog.Logger
+	Sealer  *credential.Sealer
 }
 
-// SetMailing tells the service how to mail agents.
-func (s *Service) SetMailing(m Mailing) {
+// SetAccounts configures mails and second factors.
+func (s *Service) SetAccounts(m Accounts) {
 	if m.Log == nil {
 		m.Log = slog.Default()
 	}

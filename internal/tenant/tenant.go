@@ -34,8 +34,9 @@ const InvitationTTL = 7 * 24 * time.Hour
 
 // Tenant is one customer company.
 type Tenant struct {
-	ID   uuid.UUID
-	Name string
+	ID          uuid.UUID
+	Name        string
+	RequireTOTP bool // every agent needs a second factor
 }
 
 // Agent is a person of a tenant who answers clients.
@@ -50,6 +51,7 @@ type Agent struct {
 	CreatedAt   time.Time
 	SeenAt      *time.Time // last sign of an open page (see MarkOnline)
 	Away        bool       // said so: takes no round-robin chats
+	HasTOTP     bool       // signs in with a second factor
 	Online      bool       `db:"-"`
 }
 
@@ -91,12 +93,12 @@ type Group struct {
 type Service struct {
 	db      *postgres.DB
 	clock   clock.Clock
-	mailing Mailing
+	mailing Accounts
 }
 
 // NewService returns the tenant service.
 func NewService(db *postgres.DB, c clock.Clock) *Service {
-	return &Service{db: db, clock: c, mailing: Mailing{Log: slog.Default()}}
+	return &Service{db: db, clock: c, mailing: Accounts{Log: slog.Default()}}
 }
 
 // SignUpForm is what the sign-up page posts.
@@ -172,7 +174,7 @@ func insertAgent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, email, name, rol
 	return a, nil
 }
 
-const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away`
+const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away, totp_secret IS NOT NULL AS has_totp`
 
 // ErrBadCredentials is the one answer to a wrong email or password.
 var ErrBadCredentials = problem.New(problem.Unauthorized, "The email or password is wrong.")
@@ -220,7 +222,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Age
 func (s *Service) Tenant(ctx context.Context, tid uuid.UUID) (Tenant, error) {
 	var t Tenant
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT id, name FROM tenants`).Scan(&t.ID, &t.Name)
+		return tx.QueryRow(ctx, `SELECT id, name, require_totp FROM tenants`).Scan(&t.ID, &t.Name, &t.RequireTOTP)
 	})
 	if err != nil {
 		return t, fmt.Errorf("load tenant %s: %w", tid, err)
@@ -489,7 +491,7 @@ type Signed struct {
 func (s *Service) SignedIn(ctx context.Context, tid uuid.UUID, agentID int64) (Signed, error) {
 	var sg Signed
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT id, name FROM tenants`).Scan(&sg.Tenant.ID, &sg.Tenant.Name); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT id, name, require_totp FROM tenants`).Scan(&sg.Tenant.ID, &sg.Tenant.Name, &sg.Tenant.RequireTOTP); err != nil {
 			return fmt.Errorf("load tenant: %w", err)
 		}
 		var err error
