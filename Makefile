@@ -8,11 +8,17 @@ GO    ?= go
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_FOUND = $(shell command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
 
-.PHONY: run build test check unit bench generate postgres-bin chromium-bin clean
+.PHONY: run build test check unit bench generate postgres-bin chromium-bin mailpit-bin clean
 
-run: build
+# Mailpit, the local mail server with a web inbox that `make run` and the
+# tests start (internal/mailpit), is built from its Go module into the cache.
+MAILPIT_VERSION := v1.33.1
+# The same path as os.UserCacheDir, where `parley dev` and the tests look.
+MAILPIT := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/parley/mailpit-$(MAILPIT_VERSION)/mailpit
+
+run: build mailpit-bin
 	@[ -n "$$DATABASE_URL" ] || $(MAKE) --no-print-directory postgres-bin
-	./bin/parley dev
+	PARLEY_MAILPIT=$(MAILPIT) ./bin/parley dev
 
 build:
 	$(GO) build -o bin/parley ./cmd/parley
@@ -21,7 +27,7 @@ generate:
 	$(GO) tool templ generate
 
 # Everything CI runs.
-test: postgres-bin chromium-bin check unit
+test: postgres-bin chromium-bin mailpit-bin check unit
 
 check:
 	$(GO) vet ./...
@@ -36,12 +42,12 @@ check:
 unit: build
 	@set -euo pipefail; \
 	if [ -n "$${DATABASE_URL:-}" ]; then \
-		$(GO) test -race -count=1 -timeout 15m ./...; \
+		PARLEY_MAILPIT=$(MAILPIT) $(GO) test -race -count=1 -timeout 15m ./...; \
 	else \
 		dir=$$(mktemp -d /tmp/parley-test-XXXXXX); \
 		url=$$(./bin/parley postgres start $$dir/pg); \
 		trap "./bin/parley postgres stop $$dir/pg >/dev/null; rm -rf $$dir" EXIT; \
-		DATABASE_URL=$$url $(GO) test -race -count=1 -timeout 15m ./...; \
+		DATABASE_URL=$$url PARLEY_MAILPIT=$(MAILPIT) $(GO) test -race -count=1 -timeout 15m ./...; \
 	fi
 
 bench: build
@@ -72,6 +78,10 @@ chromium-bin:
 			echo "Chromium not found: install chromium for the browser tests."; exit 1; \
 		fi; \
 	fi
+
+mailpit-bin:
+	@[ -x $(MAILPIT) ] || { echo "Building Mailpit $(MAILPIT_VERSION) into $(dir $(MAILPIT)) …"; \
+		GOBIN=$(dir $(MAILPIT)) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION); }
 
 clean:
 	rm -rf bin

@@ -31,6 +31,11 @@ type Page struct {
 	Events string
 }
 
+// Invite is what became of an invitation an admin just created: mailed to
+// SentTo, or (no mail configured, or the mail failed with MailErr) a Link
+// the admin passes on.
+type Invite struct{ SentTo, Link, MailErr string }
+
 // Form carries a form's values and its problems back into the page.
 type Form struct {
 	Values map[string]string

@@ -45,8 +45,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 		}
 		defer metricsLn.Close()
 	}
-	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL, log); err != nil {
-		return err
+	if cfg.OwnerDatabaseURL != "" {
+		if err := postgres.MigrateURL(ctx, cfg.OwnerDatabaseURL, log); err != nil {
+			return err
+		}
+		if err := postgres.Provision(ctx, cfg.OwnerDatabaseURL, cfg.DatabaseURL, cfg.SecretKey); err != nil {
+			return err
+		}
+	} else {
+		log.Info("PARLEY_OWNER_DATABASE_URL unset: not migrating (parley migrate does)")
 	}
 	a, err := app.New(ctx, app.Params{Config: cfg, Log: log})
 	if err != nil {
@@ -107,17 +114,30 @@ func listen(variable, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// migrateCmd migrates as the owner (PARLEY_OWNER_DATABASE_URL, or the
+// argument) and, when DATABASE_URL names the serving role, sets that role up
+// with PARLEY_SECRET_KEY's tenant-scope key (postgres.Provision).
 func migrateCmd(ctx context.Context, args []string) error {
-	url := os.Getenv("DATABASE_URL")
+	owner := os.Getenv("PARLEY_OWNER_DATABASE_URL")
 	if len(args) > 0 {
-		url = args[0]
+		owner = args[0]
 	}
-	if url == "" {
-		return &config.Error{Var: "DATABASE_URL", Msg: "is required"}
+	if owner == "" {
+		return &config.Error{Var: "PARLEY_OWNER_DATABASE_URL", Msg: "is required: the URL of the role that owns the schema"}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := postgres.MigrateURL(ctx, url, log); err != nil {
+	if err := postgres.MigrateURL(ctx, owner, log); err != nil {
 		return err
+	}
+	if serving := os.Getenv("DATABASE_URL"); serving != "" {
+		secret, err := config.ParseSecretKey(os.Getenv("PARLEY_SECRET_KEY"))
+		if err != nil {
+			return &config.Error{Var: "PARLEY_SECRET_KEY", Msg: err.Error() + " (migrate stores the tenant-scope key derived from it)"}
+		}
+		if err := postgres.Provision(ctx, owner, serving, secret); err != nil {
+			return err
+		}
+		log.Info("serving role ready")
 	}
 	log.Info("database is up to date")
 	return nil

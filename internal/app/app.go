@@ -25,6 +25,7 @@ import (
 	"parley/internal/integration"
 	"parley/internal/jobs"
 	"parley/internal/macro"
+	"parley/internal/mail"
 	"parley/internal/media"
 	"parley/internal/postgres"
 	"parley/internal/realtime"
@@ -74,7 +75,7 @@ func New(ctx context.Context, p Params) (*App, error) {
 	if p.Clock == nil {
 		p.Clock = clock.Real{}
 	}
-	db, err := postgres.Open(ctx, p.Config.DatabaseURL)
+	db, err := postgres.Open(ctx, p.Config.DatabaseURL, p.Config.SecretKey)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +111,11 @@ func build(db *postgres.DB, p Params) (*App, error) {
 		transport = a.Sandbox.Transport()
 	}
 	a.Tenants = tenant.NewService(db, p.Clock)
+	mailer, err := mail.New(cfg.SMTPURL, cfg.BaseURL)
+	if err != nil {
+		return nil, &config.Error{Var: "PARLEY_SMTP_URL", Msg: err.Error()}
+	}
+	a.Tenants.SetAccounts(tenant.Accounts{Mail: mailer, BaseURL: cfg.BaseURL, Log: p.Log, Sealer: sealer})
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
 	a.Clients = client.NewService(db)

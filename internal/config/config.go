@@ -16,11 +16,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"parley/internal/mail"
 )
 
 // Config is everything the server needs to start.
 type Config struct {
-	DatabaseURL string // DATABASE_URL
+	DatabaseURL string // DATABASE_URL: the serving role (parley_app), which cannot escalate
 	Addr        string // PARLEY_ADDR
 	BaseURL     string // PARLEY_BASE_URL: the public URL; webhook URLs are built from it
 	SecretKey   []byte // PARLEY_SECRET_KEY: 32 bytes (hex or base64) for AES-256-GCM
@@ -28,6 +30,13 @@ type Config struct {
 	LogFormat   string // "json" or "text"
 	Sandbox     bool   // PARLEY_SANDBOX: simulated providers and customer phones
 	MediaDir    string // PARLEY_MEDIA_DIR: where attachments are stored
+	// OwnerDatabaseURL (PARLEY_OWNER_DATABASE_URL) is the schema owner's:
+	// when set, serve migrates with it and sets the serving role up; when
+	// not, `parley migrate` must have done so.
+	OwnerDatabaseURL string
+	// SMTPURL (PARLEY_SMTP_URL) is where Parley's own mails to agents go
+	// (internal/mail.New says its form); empty sends none.
+	SMTPURL string
 	// TrustProxyHeaders makes the server honour X-Forwarded-For for client
 	// addresses (rate limits, logs). Off unless the operator says a proxy is in front.
 	TrustProxyHeaders bool
@@ -71,6 +80,8 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 		LogFormat:   or(getenv("PARLEY_LOG_FORMAT"), "json"),
 		MediaDir:    or(getenv("PARLEY_MEDIA_DIR"), "./.data/media"),
 	}
+	c.OwnerDatabaseURL = getenv("PARLEY_OWNER_DATABASE_URL")
+	c.SMTPURL = getenv("PARLEY_SMTP_URL")
 	secret := getenv("PARLEY_SECRET_KEY")
 	level := or(getenv("PARLEY_LOG_LEVEL"), "info")
 	sandbox := getenv("PARLEY_SANDBOX")
@@ -81,6 +92,7 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "Postgres URL (DATABASE_URL)")
+	fs.StringVar(&c.OwnerDatabaseURL, "owner-database-url", c.OwnerDatabaseURL, "the schema owner's Postgres URL, for migrations (PARLEY_OWNER_DATABASE_URL)")
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (PARLEY_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public base URL (PARLEY_BASE_URL)")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (PARLEY_LOG_LEVEL)")
@@ -102,10 +114,18 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 		return c, err
 	}
 	if c.DatabaseURL == "" {
-		return c, &Error{"DATABASE_URL", "is required (e.g. postgres://parley@localhost:5432/parley)"}
+		return c, &Error{"DATABASE_URL", "is required: the serving role's URL (e.g. postgres://parley_app:PASSWORD@localhost:5432/parley)"}
 	}
 	if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
 		return c, &Error{"DATABASE_URL", "must be a postgres:// URL"}
+	}
+	if _, err := mail.New(c.SMTPURL, c.BaseURL); err != nil {
+		return c, &Error{"PARLEY_SMTP_URL", err.Error()}
+	}
+	if c.OwnerDatabaseURL != "" {
+		if _, err := url.Parse(c.OwnerDatabaseURL); err != nil || !strings.HasPrefix(c.OwnerDatabaseURL, "postgres") {
+			return c, &Error{"PARLEY_OWNER_DATABASE_URL", "must be a postgres:// URL"}
+		}
 	}
 	if c.BaseURL == "" && dev {
 		if c.BaseURL, err = LocalURL(c.Addr); err != nil {

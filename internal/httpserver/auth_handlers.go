@@ -67,6 +67,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logins.succeeded(key)
+	if a.HasTOTP {
+		if err := s.Sessions.BeginSecondFactor(r.Context(), a); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		redirect(w, r, "/login/code")
+		return
+	}
 	s.signIn(w, r, a)
 }
 

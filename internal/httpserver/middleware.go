@@ -283,6 +283,12 @@ func (s *Server) requireAgent(next http.Handler) http.Handler {
 			return
 		}
 		logAttrs(ctx, slog.String("tenant_id", tid.String()), slog.Int64("agent_id", agentID))
+		// A tenant that requires a second factor: an agent without one
+		// sets it up before anything else.
+		if sg.Tenant.RequireTOTP && !sg.Agent.HasTOTP && r.URL.Path != "/me/2fa" {
+			redirect(w, r, "/me/2fa")
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxSigned, sg)))
 	})
 }
@@ -316,4 +322,9 @@ func redirect(w http.ResponseWriter, r *http.Request, url string) {
 
 func ipKey(r *http.Request) (string, error) {
 	return "ip:" + httprate.CanonicalizeIP(middleware.GetClientIP(r.Context())), nil
+}
+
+// emailKey limits what is done per email (reset mails), whoever asks.
+func emailKey(r *http.Request) (string, error) {
+	return "email:" + strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), nil
 }

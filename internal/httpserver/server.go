@@ -126,10 +126,24 @@ func New(d Deps) (http.Handler, error) {
 			r.Post("/logout", s.logout)
 			r.Get("/invite/{token}", s.invitationPage)
 			r.Post("/invite/{token}", s.acceptInvitation)
+			// Each reset request mails someone: a few per address and IP.
+			r.Get("/forgot", s.forgotPage)
+			r.With(
+				httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyResets)),
+				httprate.LimitBy(5, time.Minute, emailKey, httprate.WithLimitHandler(s.tooManyResets)),
+			).Post("/forgot", s.forgot)
+			r.Get("/reset/{token}", s.resetPage)
+			r.Post("/reset/{token}", s.reset)
+			r.Get("/verify/{token}", s.verify)
+			r.Get("/login/code", s.codePage)
+			r.With(httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins))).Post("/login/code", s.code)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAgent)
 				r.Get("/", s.home)
+				r.Get("/me/2fa", s.secondFactorPage)
+				r.Post("/me/2fa", s.setSecondFactor)
+				r.With(s.requireAdmin).Post("/settings/2fa", s.requireSecondFactor)
 				r.Get("/events", s.events)
 				r.Get("/chats", s.chatsPage)
 				r.Get("/chats/new", s.startPage)

@@ -25,6 +25,7 @@ import (
 	"parley/internal/app"
 	"parley/internal/clock"
 	"parley/internal/config"
+	"parley/internal/mailpit"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 )
@@ -35,6 +36,7 @@ type Env struct {
 	App   *app.App
 	DBURL string
 	Clock clock.Clock
+	Mail  *mailpit.Server // the mails Parley sent (see mail.go)
 }
 
 // Options tune Start.
@@ -59,7 +61,7 @@ type Options struct {
 
 // SecretKey seals the credentials of every test app: a replica a test
 // starts itself must use it too.
-const SecretKey = "0123456789abcdef0123456789abcdef"
+const SecretKey = pgtest.SecretKey
 
 // Start runs Parley on a random loopback port until the test ends.
 func Start(t testing.TB, opts Options) *Env {
@@ -77,7 +79,7 @@ func Start(t testing.TB, opts Options) *Env {
 	}))
 	base := "http://" + srv.Listener.Addr().String()
 	cfg := config.Config{
-		DatabaseURL: opts.DBURL,
+		DatabaseURL: pgtest.AppURL(opts.DBURL),
 		Addr:        srv.Listener.Addr().String(),
 		BaseURL:     base,
 		SecretKey:   []byte(SecretKey),
@@ -85,6 +87,8 @@ func Start(t testing.TB, opts Options) *Env {
 		Sandbox:     opts.Sandbox,
 		MediaDir:    t.TempDir(),
 	}
+	mails := startMailpit(t)
+	cfg.SMTPURL = mails.SMTPURL()
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}
@@ -93,6 +97,9 @@ func Start(t testing.TB, opts Options) *Env {
 		log = slog.New(slog.NewJSONHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Provision(ctx, opts.DBURL, cfg.DatabaseURL, cfg.SecretKey); err != nil {
 		t.Fatal(err)
 	}
 	a, err := app.New(ctx, app.Params{Config: cfg, Log: log, Clock: opts.Clock, TestOnly: true,
@@ -115,7 +122,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock}
+	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock, Mail: mails}
 }
 
 // testWriter sends the app's log lines to the test's log while the test
