@@ -64,6 +64,7 @@ type scenario struct {
 var scenarios = []scenario{
 	{"R1", "forged webhooks", true, runR1},
 	{"R2", "every webhook 3× concurrently, to two replicas", true, runR2},
+	{"R6", "every route with every kind of id of another tenant, GET and POST", true, runR6},
 }
 
 func main() {
