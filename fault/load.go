@@ -165,14 +165,13 @@ func (a *agent) send(req *http.Request) (int, []byte, error) {
 	return resp.StatusCode, b, err
 }
 
-// demoChat makes a customer of the demo tenant write (through the Twilio
-// webhook on replica 0) and returns the chat's id.
+// demoChat makes a customer of the demo tenant write through the Twilio
+// simulator (so that it knows the customer's window is open) and returns
+// the chat's id.
 func (w *world) demoChat(ctx context.Context, customer string) (int64, error) {
-	sid := newSid()
-	st, err := postTwilio(ctx, w.replicas[0].url, hookPath(w.twilioHook), twilioInbound(sid, customer, sandbox.DemoTwilioSender, "Hello from "+customer),
-		sandbox.DemoTwilioAuthToken, w.twilioHook)
-	if err != nil || st != http.StatusOK {
-		return 0, fmt.Errorf("customer %s writes: %d %v", customer, st, err)
+	sid, err := w.sim.Twilio.CustomerSends(ctx, sandbox.InboundMessage{From: customer, To: sandbox.DemoTwilioSender, ProfileName: "Fault", Body: "Hello from " + customer})
+	if err != nil {
+		return 0, fmt.Errorf("customer %s writes: %w", customer, err)
 	}
 	var id int64
 	err = w.pool.QueryRow(ctx, `SELECT case_id FROM messages WHERE provider_message_id = $1`, sid).Scan(&id)

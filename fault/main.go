@@ -65,6 +65,7 @@ var scenarios = []scenario{
 	{"R1", "forged webhooks", true, runR1},
 	{"R2", "every webhook 3× concurrently, to two replicas", true, runR2},
 	{"R6", "every route with every kind of id of another tenant, GET and POST", true, runR6},
+	{"R3", "kill -9 of a replica every few seconds during inbound and outbound load, restarted", true, runR3},
 	{"R8", "limits: 30 MB upload, 5 MB webhook, 60,000 form fields, 10,000-character text, 10,000-item 1msg batch", true, runR8},
 }
 
