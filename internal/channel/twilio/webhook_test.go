@@ -435,6 +435,9 @@ func FuzzParseWebhook(f *testing.F) {
 	for _, tt := range webhookCases() {
 		f.Add(tt.form.Encode())
 	}
+	for _, form := range replayCorpus(f) {
+		f.Add(form.Encode())
+	}
 	f.Add("MessageSid=SM1&From=whatsapp%3A%2B15005550006&NumMedia=99999999999999999999&MediaUrl0=x")
 	f.Add("MessageSid=SM1&From=whatsapp%3A%2B15005550006&NumMedia=2&MediaUrl0=&MediaUrl1=x")
 	f.Add("MessageSid=SM1&MessageStatus=&From=whatsapp%3A%2B%EF%BC%91%EF%BC%95%EF%BC%95%EF%BC%95%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90%EF%BC%90")
