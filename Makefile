@@ -8,7 +8,7 @@ GO    ?= go
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_FOUND = $(shell command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
 
-.PHONY: run build test check unit bench generate postgres-bin chromium-bin clean
+.PHONY: run build test check unit fault fault-short bench generate postgres-bin chromium-bin clean
 
 run: build
 	@[ -n "$$DATABASE_URL" ] || $(MAKE) --no-print-directory postgres-bin
@@ -21,7 +21,7 @@ generate:
 	$(GO) tool templ generate
 
 # Everything CI runs.
-test: postgres-bin chromium-bin check unit
+test: postgres-bin chromium-bin check unit fault-short
 
 check:
 	$(GO) vet ./...
@@ -43,6 +43,16 @@ unit: build
 		trap "./bin/parley postgres stop $$dir/pg >/dev/null; rm -rf $$dir" EXIT; \
 		DATABASE_URL=$$url $(GO) test -race -count=1 -timeout 15m ./...; \
 	fi
+
+# The fault and abuse suite (fault/): its own Postgres, two real parley
+# replicas, the simulators; prints a markdown table and fails when anything
+# acknowledged is lost or sent twice. FAULT passes flags, e.g.
+# FAULT='-run R3,R5 -duration 1m'. `make test` runs its short version.
+fault: build postgres-bin
+	$(GO) run ./fault -parley bin/parley $(FAULT)
+
+fault-short: build postgres-bin
+	$(GO) run ./fault -short -parley bin/parley
 
 bench: build
 	@set -euo pipefail; \

@@ -62,10 +62,13 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
+	{"R7", "fuzzing the Twilio and 1msg webhook parsers, the Twilio signature, the template variable check and the phone parser (go test -fuzz)", false, runR7},
 	{"R1", "forged webhooks", true, runR1},
 	{"R2", "every webhook 3× concurrently, to two replicas", true, runR2},
 	{"R6", "every route with every kind of id of another tenant, GET and POST", true, runR6},
 	{"R3", "kill -9 of a replica every few seconds during inbound and outbound load, restarted", true, runR3},
+	{"R4", "the provider down, then slow (2 s a call), then back", true, runR4},
+	{"R5", "Postgres restarted mid-load", true, runR5},
 	{"R8", "limits: 30 MB upload, 5 MB webhook, 60,000 form fields, 10,000-character text, 10,000-item 1msg batch", true, runR8},
 }
 
@@ -113,6 +116,9 @@ func run() int {
 			return 1
 		}
 		o.Dir = d
+	} else if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "fault:", err)
+		return 1
 	}
 	if *bin == "" {
 		*bin = filepath.Join(o.Dir, "parley")
@@ -157,6 +163,7 @@ func run() int {
 	fmt.Println("| id | scenario | counts (**must be 0**) | result |")
 	fmt.Println("|---|---|---|---|")
 	failed := false
+	slices.SortStableFunc(rows, func(a, b row) int { return strings.Compare(a.ID, b.ID) })
 	for _, r := range rows {
 		result := "ok"
 		if len(r.Broken) > 0 {
