@@ -93,7 +93,10 @@ func (w *world) check(ctx context.Context, l *ledger, pendingWait time.Duration)
 	lost = len(uniq(l.inbound)) - n
 	deadline := time.Now().Add(pendingWait)
 	for {
-		pending = w.count(ctx, `SELECT count(*) FROM messages WHERE direction = 'out' AND body = ANY($1) AND status = 'queued'`, l.replies)
+		// Queued and not handed to the provider: a message the provider
+		// took stays 'queued' (Twilio's first status) until its status
+		// callback, which an outage may cost.
+		pending = w.count(ctx, `SELECT count(*) FROM messages WHERE direction = 'out' AND body = ANY($1) AND status = 'queued' AND provider_message_id IS NULL`, l.replies)
 		if pending == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -195,10 +198,19 @@ func runR3(ctx context.Context, w *world, o options, r *row) error {
 	if len(failed) > 0 {
 		r.add("shown to agents as", fmt.Sprint(failed))
 	}
+	r.add("at the provider but shown queued (status callback lost)", w.unstatused(ctx, &l))
 	if o.Short {
 		r.add(fmt.Sprintf("still queued after %s (not counted in -short)", wait), pending)
 	} else {
 		r.zero("still queued after 3 min", pending)
 	}
 	return nil
+}
+
+// unstatused counts the accepted replies the provider took that still
+// show 'queued' to agents: their status callbacks never got through.
+func (w *world) unstatused(ctx context.Context, l *ledger) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return w.count(ctx, `SELECT count(*) FROM messages WHERE direction = 'out' AND body = ANY($1) AND status = 'queued' AND provider_message_id IS NOT NULL`, l.replies)
 }

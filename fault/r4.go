@@ -81,6 +81,7 @@ func runR4(ctx context.Context, w *world, o options, r *row) error {
 	if len(failed) > 0 {
 		r.add("as", fmt.Sprint(failed))
 	}
+	r.add("at the provider but shown queued (status callback lost)", w.unstatused(ctx, &l))
 	r.zero(fmt.Sprintf("still queued %s after the provider came back", wait), pending)
 	r.zero("accepted and neither sent nor shown as failed", accepted-reached-shown-pending)
 	return nil

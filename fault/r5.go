@@ -168,6 +168,7 @@ func runR5(ctx context.Context, w *world, o options, r *row) error {
 	if len(failed) > 0 {
 		r.add("shown to agents as", fmt.Sprint(failed))
 	}
+	r.add("at the provider but shown queued (status callback lost)", w.unstatused(ctx, &l))
 	r.zero(fmt.Sprintf("still queued after %s", wait), pending)
 	r.add("time to recover (no restart of Parley)", recover.Round(100*time.Millisecond))
 	r.add("event streams reconnected", fmt.Sprintf("%d/%d", reconnected, len(streams)))
