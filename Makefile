@@ -8,7 +8,7 @@ GO    ?= go
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_FOUND = $(shell command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
 
-.PHONY: run build test check unit bench generate postgres-bin chromium-bin mailpit-bin clean
+.PHONY: run build test check unit fault fault-short bench generate postgres-bin chromium-bin mailpit-bin clean
 
 # Mailpit, the local mail server with a web inbox that `make run` and the
 # tests start (internal/mailpit), is built from its Go module into the cache.
@@ -27,7 +27,7 @@ generate:
 	$(GO) tool templ generate
 
 # Everything CI runs.
-test: postgres-bin chromium-bin mailpit-bin check unit
+test: postgres-bin chromium-bin mailpit-bin check unit fault-short
 
 check:
 	$(GO) vet ./...
@@ -49,6 +49,16 @@ unit: build
 		trap "./bin/parley postgres stop $$dir/pg >/dev/null; rm -rf $$dir" EXIT; \
 		DATABASE_URL=$$url PARLEY_MAILPIT=$(MAILPIT) $(GO) test -race -count=1 -timeout 15m ./...; \
 	fi
+
+# The fault and abuse suite (fault/): its own Postgres, two real parley
+# replicas, the simulators; prints a markdown table and fails when anything
+# acknowledged is lost or sent twice. FAULT passes flags, e.g.
+# FAULT='-run R3,R5 -duration 1m'. `make test` runs its short version.
+fault: build postgres-bin
+	$(GO) run ./fault -parley bin/parley $(FAULT)
+
+fault-short: build postgres-bin
+	$(GO) run ./fault -short -parley bin/parley
 
 bench: build
 	@set -euo pipefail; \
