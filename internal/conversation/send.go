@@ -125,7 +125,11 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 			}
 		}
 		if o.status != "" {
+			// The composer has no status field: the words go above it.
 			if err := tenant.CheckStatusTx(ctx, tx, "status", o.status); err != nil {
+				if p, ok := problem.As(err); ok {
+					return problem.New(problem.Invalid, p.Msg+" Nothing was sent.")
+				}
 				return err
 			}
 		}

@@ -33,7 +33,7 @@ func TestMacrosAreManagedByTheirOwners(t *testing.T) {
 	// Validation: each problem next to its field, nothing stored.
 	status, _, body := env.Post(t, admin, "/settings/macros", url.Values{"title": {""}, "body": {strings.Repeat("x", 4097)}, "status": {"gone"}})
 	if status != http.StatusUnprocessableEntity || !strings.Contains(body, "Give the macro a title.") ||
-		!strings.Contains(body, "at most 4,096 characters") || !strings.Contains(body, "Choose a status, or none.") {
+		!strings.Contains(body, "at most 4,096 characters") || !strings.Contains(body, "“gone” is not one of this workspace") {
 		t.Fatalf("invalid macro: %d\n%s", status, body)
 	}
 	if status, loc, _ := env.Post(t, admin, "/settings/macros", url.Values{"title": {"Refund policy"}, "body": {"Refunds take 5 days."}, "status": {"solved"}}); status != http.StatusSeeOther || loc != "/settings/macros" {
@@ -98,7 +98,7 @@ func TestMacroStatusIsSetOnSend(t *testing.T) {
 	if n := d.count(t, `SELECT count(*) FROM cases WHERE status = 'pending' AND state = 'live'`); n != 1 {
 		t.Fatal("the chat's status did not become pending")
 	}
-	if status, body := d.composerPost(t, chat.ID, url.Values{"body": {"x"}, "status": {"bogus"}, "key": {"m2"}}, nil, ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, "Choose a status") {
+	if status, body := d.composerPost(t, chat.ID, url.Values{"body": {"x"}, "status": {"bogus"}, "key": {"m2"}}, nil, ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, "“bogus” is not one of this workspace") {
 		t.Fatalf("a bogus status: %d", status)
 	}
 }

@@ -126,7 +126,7 @@ func TestRuleFormRefusesBadRules(t *testing.T) {
 		{ruleForm("", "chat_started", "action_0", "end_chat", "action_0_pick", "open"), "Give the rule a name"},
 		{ruleForm("x", "bogus", "action_0", "end_chat", "action_0_pick", "open"), "Choose when the rule runs"},
 		{ruleForm("x", "chat_started"), "at least one action"},
-		{ruleForm("x", "chat_started", "action_0", "end_chat", "action_0_pick", "nope"), "Choose the status"},
+		{ruleForm("x", "chat_started", "action_0", "end_chat", "action_0_pick", "nope"), "“nope” is not one of this workspace"},
 		{ruleForm("x", "chat_started", "action_0", "assign_group", "action_0_pick", "999999"), "Choose one of your groups"},
 		{ruleForm("x", "chat_started", "action_0", "send_macro", "action_0_pick", "999999"), "general macros"},
 		{ruleForm("x", "chat_started", "condition_0", "text_contains", "condition_0_text", "hi", "action_0", "end_chat", "action_0_pick", "open"), "can test its text"},

@@ -117,9 +117,6 @@ func (s *Service) Get(ctx context.Context, tid uuid.UUID, o Owner, id int64) (Ma
 
 // Create stores a new macro for the owner.
 func (s *Service) Create(ctx context.Context, tid uuid.UUID, o Owner, f Form) (Macro, error) {
-	if err := f.check(); err != nil {
-		return Macro{}, err
-	}
 	var m Macro
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) (err error) { m, err = insert(ctx, tx, tid, o, f); return err })
 	if _, ok := problem.As(err); ok {
@@ -134,14 +131,11 @@ func (s *Service) Create(ctx context.Context, tid uuid.UUID, o Owner, f Form) (M
 // CreateTx is Create inside tx, a transaction of tenant tid (for a change
 // that stores a macro with other things, as rule's examples do).
 func CreateTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, o Owner, f Form) (Macro, error) {
-	if err := f.check(); err != nil {
-		return Macro{}, err
-	}
 	return insert(ctx, tx, tid, o, f)
 }
 
 func insert(ctx context.Context, tx pgx.Tx, tid uuid.UUID, o Owner, f Form) (Macro, error) {
-	if err := f.checkStatus(ctx, tx); err != nil {
+	if err := f.validate(ctx, tx); err != nil {
 		return Macro{}, err
 	}
 	rows, _ := tx.Query(ctx, `INSERT INTO macros (tenant_id, owner_id, title, body, set_status) VALUES ($1, $2, $3, $4, nullif($5, ''))
@@ -164,11 +158,8 @@ func GeneralBodyTx(ctx context.Context, tx pgx.Tx, id int64) (string, error) {
 
 // Update changes one of the owner's macros.
 func (s *Service) Update(ctx context.Context, tid uuid.UUID, o Owner, id int64, f Form) error {
-	if err := f.check(); err != nil {
-		return err
-	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		if err := f.checkStatus(ctx, tx); err != nil {
+		if err := f.validate(ctx, tx); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE macros SET title = $3, body = $4, set_status = nullif($5, ''), updated_at = now()
@@ -215,6 +206,31 @@ func (f *Form) check() error {
 		errs.Add("body", "A macro's text is at most 4,096 characters, as a WhatsApp message.")
 	}
 	return errs.Err()
+}
+
+// validate checks the form and its status (against tx's tenant's list),
+// each problem next to its field, all at once.
+func (f *Form) validate(ctx context.Context, tx pgx.Tx) error {
+	err := f.check()
+	serr := f.checkStatus(ctx, tx)
+	sp, ok := problem.As(serr)
+	if serr == nil || !ok {
+		if serr != nil {
+			return serr
+		}
+		return err
+	}
+	p, ok := problem.As(err)
+	if !ok {
+		return serr
+	}
+	if p.Fields == nil {
+		p.Fields = map[string]string{}
+	}
+	for k, v := range sp.Fields {
+		p.Fields[k] = v
+	}
+	return p
 }
 
 // checkStatus refuses a status not in the tenant's list (tx's tenant).
