@@ -81,7 +81,7 @@ func run() int {
 	fs := flag.NewFlagSet("fault", flag.ContinueOnError)
 	fs.BoolVar(&o.Short, "short", false, "a few seconds per scenario (CI)")
 	fs.DurationVar(&o.Duration, "duration", 3*time.Minute, "R3: how long replicas are killed under load (-short: 8s)")
-	fs.StringVar(&o.FuzzTime, "fuzztime", "1000000x", "R7: -fuzztime per fuzz target, executions (Nx) or a duration (-short: "corpus", the seed corpora replayed without fuzzing)")
+	fs.StringVar(&o.FuzzTime, "fuzztime", "1000000x", "R7: -fuzztime per fuzz target, executions (Nx) or a duration (-short: corpus, the seed corpora replayed without fuzzing)")
 	only := fs.String("run", "", "comma-separated scenario ids (default: all)")
 	bin := fs.String("parley", "", "the parley binary (default: built from ./cmd/parley)")
 	fs.StringVar(&o.Dir, "dir", "", "working directory (default: a new one under /tmp, removed when all passes)")

@@ -128,7 +128,7 @@ func (w *world) otherTenant(ctx context.Context) (*other, error) {
 		clients = append(clients, id)
 	}
 	rows.Close()
-	if err := a.Conversations.EndChat(ctx, tid, cases[1], conversation.Statuses[0], "Admin "+o.marker); err != nil {
+	if err := a.Conversations.EndChat(ctx, tid, cases[1], tenant.DefaultStatuses[0], "Admin "+o.marker); err != nil {
 		return nil, fmt.Errorf("end the other tenant's second chat: %w", err)
 	}
 	if len(clients) >= 2 {
