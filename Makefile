@@ -8,11 +8,17 @@ GO    ?= go
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_FOUND = $(shell command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
 
-.PHONY: run build test check unit bench generate postgres-bin chromium-bin clean
+.PHONY: run build test check unit fault fault-short bench generate postgres-bin chromium-bin mailpit-bin clean
 
-run: build
+# Mailpit, the local mail server with a web inbox that `make run` and the
+# tests start (internal/mailpit), is built from its Go module into the cache.
+MAILPIT_VERSION := v1.33.1
+# The same path as os.UserCacheDir, where `parley dev` and the tests look.
+MAILPIT := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/parley/mailpit-$(MAILPIT_VERSION)/mailpit
+
+run: build mailpit-bin
 	@[ -n "$$DATABASE_URL" ] || $(MAKE) --no-print-directory postgres-bin
-	./bin/parley dev
+	PARLEY_MAILPIT=$(MAILPIT) ./bin/parley dev
 
 build:
 	$(GO) build -o bin/parley ./cmd/parley
@@ -21,7 +27,7 @@ generate:
 	$(GO) tool templ generate
 
 # Everything CI runs.
-test: postgres-bin chromium-bin check unit
+test: postgres-bin chromium-bin mailpit-bin check unit fault-short
 
 check:
 	$(GO) vet ./...
@@ -36,13 +42,23 @@ check:
 unit: build
 	@set -euo pipefail; \
 	if [ -n "$${DATABASE_URL:-}" ]; then \
-		$(GO) test -race -count=1 -timeout 15m ./...; \
+		PARLEY_MAILPIT=$(MAILPIT) $(GO) test -race -count=1 -timeout 15m ./...; \
 	else \
 		dir=$$(mktemp -d /tmp/parley-test-XXXXXX); \
 		url=$$(./bin/parley postgres start $$dir/pg); \
 		trap "./bin/parley postgres stop $$dir/pg >/dev/null; rm -rf $$dir" EXIT; \
-		DATABASE_URL=$$url $(GO) test -race -count=1 -timeout 15m ./...; \
+		DATABASE_URL=$$url PARLEY_MAILPIT=$(MAILPIT) $(GO) test -race -count=1 -timeout 15m ./...; \
 	fi
+
+# The fault and abuse suite (fault/): its own Postgres, two real parley
+# replicas, the simulators; prints a markdown table and fails when anything
+# acknowledged is lost or sent twice. FAULT passes flags, e.g.
+# FAULT='-run R3,R5 -duration 1m'. `make test` runs its short version.
+fault: build postgres-bin
+	$(GO) run ./fault -parley bin/parley $(FAULT)
+
+fault-short: build postgres-bin
+	$(GO) run ./fault -short -parley bin/parley
 
 bench: build
 	@set -euo pipefail; \
@@ -72,6 +88,10 @@ chromium-bin:
 			echo "Chromium not found: install chromium for the browser tests."; exit 1; \
 		fi; \
 	fi
+
+mailpit-bin:
+	@[ -x $(MAILPIT) ] || { echo "Building Mailpit $(MAILPIT_VERSION) into $(dir $(MAILPIT)) …"; \
+		GOBIN=$(dir $(MAILPIT)) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION); }
 
 clean:
 	rm -rf bin

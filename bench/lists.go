@@ -72,7 +72,7 @@ func runLists(ctx context.Context, e *env) error {
 		return err
 	}
 
-	db, err := postgres.Open(ctx, e.DatabaseURL)
+	db, err := postgres.Open(ctx, e.AppURL, secretKey)
 	if err != nil {
 		return err
 	}
@@ -473,7 +473,7 @@ func startPages(ctx context.Context, e *env) (*pages, error) {
 	}))
 	base := "http://" + p.srv.Listener.Addr().String()
 	cfg := config.Config{
-		DatabaseURL: e.DatabaseURL, Addr: p.srv.Listener.Addr().String(), BaseURL: base, SecretKey: secretKey,
+		DatabaseURL: e.AppURL, Addr: p.srv.Listener.Addr().String(), BaseURL: base, SecretKey: secretKey,
 		LogLevel: slog.LevelWarn, LogFormat: "text", MediaURL: config.DirURL(mediaDir),
 	}
 	// No Start: pages need neither the job client nor the realtime hub,

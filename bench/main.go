@@ -51,7 +51,8 @@ type benchmark struct {
 // env is what every benchmark gets: the database, the options and where to
 // write. The database is migrated before any benchmark runs.
 type env struct {
-	DatabaseURL string
+	DatabaseURL string // the owner's (the bench seeds past row-level security)
+	AppURL      string // the serving role's, for Parley itself
 	Opts        options
 	Out         *bufio.Writer
 	Log         *slog.Logger // Parley's own logger: warnings and errors only
@@ -132,6 +133,7 @@ func run() error {
 	defer stop()
 	e := &env{
 		DatabaseURL: url,
+		AppURL:      postgres.AppURL(url, "parley_app"),
 		Opts:        o,
 		Out:         bufio.NewWriter(os.Stdout),
 		Log:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -140,6 +142,9 @@ func run() error {
 
 	progress("migrating the database")
 	if err := postgres.MigrateURL(ctx, url, e.Log); err != nil {
+		return err
+	}
+	if err := postgres.Provision(ctx, url, e.AppURL, secretKey); err != nil {
 		return err
 	}
 	if err := printMachine(ctx, e); err != nil {

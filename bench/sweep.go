@@ -127,7 +127,7 @@ func runSweep(ctx context.Context, e *env) error {
 // newConversationService builds the conversation service the way the
 // application (and the package's tests) do, on the application's pool.
 func newConversationService(ctx context.Context, e *env, clk clock.Clock) (*conversation.Service, func(), error) {
-	db, err := postgres.Open(ctx, e.DatabaseURL)
+	db, err := postgres.Open(ctx, e.AppURL, secretKey)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -180,7 +180,7 @@ func startParley(ctx context.Context, e *env) (*parley, error) {
 	}
 	addr := ln.Addr().String()
 	cfg := config.Config{
-		DatabaseURL: e.DatabaseURL,
+		DatabaseURL: e.AppURL,
 		Addr:        addr,
 		BaseURL:     "http://" + addr,
 		SecretKey:   secretKey,

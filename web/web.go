@@ -31,6 +31,11 @@ type Page struct {
 	Events string
 }
 
+// Invite is what became of an invitation an admin just created: mailed to
+// SentTo, or (no mail configured, or the mail failed with MailErr) a Link
+// the admin passes on.
+type Invite struct{ SentTo, Link, MailErr string }
+
 // Form carries a form's values and its problems back into the page.
 type Form struct {
 	Values map[string]string
@@ -103,6 +108,14 @@ func left(now, end time.Time) string {
 		return fmt.Sprintf("%d min left", int(d.Minutes())+1)
 	}
 	return fmt.Sprintf("%d h %d min left", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// closedText is what the composer says outside the window.
+func closedText(s string) string {
+	if s == "" {
+		return "The 24-hour window is closed — only an approved template can be sent"
+	}
+	return s
 }
 
 func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }

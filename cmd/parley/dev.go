@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"parley/internal/config"
+	"parley/internal/mailpit"
 	"parley/internal/postgres"
 	"parley/internal/sandbox"
 )
@@ -38,7 +40,34 @@ func devCmd(ctx context.Context, args []string) error {
 			return err
 		}
 		defer c.Stop()
-		env["DATABASE_URL"] = c.URL("parley")
+		// The cluster's superuser owns the schema and migrates; the
+		// server logs in as parley_app. The cluster trusts local
+		// connections, so the password is a formality here.
+		env["PARLEY_OWNER_DATABASE_URL"] = c.URL("parley")
+		env["DATABASE_URL"] = postgres.AppURL(c.URL("parley"), "parley_app")
+	}
+	mailInbox := "" // the web inbox of the Mailpit started here
+	if os.Getenv("PARLEY_SMTP_URL") == "" {
+		// Mails to agents (invitations, resets, confirmations) land in a
+		// local inbox with a web page, like Postgres in ./.data.
+		bin, err := mailpit.Find()
+		if err != nil {
+			fmt.Println("Installing Mailpit (go install " + mailpit.Module + "@" + mailpit.Version + ") …")
+			if bin, err = mailpit.Install(ctx); err != nil {
+				return err
+			}
+		}
+		opts := mailpit.Options{Database: filepath.Join(dataDir, "mailpit.db")}
+		if portFree("127.0.0.1:8025") && portFree("127.0.0.1:1025") {
+			opts.WebAddr, opts.SMTPAddr = "127.0.0.1:8025", "127.0.0.1:1025"
+		}
+		m, err := mailpit.Start(ctx, bin, opts)
+		if err != nil {
+			return err
+		}
+		defer m.Stop()
+		env["PARLEY_SMTP_URL"] = m.SMTPURL()
+		mailInbox = strings.Replace(m.WebURL, "127.0.0.1", "localhost", 1)
 	}
 	secret, err := devSecret(filepath.Join(dataDir, "secret_key"))
 	if err != nil {
@@ -61,8 +90,21 @@ func devCmd(ctx context.Context, args []string) error {
 		fmt.Printf("\n  Parley is running: %s\n", cfg.BaseURL)
 		fmt.Printf("  Demo login:  %s  /  %s\n", sandbox.DemoEmail, sandbox.DemoPassword)
 		fmt.Printf("  Sign up a new company: %s/signup\n", cfg.BaseURL)
-		fmt.Printf("  Customer phone (sandbox): %s/sandbox/phone\n\n", cfg.BaseURL)
+		fmt.Printf("  Customer phone (sandbox): %s/sandbox/phone\n", cfg.BaseURL)
+		if mailInbox != "" {
+			fmt.Printf("  Mails Parley sends (Mailpit): %s\n", mailInbox)
+		}
+		fmt.Println()
 	})
+}
+
+func portFree(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 // devSecret reads the development secret key, creating it on first start.

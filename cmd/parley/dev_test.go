@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"parley/internal/mailpit"
 	"parley/internal/postgres/pgtest"
 )
 
@@ -37,9 +38,15 @@ func TestDevFollowsAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	owner := pgtest.URL(t)
 	cmd := exec.Command(exe, "-test.run=^TestDevFollowsAddr$")
 	cmd.Dir = t.TempDir() // ./.data goes there
-	cmd.Env = []string{"PARLEY_MAIN_CHILD=dev", "DATABASE_URL=" + pgtest.URL(t), "PARLEY_ADDR=:" + port}
+	mailpitBin, err := mailpit.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = []string{"PARLEY_MAIN_CHILD=dev", "PARLEY_OWNER_DATABASE_URL=" + owner, "DATABASE_URL=" + pgtest.AppURL(owner), "PARLEY_ADDR=:" + port,
+		"PARLEY_MAILPIT=" + mailpitBin}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -67,7 +74,19 @@ func TestDevFollowsAddr(t *testing.T) {
 		err := wait()
 		t.Fatalf("parley dev with PARLEY_ADDR=:%s did not run at %s (%v); stderr:\n%s", port, base, err, stderr.String())
 	}
+	// and where the mails it sends can be read: Mailpit's inbox.
+	inbox := ""
+	for inbox == "" && sc.Scan() {
+		if _, after, ok := strings.Cut(sc.Text(), "Mails Parley sends (Mailpit): "); ok {
+			inbox = strings.TrimSpace(after)
+		}
+	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	if resp, err := http.Get(inbox + "/api/v1/info"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the mail inbox %q does not answer: %v", inbox, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"parley/internal/app"
 	"parley/internal/config"
+	"parley/internal/httpserver"
 	"parley/internal/postgres"
 )
 
@@ -32,13 +33,27 @@ func serveCmd(ctx context.Context, getenv func(string) string, args []string) er
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started func(addr string)) error {
 	// Listening comes first, so that an address in use stops the start
 	// before anything else is done.
-	ln, err := listen(cfg.Addr)
+	ln, err := listen("PARLEY_ADDR", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	if err := postgres.MigrateURL(ctx, cfg.DatabaseURL, log); err != nil {
-		return err
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = listen("PARLEY_METRICS_ADDR", cfg.MetricsAddr); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
+	if cfg.OwnerDatabaseURL != "" {
+		if err := postgres.MigrateURL(ctx, cfg.OwnerDatabaseURL, log); err != nil {
+			return err
+		}
+		if err := postgres.Provision(ctx, cfg.OwnerDatabaseURL, cfg.DatabaseURL, cfg.SecretKey); err != nil {
+			return err
+		}
+	} else {
+		log.Info("PARLEY_OWNER_DATABASE_URL unset: not migrating (parley migrate does)")
 	}
 	a, err := app.New(ctx, app.Params{Config: cfg, Log: log})
 	if err != nil {
@@ -51,8 +66,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	// The metrics listener: /metrics alone, never the public one.
+	metricsSrv := &http.Server{Handler: httpserver.MetricsHandler(a.Metrics), ReadHeaderTimeout: 10 * time.Second}
+	if metricsLn != nil {
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+		defer metricsSrv.Close()
+		log.Info("metrics serving", "addr", metricsLn.Addr().String())
+	}
 	if err := a.Start(ctx); err != nil {
 		return err
 	}
@@ -80,29 +102,42 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, started fun
 }
 
 // listen listens on addr; failing to is a configuration error that names
-// PARLEY_ADDR (exit code 2), in one line.
-func listen(addr string) (net.Listener, error) {
+// the variable (exit code 2), in one line.
+func listen(variable, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, &config.Error{Var: "PARLEY_ADDR", Msg: addr + " is already in use"}
+		return nil, &config.Error{Var: variable, Msg: addr + " is already in use"}
 	}
 	if err != nil {
-		return nil, &config.Error{Var: "PARLEY_ADDR", Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
+		return nil, &config.Error{Var: variable, Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
 	}
 	return ln, nil
 }
 
+// migrateCmd migrates as the owner (PARLEY_OWNER_DATABASE_URL, or the
+// argument) and, when DATABASE_URL names the serving role, sets that role up
+// with PARLEY_SECRET_KEY's tenant-scope key (postgres.Provision).
 func migrateCmd(ctx context.Context, args []string) error {
-	url := os.Getenv("DATABASE_URL")
+	owner := os.Getenv("PARLEY_OWNER_DATABASE_URL")
 	if len(args) > 0 {
-		url = args[0]
+		owner = args[0]
 	}
-	if url == "" {
-		return &config.Error{Var: "DATABASE_URL", Msg: "is required"}
+	if owner == "" {
+		return &config.Error{Var: "PARLEY_OWNER_DATABASE_URL", Msg: "is required: the URL of the role that owns the schema"}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := postgres.MigrateURL(ctx, url, log); err != nil {
+	if err := postgres.MigrateURL(ctx, owner, log); err != nil {
 		return err
+	}
+	if serving := os.Getenv("DATABASE_URL"); serving != "" {
+		secret, err := config.ParseSecretKey(os.Getenv("PARLEY_SECRET_KEY"))
+		if err != nil {
+			return &config.Error{Var: "PARLEY_SECRET_KEY", Msg: err.Error() + " (migrate stores the tenant-scope key derived from it)"}
+		}
+		if err := postgres.Provision(ctx, owner, serving, secret); err != nil {
+			return err
+		}
+		log.Info("serving role ready")
 	}
 	log.Info("database is up to date")
 	return nil

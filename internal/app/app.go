@@ -26,6 +26,7 @@ import (
 	"parley/internal/integration"
 	"parley/internal/jobs"
 	"parley/internal/macro"
+	"parley/internal/mail"
 	"parley/internal/media"
 	"parley/internal/postgres"
 	"parley/internal/realtime"
@@ -77,7 +78,7 @@ func New(ctx context.Context, p Params) (*App, error) {
 	if p.Clock == nil {
 		p.Clock = clock.Real{}
 	}
-	db, err := postgres.Open(ctx, p.Config.DatabaseURL)
+	db, err := postgres.Open(ctx, p.Config.DatabaseURL, p.Config.SecretKey)
 	if err != nil {
 		return nil, err
 	}
@@ -114,12 +115,18 @@ func build(db *postgres.DB, p Params) (*App, error) {
 		transport = a.Sandbox.Transport()
 	}
 	a.Tenants = tenant.NewService(db, p.Clock)
+	mailer, err := mail.New(cfg.SMTPURL, cfg.BaseURL)
+	if err != nil {
+		return nil, &config.Error{Var: "PARLEY_SMTP_URL", Msg: err.Error()}
+	}
+	a.Tenants.SetAccounts(tenant.Accounts{Mail: mailer, BaseURL: cfg.BaseURL, Log: p.Log, Sealer: sealer})
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
 	a.CloudStorage = cloudstorage.NewService(db, sealer)
 	a.Clients = client.NewService(db)
 	rules := rule.NewCache(db)
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, rules, p.Clock, p.Log, cfg.BaseURL)
+	a.Conversations.SignMediaLinks(cfg.SecretKey, cfg.MediaLinkTTL)
 	a.Rules = rule.NewService(db, a.Conversations, rules, ruleevent.NewRecorder(inserter, p.Log), p.Clock, p.Log)
 	a.Hub = realtime.NewHub(postgres.ConnString(cfg.DatabaseURL), p.Log)
 	// Webhooks find their integration, and rule runs their rules, in caches

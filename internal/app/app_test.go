@@ -48,8 +48,8 @@ func TestNotReadyUntilDemoSeeded(t *testing.T) {
 	}))
 	base := "http://" + srv.Listener.Addr().String()
 	a, err := app.New(ctx, app.Params{Log: log, TestOnly: true, Config: config.Config{
-		DatabaseURL: dbURL, Addr: srv.Listener.Addr().String(), BaseURL: base,
-		SecretKey: []byte("0123456789abcdef0123456789abcdef"), Sandbox: true, MediaURL: config.DirURL(t.TempDir()),
+		DatabaseURL: pgtest.AppURL(dbURL), Addr: srv.Listener.Addr().String(), BaseURL: base,
+		SecretKey: []byte(pgtest.SecretKey), Sandbox: true, MediaURL: config.DirURL(t.TempDir()),
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -52,9 +52,59 @@ func (s *Sessions) SignIn(ctx context.Context, a tenant.Agent) error {
 	if err := s.RenewToken(ctx); err != nil {
 		return fmt.Errorf("renew session token: %w", err)
 	}
+	s.Remove(ctx, keyPendingTenant)
+	s.Remove(ctx, keyPendingAgent)
+	s.Remove(ctx, keyPendingTries)
 	s.Put(ctx, keyTenant, a.TenantID.String())
 	s.Put(ctx, keyAgent, a.ID)
 	return nil
+}
+
+const (
+	keyPendingTenant = "pending_tenant_id"
+	keyPendingAgent  = "pending_agent_id"
+	keyPendingTries  = "pending_tries"
+	// MaxCodeTries is how many wrong second-factor codes one password
+	// entry allows.
+	MaxCodeTries = 5
+)
+
+// BeginSecondFactor records that agent gave the right password and now owes
+// a one-time code; the session is not signed in until SignIn.
+func (s *Sessions) BeginSecondFactor(ctx context.Context, a tenant.Agent) error {
+	if err := s.RenewToken(ctx); err != nil {
+		return fmt.Errorf("renew session token: %w", err)
+	}
+	s.Remove(ctx, keyTenant)
+	s.Remove(ctx, keyAgent)
+	s.Put(ctx, keyPendingTenant, a.TenantID.String())
+	s.Put(ctx, keyPendingAgent, a.ID)
+	s.Put(ctx, keyPendingTries, 0)
+	return nil
+}
+
+// PendingSecondFactor returns the agent who owes a code, if any.
+func (s *Sessions) PendingSecondFactor(ctx context.Context) (uuid.UUID, int64, bool) {
+	tid, err := uuid.Parse(s.GetString(ctx, keyPendingTenant))
+	id := s.GetInt64(ctx, keyPendingAgent)
+	if err != nil || id == 0 {
+		return uuid.Nil, 0, false
+	}
+	return tid, id, true
+}
+
+// WrongCode counts a wrong code; after MaxCodeTries the password must be
+// given again (false).
+func (s *Sessions) WrongCode(ctx context.Context) bool {
+	n := s.GetInt(ctx, keyPendingTries) + 1
+	if n >= MaxCodeTries {
+		s.Remove(ctx, keyPendingTenant)
+		s.Remove(ctx, keyPendingAgent)
+		s.Remove(ctx, keyPendingTries)
+		return false
+	}
+	s.Put(ctx, keyPendingTries, n)
+	return true
 }
 
 // SignOut ends the session.

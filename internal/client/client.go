@@ -62,7 +62,9 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID, query string, after i
 		cond := "name ILIKE " + text + " OR email ILIKE " + text
 		if len(digits) >= 4 {
 			d := arg("%" + strings.TrimPrefix(digits, "00") + "%")
-			cond += " OR whatsapp LIKE " + d + " OR phone LIKE " + d
+			// A number a profile merged into this one keeps finds it too.
+			cond += " OR whatsapp LIKE " + d + " OR phone LIKE " + d +
+				" OR id IN (SELECT m.merged_into FROM clients m WHERE m.merged_into IS NOT NULL AND (m.whatsapp LIKE " + d + " OR m.phone LIKE " + d + "))"
 		}
 		where = append(where, "("+cond+")")
 	}
@@ -118,40 +120,8 @@ const (
 // the agent can merge the two instead; a phone number another client has
 // is saved, and the duplicates come back for the merge offer.
 func (s *Service) Update(ctx context.Context, tid uuid.UUID, id int64, f Form) (dups []Client, err error) {
-	country, err := s.DefaultCountry(ctx, tid)
+	f, ph, wa, err := s.check(ctx, tid, f)
 	if err != nil {
-		return nil, err
-	}
-	fields := problem.Fields{}
-	f.Name, f.Email, f.Notes = strings.TrimSpace(f.Name), strings.TrimSpace(f.Email), strings.TrimSpace(f.Notes)
-	switch n := utf8.RuneCountInString(f.Name); {
-	case n == 0:
-		fields.Add("name", "Give the client a name.")
-	case n > maxNameRunes:
-		fields.Add("name", "A name is at most 200 characters.")
-	}
-	if f.Email != "" {
-		if !tenant.ValidEmail(f.Email) {
-			fields.Add("email", "This is not an email address, like casey@example.com.")
-		}
-	}
-	if utf8.RuneCountInString(f.Notes) > maxNotesRunes {
-		fields.Add("notes", "Notes are at most 10,000 characters.")
-	}
-	number := func(field, raw string) *string {
-		raw = strings.TrimSpace(raw)
-		if raw == "" {
-			return nil
-		}
-		n, err := phone.Normalize(raw, country)
-		if err != nil {
-			fields.Add(field, "This is not a phone number. Type it with its country code, like +44 7700 900123, or as dialled in "+country+".")
-			return nil
-		}
-		return &n
-	}
-	ph, wa := number("phone", f.Phone), number("whatsapp", f.WhatsApp)
-	if err := fields.Err(); err != nil {
 		return nil, err
 	}
 	var nums []string
@@ -185,6 +155,46 @@ func (s *Service) Update(ctx context.Context, tid uuid.UUID, id int64, f Form) (
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "client"})
 	})
 	return dups, err
+}
+
+// check reads a client form: fields trimmed, the email checked, numbers
+// read in the tenant's default country and returned in E.164 (nil when
+// empty). A problem is Invalid with a message per field.
+func (s *Service) check(ctx context.Context, tid uuid.UUID, f Form) (_ Form, ph, wa *string, err error) {
+	country, err := s.DefaultCountry(ctx, tid)
+	if err != nil {
+		return f, nil, nil, err
+	}
+	fields := problem.Fields{}
+	f.Name, f.Email, f.Notes = strings.TrimSpace(f.Name), strings.TrimSpace(f.Email), strings.TrimSpace(f.Notes)
+	switch n := utf8.RuneCountInString(f.Name); {
+	case n == 0:
+		fields.Add("name", "Give the client a name.")
+	case n > maxNameRunes:
+		fields.Add("name", "A name is at most 200 characters.")
+	}
+	if f.Email != "" {
+		if !tenant.ValidEmail(f.Email) {
+			fields.Add("email", "This is not an email address, like casey@example.com.")
+		}
+	}
+	if utf8.RuneCountInString(f.Notes) > maxNotesRunes {
+		fields.Add("notes", "Notes are at most 10,000 characters.")
+	}
+	number := func(field, raw string) *string {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			return nil
+		}
+		n, err := phone.Normalize(raw, country)
+		if err != nil {
+			fields.Add(field, "This is not a phone number. Type it with its country code, like +44 7700 900123, or as dialled in "+country+".")
+			return nil
+		}
+		return &n
+	}
+	ph, wa = number("phone", f.Phone), number("whatsapp", f.WhatsApp)
+	return f, ph, wa, fields.Err()
 }
 
 // DefaultCountry is the tenant's country for numbers typed without a

@@ -26,6 +26,13 @@ import (
 // MergeFields names the fields a merge combines.
 var MergeFields = []string{"name", "email", "phone", "whatsapp"}
 
+// numberFields are the fields a merge never asks about: a client keeps
+// every number. A number the survivor lacks moves to it; one that
+// differs from the survivor's stays on the merged-away profile, which
+// keeps it for the survivor (a message from it lands on the survivor; the
+// survivor's page lists it; an undo gives it back with the profile).
+var numberFields = map[string]bool{"phone": true, "whatsapp": true}
+
 // Conflict is a field both profiles fill with different values; the agent
 // picks one.
 type Conflict struct{ Field, Survivor, Merged string }
@@ -160,6 +167,8 @@ func combine(survivor, merged profileFields, choose map[string]string) (after pr
 			// Keep the survivor's.
 		case s == "":
 			after.set(f, m)
+		case numberFields[f]:
+			// Both kept: the merged profile holds its own.
 		default:
 			conflicts = append(conflicts, Conflict{Field: f, Survivor: s, Merged: m})
 			switch choose[f] {
@@ -278,6 +287,20 @@ func (s *Service) PreviewMerge(ctx context.Context, tid uuid.UUID, survivorID, m
 func (s *Service) Merge(ctx context.Context, tid uuid.UUID, agentID, survivorID, mergedID int64, choose map[string]string) (Merge, error) {
 	var m Merge
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		var err error
+		m, err = mergeTx(ctx, tx, tid, agentID, survivorID, mergedID, choose)
+		return err
+	})
+	if err != nil {
+		return m, fmt.Errorf("merge client %d into %d: %w", mergedID, survivorID, err)
+	}
+	return m, nil
+}
+
+// mergeTx is Merge in tx.
+func mergeTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, agentID, survivorID, mergedID int64, choose map[string]string) (Merge, error) {
+	var m Merge
+	err := func() error {
 		survivor, merged, err := mergeable(ctx, tx, true, survivorID, mergedID)
 		if err != nil {
 			return err
@@ -296,10 +319,15 @@ func (s *Service) Merge(ctx context.Context, tid uuid.UUID, agentID, survivorID,
 		// survivor takes it (clients_whatsapp_key), keeping only its name.
 		// Its WhatsApp user id (BSUID) goes to the survivor when the
 		// survivor has none (clients_whatsapp_user_id_key).
+		// A number the survivor did not take stays with the merged profile
+		// (numberFields).
+		keepWA := from.WhatsApp != nil && (after.WhatsApp == nil || *after.WhatsApp != *from.WhatsApp)
+		keepPhone := from.Phone != nil && (after.Phone == nil || *after.Phone != *from.Phone)
 		var userID *string
 		if err := tx.QueryRow(ctx, `WITH m AS (SELECT whatsapp_user_id FROM clients WHERE id = $1)
-			UPDATE clients SET whatsapp = NULL, whatsapp_user_id = NULL, phone = NULL, email = NULL, notes = '', merged_into = $2, updated_at = now()
-			WHERE id = $1 RETURNING (SELECT whatsapp_user_id FROM m)`, mergedID, survivorID).Scan(&userID); err != nil {
+			UPDATE clients SET whatsapp = CASE WHEN $3 THEN whatsapp END, whatsapp_user_id = NULL, phone = CASE WHEN $4 THEN phone END,
+				email = NULL, notes = '', merged_into = $2, updated_at = now()
+			WHERE id = $1 RETURNING (SELECT whatsapp_user_id FROM m)`, mergedID, survivorID, keepWA, keepPhone).Scan(&userID); err != nil {
 			return fmt.Errorf("empty the merged profile: %w", err)
 		}
 		if userID != nil {
@@ -335,11 +363,8 @@ func (s *Service) Merge(ctx context.Context, tid uuid.UUID, agentID, survivorID,
 		}
 		m, err = mergeByID(ctx, tx, id)
 		return err
-	})
-	if err != nil {
-		return m, fmt.Errorf("merge client %d into %d: %w", mergedID, survivorID, err)
-	}
-	return m, nil
+	}()
+	return m, err
 }
 
 // writeFields saves a profile's combined or restored fields.
@@ -521,6 +546,48 @@ func (s *Service) Resolve(ctx context.Context, tid uuid.UUID, id int64) (int64, 
 	return to, nil
 }
 
+// survivorOf is the SQL for the profile that holds clients row h now:
+// h's merged_into chain followed to its end (bounded like the
+// cases_follow_merge trigger).
+const survivorOf = `(WITH RECURSIVE chain (id, merged_into, hop) AS (
+		SELECT h.id, h.merged_into, 0
+		UNION ALL
+		SELECT c.id, c.merged_into, chain.hop + 1 FROM clients c JOIN chain ON c.id = chain.merged_into WHERE chain.hop < 100)
+	SELECT id FROM chain ORDER BY hop DESC LIMIT 1)`
+
+// Number is one of a client's numbers held by a profile merged into it.
+type Number struct {
+	Kind   string // "whatsapp" or "phone"
+	Number string // E.164
+	From   string // the merged profile's name at merge time
+}
+
+// MoreNumbers lists the WhatsApp and phone numbers that profiles merged
+// into client id (directly or through another merge) keep for it.
+func (s *Service) MoreNumbers(ctx context.Context, tid uuid.UUID, id int64) ([]Number, error) {
+	var ns []Number
+	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `WITH RECURSIVE m (id, hop) AS (
+				SELECT id, 0 FROM clients WHERE merged_into = $1
+				UNION ALL
+				SELECT c.id, m.hop + 1 FROM clients c JOIN m ON c.merged_into = m.id WHERE m.hop < 100)
+			SELECT k.kind, k.number, coalesce((SELECT g.merged_fields->>'name' FROM client_merges g WHERE g.merged_id = c.id AND g.undone_at IS NULL ORDER BY g.id DESC LIMIT 1), c.name)
+			FROM m JOIN clients c ON c.id = m.id,
+				LATERAL (VALUES ('whatsapp', c.whatsapp), ('phone', c.phone)) k (kind, number)
+			WHERE k.number IS NOT NULL ORDER BY k.kind DESC, c.id`, id)
+		var err error
+		ns, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Number, error) {
+			var n Number
+			return n, r.Scan(&n.Kind, &n.Number, &n.From)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("numbers of client %d: %w", id, err)
+	}
+	return ns, nil
+}
+
 // Duplicates lists the other live (not merged-away) clients whose phone
 // or WhatsApp number is one of numbers (E.164), oldest first: the offer to
 // merge when an agent enters a number.
@@ -531,7 +598,10 @@ func (s *Service) Duplicates(ctx context.Context, tid uuid.UUID, clientID int64,
 	}
 	var cs []Client
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, selectProfile+` WHERE id <> $1 AND merged_into IS NULL AND (phone = ANY($2) OR whatsapp = ANY($2)) ORDER BY id`, clientID, numbers)
+		// A number kept by a merged-away profile is its survivor's.
+		rows, _ := tx.Query(ctx, selectProfile+` WHERE id <> $1 AND merged_into IS NULL AND id IN (
+				SELECT `+survivorOf+` FROM clients h WHERE h.phone = ANY($2) OR h.whatsapp = ANY($2))
+			ORDER BY id`, clientID, numbers)
 		ps, err := pgx.CollectRows(rows, scanProfile)
 		for _, p := range ps {
 			cs = append(cs, p.Client)

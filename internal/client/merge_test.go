@@ -59,7 +59,7 @@ func tenantFixture(t *testing.T, db *postgres.DB) *fixture {
 			return err
 		}
 		return tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
-			VALUES ($1, 'twilio', $2, 'AC1', '\x00', '', '+15550001111', $3) RETURNING id`, f.tid, "hook-"+f.tid.String(), f.group).Scan(&f.ig)
+			VALUES ($1, 'twilio', $2, 'AC-' || $2, '\x00', '', '+15550001111', $3) RETURNING id`, f.tid, "hook-"+f.tid.String(), f.group).Scan(&f.ig)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +198,8 @@ func TestMergeCombinesFieldsAndMovesCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []client.Conflict{{Field: "name", Survivor: "Casey Jones", Merged: "Casey"}, {Field: "phone", Survivor: "+15550000001", Merged: "+15550000002"}}
+	// Numbers never conflict: the client keeps both phones.
+	want := []client.Conflict{{Field: "name", Survivor: "Casey Jones", Merged: "Casey"}}
 	if pv.Survivor.ID != survivor || pv.Merged.ID != merged || !slices.Equal(pv.Conflicts, want) {
 		t.Fatalf("preview = %+v", pv)
 	}
@@ -209,9 +210,8 @@ func TestMergeCombinesFieldsAndMovesCases(t *testing.T) {
 		choose map[string]string
 		fields []string
 	}{
-		{nil, []string{"choose_name", "choose_phone"}},
-		{map[string]string{"name": "merged"}, []string{"choose_phone"}},
-		{map[string]string{"name": "merged", "phone": "both"}, []string{"choose_phone"}},
+		{nil, []string{"choose_name"}},
+		{map[string]string{"name": "both"}, []string{"choose_name"}},
 		{map[string]string{"name": "theirs", "phone": "survivor", "email": "merged"}, []string{"choose_name"}},
 	} {
 		_, err = f.clients.Merge(ctx, f.tid, f.admin.ID, survivor, merged, tc.choose)
@@ -237,7 +237,7 @@ func TestMergeCombinesFieldsAndMovesCases(t *testing.T) {
 		t.Fatalf("a refused merge recorded %d merges", n)
 	}
 
-	m, err := f.clients.Merge(ctx, f.tid, f.admin.ID, survivor, merged, map[string]string{"name": "merged", "phone": "survivor"})
+	m, err := f.clients.Merge(ctx, f.tid, f.admin.ID, survivor, merged, map[string]string{"name": "merged"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,8 +248,13 @@ func TestMergeCombinesFieldsAndMovesCases(t *testing.T) {
 	if got, want := f.profile(t, survivor), (profile{Name: "Casey", WhatsApp: "+15557654321", Phone: "+15550000001", Email: "casey@example.test", Notes: "VIP\n\nPrefers mornings"}); got != want {
 		t.Fatalf("survivor = %+v, want %+v", got, want)
 	}
-	if got, want := f.profile(t, merged), (profile{Name: "Casey", MergedInto: survivor}); got != want {
+	// The merged profile keeps the phone the survivor did not take, for
+	// the survivor.
+	if got, want := f.profile(t, merged), (profile{Name: "Casey", Phone: "+15550000002", MergedInto: survivor}); got != want {
 		t.Fatalf("merged profile = %+v, want %+v", got, want)
+	}
+	if ns, err := f.clients.MoreNumbers(ctx, f.tid, survivor); err != nil || !slices.Equal(ns, []client.Number{{Kind: "phone", Number: "+15550000002", From: "Casey"}}) {
+		t.Fatalf("the survivor's other numbers = %+v, %v", ns, err)
 	}
 	if got := f.cases(t, survivor); !slices.Equal(got, append([]int64{own}, moving...)) {
 		t.Fatalf("survivor's cases = %v", got)
@@ -513,23 +518,17 @@ func TestUndoRefusesANumberTakenMeanwhile(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	survivor := f.client(t, profile{Name: "S", WhatsApp: "+15550000020"})
+	survivor := f.client(t, profile{Name: "S"})
 	merged := f.client(t, profile{Name: "S", WhatsApp: "+15550000021"})
-	mg, err := f.clients.Merge(ctx, f.tid, f.admin.ID, survivor, merged, map[string]string{"whatsapp": "merged"})
+	mg, err := f.clients.Merge(ctx, f.tid, f.admin.ID, survivor, merged, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The survivor's old number writes in again: a new client has it.
-	third := f.client(t, profile{Name: "Newcomer", WhatsApp: "+15550000020"})
-	before := map[int64]profile{survivor: f.profile(t, survivor), merged: f.profile(t, merged), third: f.profile(t, third)}
-	err = f.clients.Undo(ctx, f.tid, f.admin.ID, mg.ID)
-	wantProblem(t, err, problem.Conflict, "The WhatsApp number +15550000020 now belongs to another profile, Newcomer; change it there before undoing this merge.")
-
-	// The survivor's number was changed by hand, and the merged profile's
-	// number is taken by the newcomer.
+	// The survivor took the number, then it was changed by hand, and a
+	// newcomer writes from the merged profile's old number.
 	f.exec(t, `UPDATE clients SET whatsapp = '+15550000022' WHERE id = $1`, survivor)
-	f.exec(t, `UPDATE clients SET whatsapp = '+15550000021' WHERE id = $1`, third)
-	before[survivor], before[third] = f.profile(t, survivor), f.profile(t, third)
+	third := f.client(t, profile{Name: "Newcomer", WhatsApp: "+15550000021"})
+	before := map[int64]profile{survivor: f.profile(t, survivor), merged: f.profile(t, merged), third: f.profile(t, third)}
 	err = f.clients.Undo(ctx, f.tid, f.admin.ID, mg.ID)
 	wantProblem(t, err, problem.Conflict, "The WhatsApp number +15550000021 now belongs to another profile, Newcomer; change it there before undoing this merge.")
 	for id, p := range before {

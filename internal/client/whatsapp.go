@@ -44,7 +44,7 @@ func ForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUID, who WhatsAppIden
 	err := tx.QueryRow(ctx, find, who.Number, who.UserID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) && who.Number != "" {
 		err = tx.QueryRow(ctx, `UPDATE clients SET whatsapp = $1, updated_at = now()
-			WHERE id = (SELECT id FROM clients WHERE phone = $1 AND whatsapp IS NULL AND merged_into IS NULL ORDER BY id LIMIT 1)
+			WHERE id = (SELECT id FROM clients WHERE phone = $1 AND whatsapp IS NULL ORDER BY merged_into IS NULL DESC, id LIMIT 1)
 			RETURNING id`, who.Number).Scan(&id)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -66,6 +66,11 @@ func ForWhatsApp(ctx context.Context, tx pgx.Tx, tid uuid.UUID, who WhatsAppIden
 	}
 	if err := completeIdentity(ctx, tx, id, who); err != nil {
 		return 0, err
+	}
+	// A number kept by a merged-away profile is its survivor's: the
+	// message lands on the survivor.
+	if err := tx.QueryRow(ctx, `SELECT `+survivorOf+` FROM clients h WHERE h.id = $1`, id).Scan(&id); err != nil {
+		return 0, fmt.Errorf("survivor of client %d: %w", id, err)
 	}
 	return id, nil
 }
@@ -109,21 +114,20 @@ func GiveWhatsApp(ctx context.Context, tx pgx.Tx, id int64, number string) error
 	if errors.Is(err, pgx.ErrNoRows) {
 		return problem.New(problem.NotFound, "No such client.")
 	}
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("client %d: %w", id, err)
-	case wa != nil && *wa != number:
-		return problem.Field("number", "This client's WhatsApp number is "+*wa+".")
-	case wa != nil:
-		return nil
 	}
-	var other int64
-	err = tx.QueryRow(ctx, `SELECT id FROM clients WHERE whatsapp = $1`, number).Scan(&other)
-	if err == nil {
-		return problem.Field("number", "Another client has this WhatsApp number; start the conversation from their page.")
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	var holder int64
+	err = tx.QueryRow(ctx, `SELECT `+survivorOf+` FROM clients h WHERE h.whatsapp = $1`, number).Scan(&holder)
+	switch {
+	case err == nil && holder == id:
+		return nil // theirs, or kept for them by a profile merged into theirs
+	case err != nil && !errors.Is(err, pgx.ErrNoRows):
 		return err
+	case wa != nil:
+		return problem.Field("number", "This client's WhatsApp number is "+*wa+".")
+	case err == nil:
+		return problem.Field("number", "Another client has this WhatsApp number; start the conversation from their page.")
 	}
 	if _, err := tx.Exec(ctx, `UPDATE clients SET whatsapp = $2, updated_at = now() WHERE id = $1`, id, number); err != nil {
 		return fmt.Errorf("set WhatsApp of client %d: %w", id, err)

@@ -16,11 +16,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"parley/internal/mail"
 )
 
 // Config is everything the server needs to start.
 type Config struct {
-	DatabaseURL string // DATABASE_URL
+	DatabaseURL string // DATABASE_URL: the serving role (parley_app), which cannot escalate
 	Addr        string // PARLEY_ADDR
 	BaseURL     string // PARLEY_BASE_URL: the public URL; webhook URLs are built from it
 	SecretKey   []byte // PARLEY_SECRET_KEY: 32 bytes (hex or base64) for AES-256-GCM
@@ -31,10 +34,26 @@ type Config struct {
 	// file://DIR or s3://BUCKET?region=…&endpoint=…; PARLEY_MEDIA_DIR, the
 	// older setting, names a directory.
 	MediaURL string
+	// OwnerDatabaseURL (PARLEY_OWNER_DATABASE_URL) is the schema owner's:
+	// when set, serve migrates with it and sets the serving role up; when
+	// not, `parley migrate` must have done so.
+	OwnerDatabaseURL string
+	// SMTPURL (PARLEY_SMTP_URL) is where Parley's own mails to agents go
+	// (internal/mail.New says its form); empty sends none.
+	SMTPURL string
 	// TrustProxyHeaders makes the server honour X-Forwarded-For for client
 	// addresses (rate limits, logs). Off unless the operator says a proxy is in front.
 	TrustProxyHeaders bool
+	// MetricsAddr (PARLEY_METRICS_ADDR), when set, is a second listen
+	// address that serves /metrics alone; the public one then has none.
+	MetricsAddr string
+	// MediaLinkTTL (PARLEY_MEDIA_LINK_TTL) is how long a signed public
+	// media link works (default 7 days).
+	MediaLinkTTL time.Duration
 }
+
+// DefaultMediaLinkTTL is how long a public media link works by default.
+const DefaultMediaLinkTTL = 7 * 24 * time.Hour
 
 // Error is a configuration problem: one line that names the variable.
 type Error struct {
@@ -68,20 +87,27 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	if c.MediaURL == "" {
 		c.MediaURL = DirURL(or(getenv("PARLEY_MEDIA_DIR"), "./.data/media"))
 	}
+	c.OwnerDatabaseURL = getenv("PARLEY_OWNER_DATABASE_URL")
+	c.SMTPURL = getenv("PARLEY_SMTP_URL")
 	secret := getenv("PARLEY_SECRET_KEY")
 	level := or(getenv("PARLEY_LOG_LEVEL"), "info")
 	sandbox := getenv("PARLEY_SANDBOX")
 	trust := getenv("PARLEY_TRUST_PROXY_HEADERS")
+	c.MetricsAddr = getenv("PARLEY_METRICS_ADDR")
+	mediaTTL := getenv("PARLEY_MEDIA_LINK_TTL")
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "Postgres URL (DATABASE_URL)")
+	fs.StringVar(&c.OwnerDatabaseURL, "owner-database-url", c.OwnerDatabaseURL, "the schema owner's Postgres URL, for migrations (PARLEY_OWNER_DATABASE_URL)")
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (PARLEY_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public base URL (PARLEY_BASE_URL)")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (PARLEY_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text (PARLEY_LOG_FORMAT)")
 	fs.StringVar(&c.MediaURL, "media-url", c.MediaURL, "attachment store: file://DIR or s3://BUCKET?region=…&endpoint=… (PARLEY_MEDIA_URL)")
 	mediaDir := fs.String("media-dir", "", "attachment directory, the older form of --media-url (PARLEY_MEDIA_DIR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "separate listen address for /metrics (PARLEY_METRICS_ADDR)")
+	fs.StringVar(&mediaTTL, "media-link-ttl", mediaTTL, "how long public media links work, e.g. 168h (PARLEY_MEDIA_LINK_TTL)")
 	sandboxFlag := fs.Bool("sandbox", false, "serve simulated providers and customer phones (PARLEY_SANDBOX)")
 	if err := fs.Parse(args); err != nil {
 		return c, &Error{Var: "flags", Msg: err.Error()}
@@ -99,10 +125,18 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 		return c, err
 	}
 	if c.DatabaseURL == "" {
-		return c, &Error{"DATABASE_URL", "is required (e.g. postgres://parley@localhost:5432/parley)"}
+		return c, &Error{"DATABASE_URL", "is required: the serving role's URL (e.g. postgres://parley_app:PASSWORD@localhost:5432/parley)"}
 	}
 	if _, err := url.Parse(c.DatabaseURL); err != nil || !strings.HasPrefix(c.DatabaseURL, "postgres") {
 		return c, &Error{"DATABASE_URL", "must be a postgres:// URL"}
+	}
+	if _, err := mail.New(c.SMTPURL, c.BaseURL); err != nil {
+		return c, &Error{"PARLEY_SMTP_URL", err.Error()}
+	}
+	if c.OwnerDatabaseURL != "" {
+		if _, err := url.Parse(c.OwnerDatabaseURL); err != nil || !strings.HasPrefix(c.OwnerDatabaseURL, "postgres") {
+			return c, &Error{"PARLEY_OWNER_DATABASE_URL", "must be a postgres:// URL"}
+		}
 	}
 	if c.BaseURL == "" && dev {
 		if c.BaseURL, err = LocalURL(c.Addr); err != nil {
@@ -128,6 +162,22 @@ func load(getenv func(string) string, args []string, dev bool) (Config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, &Error{"PARLEY_LOG_FORMAT", fmt.Sprintf("%q is not json or text", c.LogFormat)}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return c, &Error{"PARLEY_METRICS_ADDR", fmt.Sprintf("%q is not a host:port listen address (e.g. 127.0.0.1:9090)", c.MetricsAddr)}
+		}
+		if c.MetricsAddr == c.Addr {
+			return c, &Error{"PARLEY_METRICS_ADDR", "must differ from PARLEY_ADDR: it is a separate, private listener"}
+		}
+	}
+	c.MediaLinkTTL = DefaultMediaLinkTTL
+	if mediaTTL != "" {
+		d, err := time.ParseDuration(mediaTTL)
+		if err != nil || d < time.Minute || d > 365*24*time.Hour {
+			return c, &Error{"PARLEY_MEDIA_LINK_TTL", fmt.Sprintf("%q is not a duration between 1m and 8760h (e.g. 168h for 7 days)", mediaTTL)}
+		}
+		c.MediaLinkTTL = d
 	}
 	return c, nil
 }

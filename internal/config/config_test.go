@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"parley/internal/config"
 )
@@ -32,15 +33,35 @@ func TestLoadDefaultsAndFlags(t *testing.T) {
 	}
 }
 
+// A metrics listener on the public address would not be private; a media
+// link's lifetime is a duration, 7 days unless said.
+func TestMetricsAddrAndMediaLinkTTL(t *testing.T) {
+	if _, err := config.Load(env(map[string]string{"PARLEY_ADDR": ":9000", "PARLEY_METRICS_ADDR": ":9000"}), nil); err == nil || !strings.Contains(err.Error(), "PARLEY_METRICS_ADDR: must differ") {
+		t.Errorf("metrics on the public address: %v", err)
+	}
+	c, err := config.Load(env(map[string]string{"PARLEY_METRICS_ADDR": "127.0.0.1:9090"}), nil)
+	if err != nil || c.MetricsAddr != "127.0.0.1:9090" || c.MediaLinkTTL != 7*24*time.Hour {
+		t.Errorf("%+v %v", c, err)
+	}
+	if c, err := config.Load(env(map[string]string{"PARLEY_MEDIA_LINK_TTL": "36h"}), nil); err != nil || c.MediaLinkTTL != 36*time.Hour {
+		t.Errorf("36h: %v %v", c.MediaLinkTTL, err)
+	}
+	if _, err := config.Load(env(map[string]string{"PARLEY_MEDIA_LINK_TTL": "0s"}), nil); err == nil {
+		t.Error("a media link that never works was accepted")
+	}
+}
+
 func TestLoadNamesTheBadVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"DATABASE_URL":      {"DATABASE_URL": ""},
-		"PARLEY_BASE_URL":   {"PARLEY_BASE_URL": "help.example.com"},
-		"PARLEY_SECRET_KEY": {"PARLEY_SECRET_KEY": "too-short"},
-		"PARLEY_LOG_LEVEL":  {"PARLEY_LOG_LEVEL": "loud"},
-		"PARLEY_LOG_FORMAT": {"PARLEY_LOG_FORMAT": "xml"},
-		"PARLEY_SANDBOX":    {"PARLEY_SANDBOX": "maybe"},
-		"PARLEY_MEDIA_URL":  {"PARLEY_MEDIA_URL": "ftp://files.example.com/media"},
+		"DATABASE_URL":          {"DATABASE_URL": ""},
+		"PARLEY_BASE_URL":       {"PARLEY_BASE_URL": "help.example.com"},
+		"PARLEY_SECRET_KEY":     {"PARLEY_SECRET_KEY": "too-short"},
+		"PARLEY_LOG_LEVEL":      {"PARLEY_LOG_LEVEL": "loud"},
+		"PARLEY_LOG_FORMAT":     {"PARLEY_LOG_FORMAT": "xml"},
+		"PARLEY_SANDBOX":        {"PARLEY_SANDBOX": "maybe"},
+		"PARLEY_METRICS_ADDR":   {"PARLEY_METRICS_ADDR": "metrics"},
+		"PARLEY_MEDIA_LINK_TTL": {"PARLEY_MEDIA_LINK_TTL": "forever"},
+		"PARLEY_MEDIA_URL":      {"PARLEY_MEDIA_URL": "ftp://files.example.com/media"},
 	}
 	for want, m := range cases {
 		_, err := config.Load(env(m), nil)

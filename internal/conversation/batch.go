@@ -3,17 +3,18 @@ package conversation
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// Group commit for inbound messages: messages that arrive while another
-// batch is being stored wait for it and are then stored together, in one
-// transaction per tenant and one statement for all of them (store), instead
-// of a transaction each. A lone message is stored at once, a batch of one;
-// under load the batches grow by themselves.
+// Group commit: items (inbound messages, delivery statuses) that arrive
+// while another batch is being stored wait for it and are then stored
+// together, in one transaction per tenant and one statement for all of them
+// (store), instead of a transaction each. A lone item is stored at once, a
+// batch of one; under load the batches grow by themselves.
 //
 // There are no background goroutines: the first caller to find no batch in
 // flight stores the waiting messages itself, and on finishing hands the
@@ -22,7 +23,8 @@ import (
 // wait: a batch costs its round trips, a statement's start and a commit
 // whatever its size, so a second batch of one or two would spend the CPU
 // that the first needs. Each caller gets exactly one message on its
-// channel: its result, or the batch it is to lead (its own message is in it).
+// channel: its result is set, or the batch it is to lead (its own item is
+// in it).
 
 const (
 	maxLeaders  = 2   // batches in flight at once
@@ -31,25 +33,32 @@ const (
 	batchBudget = 15 * time.Second
 )
 
-type batcher struct {
+// batcher stores items of type T (pointers that carry their own result)
+// in batches.
+type batcher[T any] struct {
 	mu      sync.Mutex
-	pending []*waiting
+	pending []*waiting[T]
 	leaders int
-	store   func(context.Context, []*inbound)
+
+	what   string                                      // the items, in the log: "inbound messages"
+	tenant func(T) uuid.UUID                           // whose item it is
+	store  func(context.Context, uuid.UUID, []T) error // stores one tenant's items in one transaction, setting their results
+	fail   func(T, error)                              // sets the result of an item that was not stored
+	log    *slog.Logger
 }
 
-// waiting is a message waiting in a batch.
-type waiting struct {
-	*inbound
-	done chan []*waiting // nil: the result is set; else: lead this batch
+// waiting is an item waiting in a batch.
+type waiting[T any] struct {
+	item T
+	done chan []*waiting[T] // nil: the result is set; else: lead this batch
 }
 
-// submit returns once m's batch has set its result.
-func (b *batcher) submit(m *inbound) {
-	r := &waiting{inbound: m, done: make(chan []*waiting, 1)}
+// submit returns once item's batch has set its result.
+func (b *batcher[T]) submit(item T) {
+	r := &waiting[T]{item: item, done: make(chan []*waiting[T], 1)}
 	b.mu.Lock()
 	b.pending = append(b.pending, r)
-	var batch []*waiting
+	var batch []*waiting[T]
 	if b.leaders == 0 || (b.leaders < maxLeaders && len(b.pending) >= minBeside) {
 		b.leaders++
 		batch = b.takeLocked()
@@ -64,33 +73,56 @@ func (b *batcher) submit(m *inbound) {
 }
 
 // lead stores batch and answers it.
-func (b *batcher) lead(batch []*waiting, leader *waiting) {
+func (b *batcher[T]) lead(batch []*waiting[T], leader *waiting[T]) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchBudget)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
-			// A bug, not a database error: the batch's messages fail (the
+			// A bug, not a database error: the batch's items fail (the
 			// provider delivers them again), the lead is passed on, and the
 			// panic goes on to the leader's request.
 			for _, r := range batch {
-				r.res, r.err = Received{}, fmt.Errorf("storing its batch panicked: %v", p)
+				b.fail(r.item, fmt.Errorf("storing its batch panicked: %v", p))
 			}
 			b.answer(batch, leader)
 			panic(p)
 		}
 	}()
-	msgs := make([]*inbound, len(batch))
-	for i, r := range batch {
-		msgs[i] = r.inbound
+	byTenant := map[uuid.UUID][]T{}
+	for _, r := range batch {
+		tid := b.tenant(r.item)
+		byTenant[tid] = append(byTenant[tid], r.item)
 	}
-	b.store(ctx, msgs)
+	for tid, items := range byTenant {
+		b.storeTenant(ctx, tid, items)
+	}
 	b.answer(batch, leader)
 }
 
+// storeTenant stores one tenant's items in one transaction. When it
+// fails, each item is tried again on its own, so that one item the
+// database refuses does not take the others with it.
+func (b *batcher[T]) storeTenant(ctx context.Context, tid uuid.UUID, items []T) {
+	err := b.store(ctx, tid, items)
+	if err == nil {
+		return
+	}
+	if len(items) == 1 {
+		b.fail(items[0], err)
+		return
+	}
+	b.log.WarnContext(ctx, "batch not stored: its items are stored one by one", "items", b.what, "tenant_id", tid, "count", len(items), "err", err)
+	for _, it := range items {
+		if err := b.store(ctx, tid, []T{it}); err != nil {
+			b.fail(it, err)
+		}
+	}
+}
+
 // answer tells the batch's members other than the leader that their
-// results are set, and hands the messages that arrived meanwhile to the
+// results are set, and hands the items that arrived meanwhile to the
 // first of them.
-func (b *batcher) answer(batch []*waiting, leader *waiting) {
+func (b *batcher[T]) answer(batch []*waiting[T], leader *waiting[T]) {
 	for _, r := range batch {
 		if r != leader {
 			r.done <- nil
@@ -107,37 +139,13 @@ func (b *batcher) answer(batch []*waiting, leader *waiting) {
 	}
 }
 
-func (b *batcher) takeLocked() []*waiting {
+func (b *batcher[T]) takeLocked() []*waiting[T] {
 	n := min(len(b.pending), maxBatch)
 	if n == 0 {
 		return nil
 	}
-	batch := make([]*waiting, n)
+	batch := make([]*waiting[T], n)
 	copy(batch, b.pending)
 	b.pending = append(b.pending[:0], b.pending[n:]...)
 	return batch
-}
-
-// storeBatch stores a batch, one transaction per tenant. When a tenant's
-// transaction fails, each of its messages is tried again on its own, so
-// that one message the database refuses does not take the others with it.
-func (s *Service) storeBatch(ctx context.Context, batch []*inbound) {
-	byTenant := map[uuid.UUID][]*inbound{}
-	for _, m := range batch {
-		byTenant[m.ig.TenantID] = append(byTenant[m.ig.TenantID], m)
-	}
-	for tid, msgs := range byTenant {
-		err := s.store(ctx, tid, msgs)
-		if err == nil {
-			continue
-		}
-		if len(msgs) == 1 {
-			msgs[0].err = err
-			continue
-		}
-		s.log.WarnContext(ctx, "inbound batch not stored: its messages are stored one by one", "tenant_id", tid, "messages", len(msgs), "err", err)
-		for _, m := range msgs {
-			m.err = s.store(ctx, tid, []*inbound{m})
-		}
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Every caller gets an answer, whatever the batches: also when storing one
@@ -13,13 +15,14 @@ import (
 // and the lead must pass on.
 func TestBatcherAnswersEveryCallerEvenAfterAPanic(t *testing.T) {
 	var calls atomic.Int32
-	b := &batcher{store: func(_ context.Context, batch []*inbound) {
+	b := &batcher[*inbound]{fail: func(m *inbound, err error) { m.err = err }, tenant: func(*inbound) uuid.UUID { return uuid.Nil }, store: func(_ context.Context, _ uuid.UUID, batch []*inbound) error {
 		if calls.Add(1) == 1 {
 			panic("a bug in storing")
 		}
 		for _, r := range batch {
 			r.res.MessageID = 1
 		}
+		return nil
 	}}
 	reqs := make([]*inbound, 200)
 	var panics atomic.Int32
@@ -60,7 +63,7 @@ func TestBatcherAnswersEveryCallerEvenAfterAPanic(t *testing.T) {
 func TestASecondBatchStartsOnlyWithEnoughMessages(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan int, 10) // each batch's size, as it starts
-	b := &batcher{store: func(_ context.Context, batch []*inbound) {
+	b := &batcher[*inbound]{fail: func(m *inbound, err error) { m.err = err }, tenant: func(*inbound) uuid.UUID { return uuid.Nil }, store: func(_ context.Context, _ uuid.UUID, batch []*inbound) error {
 		started <- len(batch)
 		if len(batch) == 1 {
 			<-release // the first batch stays in flight
@@ -68,6 +71,7 @@ func TestASecondBatchStartsOnlyWithEnoughMessages(t *testing.T) {
 		for _, r := range batch {
 			r.res.MessageID = 1
 		}
+		return nil
 	}}
 	var wg sync.WaitGroup
 	submit := func() { wg.Go(func() { b.submit(&inbound{}) }) }

@@ -14,6 +14,7 @@ import (
 	"parley/internal/problem"
 	"parley/internal/realtime"
 	"parley/internal/ruleevent"
+	"parley/internal/tenant"
 )
 
 // CaseFilter narrows All cases. Zero values match everything.
@@ -125,7 +126,7 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// Assign gives a live chat to a group and optionally an agent of it (a
+// Assign gives a chat or case to a group and optionally an agent of it (a
 // transfer), or to the agent taking it; the conversation records it.
 func (s *Service) Assign(ctx context.Context, tid uuid.UUID, caseID, groupID int64, agentID *int64, by string) error {
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
@@ -133,14 +134,15 @@ func (s *Service) Assign(ctx context.Context, tid uuid.UUID, caseID, groupID int
 		if err != nil {
 			return err
 		}
+		what := "chat"
 		if c.State != StateLive {
-			return problem.New(problem.Conflict, "This chat has ended.")
+			what = "case"
 		}
 		var groupName string
 		if err := tx.QueryRow(ctx, `SELECT name FROM groups WHERE id = $1`, groupID).Scan(&groupName); err != nil {
 			return notFound(err, "No such group.")
 		}
-		text := fmt.Sprintf("%s transferred the chat to %s", by, groupName)
+		text := fmt.Sprintf("%s transferred the %s to %s", by, what, groupName)
 		if agentID != nil {
 			var name string
 			var member bool
@@ -152,9 +154,9 @@ func (s *Service) Assign(ctx context.Context, tid uuid.UUID, caseID, groupID int
 			if !member {
 				return problem.Field("agent", name+" is not in the group "+groupName+".")
 			}
-			text = fmt.Sprintf("%s assigned the chat to %s (%s)", by, name, groupName)
+			text = fmt.Sprintf("%s assigned the %s to %s (%s)", by, what, name, groupName)
 			if name == by {
-				text = fmt.Sprintf("%s took the chat", by)
+				text = fmt.Sprintf("%s took the %s", by, what)
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE cases SET group_id = $2, assignee_id = $3 WHERE id = $1`, caseID, groupID, agentID); err != nil {
@@ -170,16 +172,19 @@ func (s *Service) Assign(ctx context.Context, tid uuid.UUID, caseID, groupID int
 // SetStatus sets a chat's or case's status; by says who or what ("rule
 // 'After hours'") in the conversation's event.
 func (s *Service) SetStatus(ctx context.Context, tid uuid.UUID, caseID int64, status, by string) error {
-	if !ValidStatus(status) {
-		return problem.Field("status", "Choose a status.")
-	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE cases SET status = $2 WHERE id = $1`, caseID, status)
+		c, err := caseTx(ctx, tx, caseID, true)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return problem.New(problem.NotFound, "No such chat or case.")
+		if err := tenant.CheckStatusTx(ctx, tx, "status", status); err != nil {
+			return err
+		}
+		if c.Status == status {
+			return nil // already so
+		}
+		if _, err := tx.Exec(ctx, `UPDATE cases SET status = $2 WHERE id = $1`, caseID, status); err != nil {
+			return fmt.Errorf("set status of case %d: %w", caseID, err)
 		}
 		if err := addEvent(ctx, tx, tid, caseID, "Status set to "+status+" by "+by, s.clock.Now()); err != nil {
 			return err
@@ -191,14 +196,23 @@ func (s *Service) SetStatus(ctx context.Context, tid uuid.UUID, caseID int64, st
 	})
 }
 
+// MaxTagRunes is the longest tag.
+const MaxTagRunes = 50
+
 // Tag adds (or with remove, takes off) a tag of a chat or case; by says
 // who or what in the conversation's event. Tags are kept in lower case.
 func (s *Service) Tag(ctx context.Context, tid uuid.UUID, caseID int64, tag string, remove bool, by string) error {
-	tag = strings.ToLower(strings.TrimSpace(tag))
-	if tag == "" || utf8.RuneCountInString(tag) > 50 {
-		return problem.Field("tag", "A tag is 1 to 50 characters.")
+	tag = strings.ToLower(strings.Join(strings.Fields(tag), " "))
+	switch n := utf8.RuneCountInString(tag); {
+	case n == 0:
+		return problem.Field("tag", "Write the tag.")
+	case n > MaxTagRunes:
+		return problem.Field("tag", fmt.Sprintf("A tag is at most %d characters; this one has %d. Shorten it.", MaxTagRunes, n))
 	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		if _, err := caseTx(ctx, tx, caseID, true); err != nil {
+			return err
+		}
 		q, text := `UPDATE cases SET tags = array_append(tags, $2) WHERE id = $1 AND NOT $2 = ANY(tags)`, "Tag "+tag+" added by "+by
 		if remove {
 			q, text = `UPDATE cases SET tags = array_remove(tags, $2) WHERE id = $1 AND $2 = ANY(tags)`, "Tag "+tag+" removed by "+by

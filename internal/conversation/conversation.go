@@ -61,10 +61,14 @@ type Case struct {
 	PreviousCaseID         *int64
 	CreatedAt              time.Time
 	LastActivityAt         time.Time
-	LastClientMessageAt    *time.Time
-	EndedAt                *time.Time
-	EndedBy                *string
-	Tags                   []string
+	// LastClientMessageAt is the client's last message in this chat;
+	// WindowFrom their last message to its business number (integration)
+	// in any chat or case: the 24-hour window runs from it.
+	LastClientMessageAt *time.Time
+	WindowFrom          *time.Time
+	EndedAt             *time.Time
+	EndedBy             *string
+	Tags                []string
 	// Referral is the click-to-WhatsApp ad the chat came from.
 	Referral *channel.Referral
 }
@@ -78,18 +82,42 @@ func (c Case) ClientAddress() string {
 	return deref(c.ClientWhatsAppUserID)
 }
 
-// WindowOpen says whether free-form messages may be sent at now.
+// WindowOpen says whether free-form messages may be sent at now: the
+// client wrote to this business number in the last 24 hours, in this chat
+// or another. Every check reads it (composer, countdown, the server's
+// refusal, the send job, rules, the chat list); WindowFrom comes from the
+// client_window SQL function.
 func (c Case) WindowOpen(now time.Time) bool {
-	return c.LastClientMessageAt != nil && now.Before(c.LastClientMessageAt.Add(Window))
+	return c.WindowFrom != nil && now.Before(c.WindowFrom.Add(Window))
 }
 
-// WindowEnds is when the 24-hour window closes (zero if the client never wrote).
+// WindowEnds is when the 24-hour window closes (zero if the client never
+// wrote to this business number).
 func (c Case) WindowEnds() time.Time {
-	if c.LastClientMessageAt == nil {
+	if c.WindowFrom == nil {
 		return time.Time{}
 	}
-	return c.LastClientMessageAt.Add(Window)
+	return c.WindowFrom.Add(Window)
 }
+
+// AwaitingClient says the business started this conversation (with a
+// template) and the client has not answered in it yet: outside the window
+// only templates can be sent until they do, and that is not a window that
+// closed.
+func (c Case) AwaitingClient() bool { return c.LastClientMessageAt == nil }
+
+// WindowClosedText is what the composer says when free text cannot be
+// sent: waiting for the client's first reply, or the window closed.
+func (c Case) WindowClosedText() string {
+	if c.AwaitingClient() {
+		return AwaitingClientMessage
+	}
+	return channel.WindowClosedMessage
+}
+
+// AwaitingClientMessage is what agents read in a conversation the business
+// started, before the client answers outside any window.
+const AwaitingClientMessage = "Waiting for the client's reply — only templates until then"
 
 // Message is one entry of a conversation.
 type Message struct {
@@ -172,9 +200,22 @@ type Service struct {
 	clock        clock.Clock
 	log          *slog.Logger
 	baseURL      string
-	batch        *batcher // inbound messages stored together under load
+	batch        *batcher[*inbound]      // inbound messages stored together under load
+	statuses     *batcher[*statusUpdate] // delivery statuses applied together under load
 	events       *ruleevent.Recorder
 	rules        ruleevent.Filter // nil: any rule may fire for any message
+	// linkKey signs public media links, which work for linkTTL.
+	linkKey []byte
+	linkTTL time.Duration
+}
+
+// SignMediaLinks sets the key that signs the public links of sent files
+// and how long they work (0: config.DefaultMediaLinkTTL, 7 days).
+func (s *Service) SignMediaLinks(key []byte, ttl time.Duration) {
+	if ttl <= 0 {
+		ttl = 7 * 24 * time.Hour
+	}
+	s.linkKey, s.linkTTL = key, ttl
 }
 
 // rulesMayFire says whether a client's message with this text needs its
@@ -190,17 +231,23 @@ func (s *Service) rulesMayFire(ctx context.Context, tid uuid.UUID, text string) 
 func NewService(db *postgres.DB, queue *river.Client[pgx.Tx], integrations *integration.Service, store *media.Store, rules ruleevent.Filter, c clock.Clock, log *slog.Logger, baseURL string) *Service {
 	s := &Service{db: db, queue: queue, integrations: integrations, media: store, clock: c, log: log, baseURL: baseURL,
 		events: ruleevent.NewRecorder(queue, log), rules: rules}
-	s.batch = &batcher{store: s.storeBatch}
+	s.batch = &batcher[*inbound]{what: "inbound messages", log: log, store: s.store,
+		tenant: func(m *inbound) uuid.UUID { return m.ig.TenantID },
+		fail:   func(m *inbound, err error) { m.res, m.err = Received{}, err }}
+	s.statuses = &batcher[*statusUpdate]{what: "delivery statuses", log: log, store: s.applyStatuses,
+		tenant: func(u *statusUpdate) uuid.UUID { return u.ig.TenantID },
+		fail:   func(u *statusUpdate, err error) { u.found, u.err = false, err }}
 	return s
 }
 
-const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS client_name, cl.whatsapp AS client_whatsapp,
+const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS client_name, coalesce(c.client_whatsapp, cl.whatsapp) AS client_whatsapp,
 	cl.whatsapp_user_id AS client_whatsapp_user_id, cl.whatsapp_username AS client_whatsapp_username,
 	cl.phone AS client_phone, cl.email AS client_email,
 	c.integration_id, c.channel, c.group_id, g.name AS group_name, c.assignee_id, a.name AS assignee_name,
 	c.state, c.status, c.preview, c.unread, c.previous_case_id, c.created_at, c.last_activity_at,
-	c.last_client_message_at, c.ended_at, c.ended_by, c.tags, c.referral
+	c.last_client_message_at, w.last_client_message_at AS window_from, c.ended_at, c.ended_by, c.tags, c.referral
 	FROM cases c
+	LEFT JOIN LATERAL client_window(c.tenant_id, c.client_id, c.integration_id) w ON true
 	JOIN clients cl ON cl.tenant_id = c.tenant_id AND cl.id = c.client_id
 	JOIN groups g ON g.tenant_id = c.tenant_id AND g.id = c.group_id
 	LEFT JOIN agents a ON a.tenant_id = c.tenant_id AND a.id = c.assignee_id`

@@ -282,3 +282,67 @@ func TestStatusesOnlyMoveForward(t *testing.T) {
 		t.Fatal("a status for an unknown message found one")
 	}
 }
+
+// Statuses applied in one batch end where the same statuses applied one by
+// one end: each message moves forward in the order its statuses arrived,
+// a failure is explained in plain words, and a status for a message that
+// is not known (yet) is reported not found, for the caller to defer.
+func TestStatusesAppliedInOneBatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	r := f.receive(t, "SM1", "+15557654321", "hi")
+	ids := map[string]int64{}
+	for _, sid := range []string{"SMa", "SMb", "SMc"} {
+		m, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{Body: "hello " + sid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[sid] = m.ID
+		if err := f.DB.InTenant(ctx, f.Admin.TenantID, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = $2 WHERE id = $1`, m.ID, sid)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := []channel.Status{
+		{ProviderMessageID: "SMb", Status: "sent"},
+		{ProviderMessageID: "SMa", Status: "delivered"},
+		{ProviderMessageID: "SMa", Status: "sent"}, // late: stays delivered
+		{ProviderMessageID: "SMb", Status: "failed", ErrorCode: "63016"},
+		{ProviderMessageID: "SMa", Status: "read"},
+		{ProviderMessageID: "SMnew", Status: "sent"}, // overtook its send
+		{ProviderMessageID: "SMa", Status: "failed", ErrorCode: "63016"}, // after read: ignored
+		{ProviderMessageID: "SMb", Status: "delivered"},                  // after failed: ignored
+	}
+	found, errs := f.Conv.ApplyStatuses(ctx, f.IG, batch)
+	for i, st := range batch {
+		if errs[i] != nil {
+			t.Fatalf("status %d: %v", i, errs[i])
+		}
+		if want := st.ProviderMessageID != "SMnew"; found[i] != want {
+			t.Errorf("status %d (%s %s): found %v, want %v", i, st.ProviderMessageID, st.Status, found[i], want)
+		}
+	}
+	ms, err := f.Conv.Messages(ctx, f.Admin.TenantID, r.CaseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]string{ids["SMa"]: "read", ids["SMb"]: "failed", ids["SMc"]: "queued"}
+	for _, m := range ms {
+		w, ok := want[m.ID]
+		if !ok {
+			continue
+		}
+		if m.Status != w {
+			t.Errorf("message %d: status %s, want %s", m.ID, m.Status, w)
+		}
+		if m.ID == ids["SMb"] && (m.ErrorMessage == nil || *m.ErrorMessage != channel.WindowClosedMessage || m.ErrorCode == nil || *m.ErrorCode != "63016") {
+			t.Errorf("the failed message says %v (code %v), want the window's words", m.ErrorMessage, m.ErrorCode)
+		}
+		if m.ID != ids["SMb"] && m.ErrorMessage != nil {
+			t.Errorf("message %d has an error: %s", m.ID, *m.ErrorMessage)
+		}
+	}
+}

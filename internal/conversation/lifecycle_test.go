@@ -59,7 +59,7 @@ func TestSweepsGoByTheTimeNotItsBin(t *testing.T) {
 		t.Fatalf("at the timeout: ended %d, %v", n, err)
 	}
 
-	if err := f.Tenants.UpdateChatSettings(ctx, f.Admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "open"}, conversation.ValidStatus); err != nil {
+	if err := f.Tenants.UpdateChatSettings(ctx, f.Admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "open"}); err != nil {
 		t.Fatal(err)
 	}
 	f.receive(t, "SM2", "+15557654321", "a new chat")
@@ -96,12 +96,12 @@ func TestTenantsOwnIdleTimeout(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	for _, bad := range []int{0, 1441, 100000} {
-		err := f.Tenants.UpdateChatSettings(ctx, f.Admin.TenantID, tenant.ChatSettings{IdleMinutes: bad, EndStatus: "open"}, conversation.ValidStatus)
+		err := f.Tenants.UpdateChatSettings(ctx, f.Admin.TenantID, tenant.ChatSettings{IdleMinutes: bad, EndStatus: "open"})
 		if p, ok := problem.As(err); !ok || p.Fields["idle_minutes"] == "" {
 			t.Errorf("timeout %d accepted: %v", bad, err)
 		}
 	}
-	if err := f.Tenants.UpdateChatSettings(ctx, f.Admin.TenantID, tenant.ChatSettings{IdleMinutes: 30, EndStatus: "pending"}, conversation.ValidStatus); err != nil {
+	if err := f.Tenants.UpdateChatSettings(ctx, f.Admin.TenantID, tenant.ChatSettings{IdleMinutes: 30, EndStatus: "pending"}); err != nil {
 		t.Fatal(err)
 	}
 	r := f.receive(t, "SM1", "+15557654321", "hi")
@@ -156,7 +156,7 @@ func TestWindowCloseIsRecordedOnceAndReopens(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	// Keep the chat from ending while the window runs out.
-	if err := f.Tenants.UpdateChatSettings(ctx, f.Admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "open"}, conversation.ValidStatus); err != nil {
+	if err := f.Tenants.UpdateChatSettings(ctx, f.Admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "open"}); err != nil {
 		t.Fatal(err)
 	}
 	r := f.receive(t, "SM1", "+15557654321", "hi")

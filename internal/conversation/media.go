@@ -15,6 +15,7 @@ import (
 	"parley/internal/channel"
 	"parley/internal/integration"
 	"parley/internal/media"
+	"parley/internal/problem"
 	"parley/internal/realtime"
 )
 
@@ -138,13 +139,17 @@ func (s *Service) OpenAttachment(ctx context.Context, tid uuid.UUID, id int64) (
 	return a, f, nil
 }
 
-// OpenPublicAttachment opens an outgoing file by the unguessable token in
-// the URL the provider fetches it from.
-func (s *Service) OpenPublicAttachment(ctx context.Context, token string) (Attachment, media.File, error) {
+// OpenPublicAttachment opens an outgoing file by the signed token in the
+// URL the provider fetches it from; a forged or expired link is not found.
+func (s *Service) OpenPublicAttachment(ctx context.Context, signed string) (Attachment, media.File, error) {
 	var (
 		tid uuid.UUID
 		id  int64
 	)
+	token, ok := media.OpenToken(s.linkKey, signed, s.clock.Now())
+	if !ok {
+		return Attachment{}, nil, problem.New(problem.NotFound, "This link has expired or is not valid.")
+	}
 	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT tenant_id, attachment_id FROM attachment_by_public_token($1)`, token).Scan(&tid, &id)
 		return notFound(err, "No such file.")

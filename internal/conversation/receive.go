@@ -231,6 +231,14 @@ func sentAt(at, arrived time.Time) time.Time {
 // other client has it, and keeps WhatsApp's id (WaId) and username. The
 // chat keeps the ad a message came from.
 //
+// survivorOfHolder follows with_holder's holder_id along merged_into to
+// the profile that holds it now (client.survivorOf).
+const survivorOfHolder = `WITH RECURSIVE chain (id, merged_into, hop) AS (
+		SELECT h.id, h.merged_into, 0 FROM clients h WHERE h.id = w.holder_id
+		UNION ALL
+		SELECT c.id, c.merged_into, chain.hop + 1 FROM clients c JOIN chain ON c.id = chain.merged_into WHERE chain.hop < 100)
+	SELECT id FROM chain ORDER BY hop DESC LIMIT 1`
+
 // $1 is the tenant and $2 the time; the arrays after them hold one element
 // per message, in the order of the batch CTE's columns.
 const insertMessagesSQL = `
@@ -238,10 +246,15 @@ WITH batch AS (
 	SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::text[])
 		WITH ORDINALITY AS b(integration_id, sender, user_id, provider_message_id, echo, kind, body, meta, preview, at, wa_id, username, ord)
 ),
-with_client AS MATERIALIZED (
+with_holder AS MATERIALIZED (
 	SELECT b.*, coalesce((SELECT cl.id FROM clients cl WHERE cl.whatsapp = nullif(b.sender, '')),
-			(SELECT cl.id FROM clients cl WHERE cl.whatsapp_user_id = nullif(b.user_id, ''))) AS client_id
+			(SELECT cl.id FROM clients cl WHERE cl.whatsapp_user_id = nullif(b.user_id, ''))) AS holder_id
 	FROM batch b
+),
+with_client AS MATERIALIZED (
+	-- A number a merged-away profile keeps is its survivor's: the chat is
+	-- the survivor's (the identity stays with the holder).
+	SELECT w.*, (` + survivorOfHolder + `) AS client_id FROM with_holder w
 ),
 in_chat AS (
 	SELECT w.*, (SELECT c.id FROM cases c WHERE c.client_id = w.client_id AND c.integration_id = w.integration_id AND c.state = 'live') AS case_id
@@ -278,9 +291,9 @@ identity AS (
 		whatsapp_wa_id = coalesce(nullif(j.wa_id, ''), cl.whatsapp_wa_id),
 		whatsapp_username = coalesce(nullif(j.username, ''), cl.whatsapp_username),
 		updated_at = $2
-	FROM (SELECT DISTINCT ON (client_id) client_id, sender, user_id, wa_id, username FROM added
-		WHERE NOT echo ORDER BY client_id, ord DESC) j
-	WHERE cl.tenant_id = $1 AND cl.id = j.client_id AND (
+	FROM (SELECT DISTINCT ON (holder_id) holder_id, sender, user_id, wa_id, username FROM added
+		WHERE NOT echo ORDER BY holder_id, ord DESC) j
+	WHERE cl.tenant_id = $1 AND cl.id = j.holder_id AND (
 		(cl.whatsapp IS NULL AND j.sender <> '' AND j.user_id <> '') OR (cl.whatsapp_user_id IS NULL AND j.user_id <> '' AND j.sender <> '')
 		OR (j.wa_id <> '' AND cl.whatsapp_wa_id IS DISTINCT FROM j.wa_id) OR (j.username <> '' AND cl.whatsapp_username IS DISTINCT FROM j.username))
 )
@@ -312,7 +325,7 @@ func (s *Service) openChats(ctx context.Context, tx pgx.Tx, msgs []*inbound) (op
 		}
 		// The chat starts when the client wrote: its "Chat started" comes
 		// before the message in the conversation.
-		id, isNew, err := s.liveChat(ctx, tx, m.ig, clientID, sentAt(m.in.At, now))
+		id, isNew, err := s.liveChat(ctx, tx, m.ig, clientID, m.in.From, sentAt(m.in.At, now))
 		if err != nil {
 			return nil, err
 		}
@@ -418,8 +431,10 @@ func inboundContent(in channel.Inbound, echo bool) (kind, body string, meta Mess
 }
 
 // liveChat returns the client's live chat on the integration, opening one
-// (linked to the client's previous case there) when there is none.
-func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integration, clientID int64, now time.Time) (int64, bool, error) {
+// (linked to the client's previous case there) when there is none. A new
+// chat remembers number, the client's WhatsApp number it is with (a
+// client has several after a merge): replies go there.
+func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integration, clientID int64, number string, now time.Time) (int64, bool, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `SELECT id FROM cases WHERE client_id = $1 AND integration_id = $2 AND state = 'live'`, clientID, ig.ID).Scan(&id)
 	if err == nil {
@@ -430,12 +445,12 @@ func (s *Service) liveChat(ctx context.Context, tx pgx.Tx, ig integration.Integr
 	}
 	// The chat's number comes from numberChat, just before the commit;
 	// until then it holds a placeholder no other chat has.
-	err = tx.QueryRow(ctx, `INSERT INTO cases (tenant_id, number, client_id, integration_id, group_id, state, status, previous_case_id, created_at, last_activity_at)
+	err = tx.QueryRow(ctx, `INSERT INTO cases (tenant_id, number, client_id, integration_id, group_id, state, status, previous_case_id, created_at, last_activity_at, client_whatsapp)
 		VALUES ($1, -txid_current(), $2, $3, $4, 'live', 'open',
 			(SELECT id FROM cases WHERE client_id = $2 AND integration_id = $3 AND state = 'ended' ORDER BY ended_at DESC, id DESC LIMIT 1),
-			$5, $5)
+			$5, $5, nullif($6, ''))
 		ON CONFLICT (tenant_id, client_id, integration_id) WHERE state = 'live' DO NOTHING
-		RETURNING id`, ig.TenantID, clientID, ig.ID, ig.DefaultGroupID, now).Scan(&id)
+		RETURNING id`, ig.TenantID, clientID, ig.ID, ig.DefaultGroupID, now, number).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Another message of this client opened the chat a moment ago.
 		err = tx.QueryRow(ctx, `SELECT id FROM cases WHERE client_id = $1 AND integration_id = $2 AND state = 'live'`, clientID, ig.ID).Scan(&id)

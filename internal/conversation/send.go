@@ -23,6 +23,7 @@ import (
 	"parley/internal/problem"
 	"parley/internal/realtime"
 	"parley/internal/ruleevent"
+	"parley/internal/tenant"
 )
 
 // Upload is a file an agent attaches to a reply.
@@ -46,6 +47,10 @@ type Reply struct {
 	// IdempotencyKey comes from the form: a double click or a retried
 	// POST stores one message.
 	IdempotencyKey string
+	// Seen is the state the agent's page showed: StateEnded from an ended
+	// case's page, whose reply reopens the case; StateLive (or "") from a
+	// live chat. A reply whose page is out of date is refused.
+	Seen string
 }
 
 // SendArgs is the job that sends one outgoing message.
@@ -62,12 +67,11 @@ func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttem
 
 // SendReply stores an agent's reply as queued together with its send job,
 // in one transaction, so that a crash loses neither. It refuses free text
-// outside the 24-hour window before any provider is called.
+// outside the 24-hour window before any provider is called. A reply to an
+// ended case (r.Seen is StateEnded) reopens it as a live chat assigned to
+// the agent, with its number and history.
 func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID int64, r Reply) (Message, error) {
 	o := outgoing{kind: "text", body: strings.TrimSpace(r.Body), file: r.File, key: r.IdempotencyKey, status: r.Status}
-	if o.status != "" && !ValidStatus(o.status) {
-		return Message{}, problem.New(problem.Invalid, "Choose a status for the chat, or none.")
-	}
 	if r.Template == nil {
 		var err error
 		if o.buttons, err = replyButtons(r.Buttons, o.body, r.File != nil); err != nil {
@@ -134,11 +138,34 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 				return err
 			}
 		}
-		if c.State != StateLive {
-			return problem.New(problem.Conflict, "This chat has ended. A new message from the client opens a new chat.")
+		if o.status != "" {
+			// The composer has no status field: the words go above it.
+			if err := tenant.CheckStatusTx(ctx, tx, "status", o.status); err != nil {
+				if p, ok := problem.As(err); ok {
+					return problem.New(problem.Invalid, p.Msg+" Nothing was sent.")
+				}
+				return err
+			}
+		}
+		// The page the agent replied from and the case must agree: a stale
+		// page sends nothing, and its reply stays in the box.
+		switch {
+		case c.State == StateLive && r.Seen == StateEnded:
+			who := "Another agent"
+			if c.AssigneeName != nil {
+				who = *c.AssigneeName
+			}
+			return problem.New(problem.Conflict, who+" reopened this case a moment ago: it is a live chat again. Nothing was sent; your reply is still in the box — send it again to add it to the chat.")
+		case c.State != StateLive && r.Seen != StateEnded:
+			return problem.New(problem.Conflict, "This chat has ended meanwhile. Nothing was sent; your reply is still in the box — send it again to reopen the case as a live chat assigned to you.")
 		}
 		if o.template == nil && !c.WindowOpen(s.clock.Now()) {
-			return problem.New(problem.Conflict, channel.WindowClosedMessage)
+			return problem.New(problem.Conflict, c.WindowClosedText())
+		}
+		if c.State != StateLive {
+			if err := s.reopenTx(ctx, tx, tid, agentID, &c); err != nil {
+				return err
+			}
 		}
 		if len(o.buttons) > 0 {
 			var provider string
@@ -152,6 +179,10 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 		return err
 	})
 	keptFile = err == nil && stored
+	if postgres.IsUniqueViolation(err, "cases_one_live_chat") {
+		// A client's message opened a new chat while this reply reopened the case.
+		err = problem.New(problem.Conflict, "The client has just started a new chat on this number: reply there. Nothing was sent.")
+	}
 	if postgres.IsUniqueViolation(err, "messages_idempotency_key") {
 		// The same reply raced itself; the other request stored it.
 		err = nil
@@ -339,7 +370,7 @@ func (s *Service) prepareDelivery(ctx context.Context, tid uuid.UUID, msgID int6
 		d.out = m.Template.Outgoing(d.out)
 	}
 	if at != nil && at.PublicToken != nil {
-		d.out.MediaURL = s.baseURL + "/media/public/" + *at.PublicToken + "/" + at.Filename
+		d.out.MediaURL = s.publicMedia() + media.SignToken(s.linkKey, *at.PublicToken, s.clock.Now().Add(s.linkTTL)) + "/" + at.Filename
 		d.out.MediaType = at.ContentType
 		d.out.Filename = at.Filename
 	}
@@ -533,89 +564,30 @@ func (s *Service) DeleteMessage(ctx context.Context, tid uuid.UUID, caseID, msgI
 		if tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "Only a message that failed to send, or was not confirmed, can be deleted.")
 		}
+		if err := repreview(ctx, tx, caseID); err != nil {
+			return err
+		}
 		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: caseID})
 	})
 }
 
-// statusRank orders delivery statuses; statuses only move forward.
-var statusRank = map[string]int{"queued": 0, "sent": 1, "delivered": 2, "read": 3}
-
-// ApplyStatus moves an outgoing message's delivery status forward (sent →
-// delivered → read), or to failed with the provider's error explained, and
-// never backwards. It reports false when no message has the provider id
-// (yet: the status can overtake the send's own answer).
-func (s *Service) ApplyStatus(ctx context.Context, ig integration.Integration, st channel.Status) (bool, error) {
-	found := false
-	err := s.db.InTenant(ctx, ig.TenantID, func(tx pgx.Tx) error {
-		var id, caseID int64
-		var cur string
-		err := tx.QueryRow(ctx, `SELECT id, case_id, status FROM messages WHERE integration_id = $1 AND provider_message_id = $2 FOR UPDATE`,
-			ig.ID, st.ProviderMessageID).Scan(&id, &caseID, &cur)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		next, ok := statusRank[st.Status]
-		switch {
-		case st.Status == channel.StatusFailed:
-			if cur == "delivered" || cur == "read" || cur == "failed" {
-				return nil
-			}
-			msg := channel.Explain(st.ErrorCode, st.ErrorText)
-			_, err = tx.Exec(ctx, `UPDATE messages SET status = 'failed', error_code = nullif($2, ''), error_message = $3, updated_at = $4 WHERE id = $1`,
-				id, st.ErrorCode, msg, s.clock.Now())
-			if err == nil {
-				err = s.events.Fire(ctx, tx, ig.TenantID, ruleevent.MessageFailed, caseID, id)
-			}
-		case !ok:
-			return nil
-		default:
-			if r, known := statusRank[cur]; !known || r >= next {
-				return nil // old news, or already failed
-			}
-			_, err = tx.Exec(ctx, `UPDATE messages SET status = $2, updated_at = $3 WHERE id = $1`, id, st.Status, s.clock.Now())
-		}
-		if err != nil {
-			return fmt.Errorf("update status of message %d: %w", id, err)
-		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: ig.TenantID, Kind: "message", CaseID: caseID})
-	})
-	return found, err
-}
-
-// StatusArgs is a delivery status that arrived before its message's send
-// finished recording the provider id; the job applies it shortly after.
-type StatusArgs struct {
-	TenantID      uuid.UUID      `json:"tenant_id"`
-	IntegrationID int64          `json:"integration_id"`
-	Status        channel.Status `json:"status"`
-}
-
-// Kind names the job.
-func (StatusArgs) Kind() string { return "apply_status" }
-
-// InsertOpts: errors (a database that does not answer) are tried again a
-// few times; waiting for the message is the worker's own patience.
-func (StatusArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 6} }
-
-// ReceiveStatus applies a delivery status from a provider's webhook; one
-// that overtook Parley's record of the send is applied a moment later.
-func (s *Service) ReceiveStatus(ctx context.Context, ig integration.Integration, st channel.Status) error {
-	found, err := s.ApplyStatus(ctx, ig, st)
-	if err != nil || found {
-		return err
+// repreview sets a case's preview (chat list, All cases, a client's
+// history) to its latest message, after that message was deleted.
+func repreview(ctx context.Context, tx pgx.Tx, caseID int64) error {
+	var kind, body string
+	var meta MessageMeta
+	err := tx.QueryRow(ctx, `SELECT kind, body, meta FROM messages WHERE case_id = $1 AND direction <> 'internal' ORDER BY created_at DESC, id DESC LIMIT 1`, caseID).Scan(&kind, &body, &meta)
+	preview := ""
+	switch {
+	case err == nil:
+		preview = previewOf(kind, body, meta)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("case %d preview: %w", caseID, err)
 	}
-	return s.deferStatus(ctx, ig, st)
-}
-
-// deferStatus queues st to be applied again in a moment.
-func (s *Service) deferStatus(ctx context.Context, ig integration.Integration, st channel.Status) error {
-	_, err := s.queue.Insert(ctx, StatusArgs{TenantID: ig.TenantID, IntegrationID: ig.ID, Status: st},
-		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Second)})
-	return err
+	if _, err := tx.Exec(ctx, `UPDATE cases SET preview = $2 WHERE id = $1`, caseID, preview); err != nil {
+		return fmt.Errorf("case %d preview: %w", caseID, err)
+	}
+	return nil
 }
 
 func deref(s *string) string {

@@ -95,10 +95,15 @@ func (s *Service) endIdleBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, id
 
 func (s *Service) closeWindowBatch(ctx context.Context, tx pgx.Tx, tid uuid.UUID, ids []int64) (int, error) {
 	now := s.clock.Now()
-	rows, _ := tx.Query(ctx, `UPDATE cases SET window_closed_at = $2::timestamptz
-		WHERE id = ANY($1) AND state = 'live' AND last_client_message_at <= $2::timestamptz - interval '24 hours'
-			AND (window_closed_at IS NULL OR window_closed_at < last_client_message_at + interval '24 hours')
-		RETURNING id`, ids, now)
+	// The same conditions as closed_windows, checked again under the lock:
+	// a message that arrived meanwhile keeps the window open.
+	rows, _ := tx.Query(ctx, `UPDATE cases c SET window_closed_at = $2::timestamptz
+		FROM cases x, client_window(x.tenant_id, x.client_id, x.integration_id) w
+		WHERE x.tenant_id = c.tenant_id AND x.id = c.id AND c.id = ANY($1) AND c.state = 'live'
+			AND w.last_client_message_at <= $2::timestamptz - interval '24 hours'
+			AND w.last_client_message_at > c.created_at - interval '24 hours'
+			AND (c.window_closed_at IS NULL OR c.window_closed_at < w.last_client_message_at + interval '24 hours')
+		RETURNING c.id`, ids, now)
 	var closed []realtime.Event
 	var id int64
 	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {

@@ -302,7 +302,7 @@ func (s *Service) StartConversation(ctx context.Context, tid uuid.UUID, agentID 
 			return err
 		}
 		var opened bool
-		if caseID, opened, err = s.liveChat(ctx, tx, ig, clientID, now); err != nil {
+		if caseID, opened, err = s.liveChat(ctx, tx, ig, clientID, number, now); err != nil {
 			return err
 		}
 		if opened {

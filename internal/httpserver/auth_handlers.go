@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,7 +49,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
+	key := loginKey(r)
+	if d := s.logins.wait(key); d > 0 {
+		s.loginWait(w, r, d)
+		return
+	}
 	a, err := s.Tenants.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
+	if errors.Is(err, tenant.ErrBadCredentials) {
+		s.logins.failed(key)
+	}
 	if p, ok := problem.As(err); ok {
 		s.render(w, r, statusOf(p.Kind), web.Login(s.page(r, "Log in", ""), formOf(r, err, "email")))
 		return
@@ -57,11 +66,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.logins.succeeded(key)
+	if a.HasTOTP {
+		if err := s.Sessions.BeginSecondFactor(r.Context(), a); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		redirect(w, r, "/login/code")
+		return
+	}
 	s.signIn(w, r, a)
 }
 
+// tooManyLogins answers an address over its sign-in attempts a minute,
+// whatever the emails.
 func (s *Server) tooManyLogins(w http.ResponseWriter, r *http.Request) {
-	f := formOf(r, problem.New(problem.Invalid, "Too many sign-in attempts. Wait a minute and try again."), "email")
+	w.Header().Set("Retry-After", "60")
+	f := formOf(r, problem.New(problem.Invalid, "Too many sign-in attempts from your address. Wait a minute and try again."), "email")
 	s.render(w, r, http.StatusTooManyRequests, web.Login(s.page(r, "Log in", ""), f))
 }
 

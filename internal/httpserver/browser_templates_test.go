@@ -167,9 +167,10 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 	}
 	apptest.Shot(t, agent, "template-sent")
 
-	// WhatsApp pauses a template after the panel listed it: the send fails
-	// and the message is orange with its comments, and can be deleted.
-	apptest.Step(t, agent, "a template WhatsApp then refuses",
+	// WhatsApp pauses a template after the panel listed it: the server
+	// asks the provider on send, so it is refused at once, in words, and
+	// nothing is stored or sent.
+	apptest.Step(t, agent, "a template WhatsApp then paused",
 		chromedp.Click(chromedp.CSS("[data-macros-toggle]")),
 		chromedp.WaitVisible(chromedp.CSS(".template-list [data-template-pick]")),
 		chromedp.SendKeys(chromedp.CSS("[data-macros-search]"), "appointment_confirm"),
@@ -178,16 +179,16 @@ func TestBrowserMacrosAndTemplates(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#composer input[name="var_1"]`), "Madame Roux"),
 	)
 	d.sim.SetTemplateStatus(sandbox.DemoTwilioAccountSID, added, "paused")
-	apptest.Step(t, agent, "is shown orange with its comments and a delete link",
+	sentBefore = len(d.sim.Sent(sandbox.DemoTwilioAccountSID))
+	apptest.Step(t, agent, "is refused at once with the reason",
 		chromedp.Click(chromedp.CSS("#composer [data-template-send]")),
-		chromedp.WaitVisible(chromedp.CSS(".msg-failed .tpl-comment")),
+		chromedp.WaitVisible(chromedp.CSS("#composer .field-error")),
 	)
-	apptest.WaitText(t, agent, ".msg-failed .msg-error", "paused")
+	apptest.WaitText(t, agent, "#composer .field-error", "no longer among the approved templates")
 	apptest.Shot(t, agent, "template-refused")
-	apptest.Step(t, agent, "delete the failed message",
-		chromedp.Click(chromedp.CSS(".msg-failed .msg-delete button")),
-		chromedp.WaitNotPresent(chromedp.CSS(".msg-failed")),
-	)
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE body LIKE '%Madame Roux%'`); n != 0 || len(d.sim.Sent(sandbox.DemoTwilioAccountSID)) != sentBefore {
+		t.Fatalf("a paused template was stored (%d) or sent", n)
+	}
 
 	apptest.Step(t, agent, "start a conversation with a new number",
 		chromedp.Navigate(d.env.URL+"/chats"),

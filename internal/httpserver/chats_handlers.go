@@ -100,6 +100,9 @@ func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (
 	st, err := s.Tenants.ChatSettings(r.Context(), tid)
 	v := s.composer(c, f)
 	v.EndStatus = st.EndStatus
+	if err == nil {
+		v.Statuses, err = s.Tenants.Statuses(r.Context(), tid)
+	}
 	provider := ""
 	if err == nil && c.IntegrationID != nil {
 		var ig integration.Integration
@@ -119,9 +122,13 @@ func (s *Server) composerFor(r *http.Request, c conversation.Case, f web.Form) (
 }
 
 func (s *Server) composer(c conversation.Case, f web.Form) web.ComposerView {
+	closed := "" // the composer's own words for a closed window
+	if c.AwaitingClient() {
+		closed = conversation.AwaitingClientMessage
+	}
 	return web.ComposerView{
 		CaseID: c.ID, Live: c.State == conversation.StateLive, Open: c.WindowOpen(s.Clock.Now()), Ends: c.WindowEnds(),
-		Key: uuid.NewString(), Form: f, MaxBytes: channel.MaxOutboundFileBytes, Now: s.Clock.Now(),
+		ClosedText: closed, Key: uuid.NewString(), Form: f, MaxBytes: channel.MaxOutboundFileBytes, Now: s.Clock.Now(),
 	}
 }
 
@@ -179,12 +186,17 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, web.Form{Msg: "The message could not be read. Try again."})
 		return
 	}
-	tpl, err := templateUse(r)
-	if err != nil {
+	tpl, err := s.templateUse(r, c.IntegrationID)
+	if _, ok := problem.As(err); ok {
 		s.renderComposer(w, r, http.StatusUnprocessableEntity, c, formOf(r, err))
 		return
 	}
-	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Buttons: r.Form["button"], Status: r.FormValue("status"), IdempotencyKey: r.FormValue("key")}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Buttons: r.Form["button"], Status: r.FormValue("status"),
+		IdempotencyKey: r.FormValue("key"), Seen: r.FormValue("seen")}
 	if file, hdr, err := r.FormFile("file"); err == nil && tpl == nil {
 		data, err := io.ReadAll(file)
 		file.Close()
@@ -212,6 +224,11 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if reply.Seen == conversation.StateEnded {
+		// The reply reopened the case: the agent goes on in the live chat.
+		redirect(w, r, "/chats/"+strconv.FormatInt(id, 10))
 		return
 	}
 	s.renderComposer(w, r, http.StatusOK, c, web.Form{})

@@ -140,7 +140,7 @@ func TestBrowserWindowClosesWithoutReload(t *testing.T) {
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
 	// The idle sweep must not end the chat first: 24 h idle timeout.
-	if err := env.App.Tenants.UpdateChatSettings(context.Background(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}, conversation.ValidStatus); err != nil {
+	if err := env.App.Tenants.UpdateChatSettings(context.Background(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
 		t.Fatal(err)
 	}
 	d.customerWrites(t, "+15557654321", "Hello")

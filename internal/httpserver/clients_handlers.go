@@ -66,6 +66,10 @@ func (s *Server) renderClient(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	v.Client = c
+	if v.More, err = s.Clients.MoreNumbers(ctx, tid, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if v.History, err = s.Conversations.ClientCases(ctx, tid, id, 0); err != nil {
 		s.fail(w, r, err)
 		return
@@ -98,6 +102,32 @@ func (s *Server) renderClient(w http.ResponseWriter, r *http.Request, status int
 	p := s.page(r, c.Name, "clients")
 	p.Events = "/events?" + url.Values{"client": {strconv.FormatInt(id, 10)}, "clientv": {version}}.Encode()
 	s.render(w, r, status, web.ClientPage(p, s.Clock.Now(), v))
+}
+
+func (s *Server) newClientPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, web.NewClientPage(s.page(r, "Add client", "clients"), web.Form{}, nil))
+}
+
+// createClient adds a client by hand; a number another client has brings
+// the offer to add the details to them instead (a merge).
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	into, _ := strconv.ParseInt(r.PostFormValue("into"), 10, 64)
+	sg := signed(r)
+	id, dups, err := s.Clients.Create(r.Context(), sg.Tenant.ID, sg.Agent.ID, client.Form{
+		Name: r.PostFormValue("name"), Email: r.PostFormValue("email"), Phone: r.PostFormValue("phone"), WhatsApp: r.PostFormValue("whatsapp"),
+	}, into)
+	if p, ok := problem.As(err); ok && (p.Kind == problem.Invalid || p.Kind == problem.Conflict) {
+		s.render(w, r, statusOf(p.Kind), web.NewClientPage(s.page(r, "Add client", "clients"), formOf(r, err, "name", "email", "phone", "whatsapp"), dups))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/clients/"+strconv.FormatInt(id, 10)+"?saved=1")
 }
 
 // updateClient saves the profile's fields; a number another profile has

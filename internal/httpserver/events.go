@@ -17,7 +17,8 @@ import (
 )
 
 // events streams server-sent events to an agent's page: the indicator
-// count, the chat list, and (with ?case=) the open conversation. Each event
+// count, the chat list, and (with ?case=) the open conversation (and with
+// ?view=case, the case page's header). Each event
 // carries the fragment as it is now, so a browser that reconnects catches up
 // with its first events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +136,27 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 		if err := writeEvent(ctx, w, "conversation", web.Messages(v.Now, *v.Open, ms)); err != nil {
 			return err
 		}
+		// A case's page (?view=case) shows the case's status, group,
+		// assignee and tags in its header.
+		// Its status and assignee forms follow, for another agent's change.
+		if r.URL.Query().Get("view") == "case" {
+			if err := writeEvent(ctx, w, "casehead", web.CaseHead(v.Now, *v.Open)); err != nil {
+				return err
+			}
+			cv := web.CaseView{Case: *v.Open}
+			if cv.Groups, err = s.Tenants.Groups(ctx, sg.Tenant.ID); err != nil {
+				return err
+			}
+			if cv.Agents, err = s.Tenants.Agents(ctx, sg.Tenant.ID); err != nil {
+				return err
+			}
+			if cv.Statuses, err = s.Tenants.Statuses(ctx, sg.Tenant.ID); err != nil {
+				return err
+			}
+			if err := writeEvent(ctx, w, "casecontrols", web.CaseControls(cv)); err != nil {
+				return err
+			}
+		}
 	}
 	if v.Open != nil {
 		if st := composerStateOf(*v.Open, v.Now); st != *composer {
@@ -172,6 +194,9 @@ func composerStateOf(c conversation.Case, now time.Time) string {
 	}
 	if c.WindowOpen(now) {
 		return "open"
+	}
+	if c.AwaitingClient() {
+		return "waiting"
 	}
 	return "closed"
 }

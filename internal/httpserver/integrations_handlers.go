@@ -49,12 +49,22 @@ func (s *Server) renderConnectForm(w http.ResponseWriter, r *http.Request, statu
 		s.fail(w, r, err)
 		return
 	}
+	tid := signed(r).Tenant.ID
+	// The form shown again after a problem keeps the webhook URL it
+	// showed (the admin may have pasted it into Twilio already).
+	hook, _, ok := s.Integrations.Webhook(tid, provider, r.PostFormValue("webhook"))
+	if !ok {
+		if hook, err = s.Integrations.NewWebhook(tid, provider); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	p := s.page(r, "Connect WhatsApp", "settings")
 	if provider == integration.OneMsg {
-		s.render(w, r, status, web.OneMsgForm(p, groups, f))
+		s.render(w, r, status, web.OneMsgForm(p, groups, f, hook))
 		return
 	}
-	s.render(w, r, status, web.TwilioForm(p, groups, f))
+	s.render(w, r, status, web.TwilioForm(p, groups, f, hook))
 }
 
 // connected answers a connect form: the new integration's page, or the
@@ -81,6 +91,7 @@ func (s *Server) connectOneMsg(w http.ResponseWriter, r *http.Request) {
 		Token:          r.PostFormValue("token"),
 		Phone:          r.PostFormValue("phone"),
 		DefaultGroupID: groupID,
+		Webhook:        r.PostFormValue("webhook"),
 	})
 	s.connected(w, r, integration.OneMsg, ig, err, "api_url", "phone", "default_group")
 }
@@ -95,6 +106,7 @@ func (s *Server) connectTwilio(w http.ResponseWriter, r *http.Request) {
 		AuthToken:      r.PostFormValue("auth_token"),
 		Sender:         r.PostFormValue("sender"),
 		DefaultGroupID: groupID,
+		Webhook:        r.PostFormValue("webhook"),
 	})
 	s.connected(w, r, integration.Twilio, ig, err, "account_sid", "sender", "default_group")
 }

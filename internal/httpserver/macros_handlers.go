@@ -1,7 +1,6 @@
 package httpserver
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +42,10 @@ func (m macroPages) render(w http.ResponseWriter, r *http.Request, status int, f
 		return
 	}
 	v := web.MacrosView{Personal: m.personal, Macros: ms, Form: f, Editing: editing}
+	if v.Statuses, err = m.s.Tenants.Statuses(r.Context(), signed(r).Tenant.ID); err != nil {
+		m.s.fail(w, r, err)
+		return
+	}
 	if m.personal {
 		m.s.render(w, r, status, web.PersonalMacrosPage(m.s.page(r, "My macros", ""), v))
 		return
@@ -147,19 +150,24 @@ func (s *Server) templates(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, web.TemplateList(web.TemplatesView{Templates: ts}))
 }
 
-// maxTemplateJSON bounds the template a form carries.
-const maxTemplateJSON = 64 << 10
-
-// templateUse reads the template a form carries (the panel's JSON and a
-// var_<key> field per variable), or nil when there is none.
-func templateUse(r *http.Request) (*conversation.TemplateUse, error) {
-	raw := r.FormValue("template")
-	if raw == "" {
+// templateUse reads the template a form names (its id, a var_<key> field
+// per variable, its media), or nil when there is none. The template
+// itself is the provider's, asked now through the integration: the
+// browser's copy of it is never trusted.
+func (s *Server) templateUse(r *http.Request, integrationID *int64) (*conversation.TemplateUse, error) {
+	id := r.FormValue("template_id")
+	if id == "" {
 		return nil, nil
 	}
-	var t channel.Template
-	if len(raw) > maxTemplateJSON || json.Unmarshal([]byte(raw), &t) != nil {
-		return nil, problem.Field("template", "This template cannot be read; pick it again from the macros panel.")
+	if integrationID == nil || *integrationID <= 0 {
+		return nil, problem.Field("integration", "Choose a WhatsApp integration.")
+	}
+	t, err := s.Integrations.Template(r.Context(), signed(r).Tenant.ID, *integrationID, id)
+	if problem.Is(err, problem.NotFound) {
+		return nil, problem.Field("integration", "Choose a WhatsApp integration.")
+	}
+	if err != nil {
+		return nil, err
 	}
 	u := &conversation.TemplateUse{Template: t, Values: map[string]string{}, MediaURL: r.FormValue("template_media_url")}
 	for _, v := range t.Variables {
@@ -256,7 +264,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	sg := signed(r)
 	clientID, _ := strconv.ParseInt(r.PostFormValue("client"), 10, 64)
 	igID, _ := strconv.ParseInt(r.PostFormValue("integration"), 10, 64)
-	u, err := templateUse(r)
+	u, err := s.templateUse(r, &igID)
 	if err == nil && u == nil {
 		err = problem.Field("template", "Pick an approved template.")
 	}

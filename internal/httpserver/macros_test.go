@@ -33,7 +33,7 @@ func TestMacrosAreManagedByTheirOwners(t *testing.T) {
 	// Validation: each problem next to its field, nothing stored.
 	status, _, body := env.Post(t, admin, "/settings/macros", url.Values{"title": {""}, "body": {strings.Repeat("x", 4097)}, "status": {"gone"}})
 	if status != http.StatusUnprocessableEntity || !strings.Contains(body, "Give the macro a title.") ||
-		!strings.Contains(body, "at most 4,096 characters") || !strings.Contains(body, "Choose a status, or none.") {
+		!strings.Contains(body, "at most 4,096 characters") || !strings.Contains(body, "“gone” is not one of this workspace") {
 		t.Fatalf("invalid macro: %d\n%s", status, body)
 	}
 	if status, loc, _ := env.Post(t, admin, "/settings/macros", url.Values{"title": {"Refund policy"}, "body": {"Refunds take 5 days."}, "status": {"solved"}}); status != http.StatusSeeOther || loc != "/settings/macros" {
@@ -98,7 +98,7 @@ func TestMacroStatusIsSetOnSend(t *testing.T) {
 	if n := d.count(t, `SELECT count(*) FROM cases WHERE status = 'pending' AND state = 'live'`); n != 1 {
 		t.Fatal("the chat's status did not become pending")
 	}
-	if status, body := d.composerPost(t, chat.ID, url.Values{"body": {"x"}, "status": {"bogus"}, "key": {"m2"}}, nil, ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, "Choose a status") {
+	if status, body := d.composerPost(t, chat.ID, url.Values{"body": {"x"}, "status": {"bogus"}, "key": {"m2"}}, nil, ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, "“bogus” is not one of this workspace") {
 		t.Fatalf("a bogus status: %d", status)
 	}
 }
@@ -131,8 +131,13 @@ func TestStartConversationWithTemplate(t *testing.T) {
 	eventually(t, "the template delivered", func() bool {
 		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status IN ('delivered', 'read')`) == 1
 	})
-	if st, _ := d.reply(t, chats[0].ID, "free text", "s2", nil, ""); st != http.StatusConflict {
-		t.Errorf("free text before the client answered: %d, want 409", st)
+	if st, body := d.reply(t, chats[0].ID, "free text", "s2", nil, ""); st != http.StatusConflict || !strings.Contains(body, "Waiting for the client&#39;s reply — only templates until then") {
+		t.Errorf("free text before the client answered: %d, want 409 saying it waits for the client\n%s", st, body)
+	}
+	// The composer says so before the agent types; it is not a window
+	// that closed.
+	if _, page := d.env.Get(t, d.client, "/chats/"+itoa(chats[0].ID)); !strings.Contains(page, "Waiting for the client&#39;s reply — only templates until then") || strings.Contains(page, "window is closed") {
+		t.Errorf("a chat the business started:\n%s", page)
 	}
 
 	// From the page of a client who has only a phone number: their

@@ -63,6 +63,10 @@ func (s *Server) renderRules(w http.ResponseWriter, r *http.Request, status int,
 		s.fail(w, r, err)
 		return
 	}
+	if v.Statuses, err = s.Tenants.Statuses(ctx, tid); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, status, web.RulesPage(s.page(r, "Rules", "settings"), v))
 }
 

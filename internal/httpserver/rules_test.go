@@ -13,7 +13,6 @@ import (
 
 	"parley/internal/app/apptest"
 	"parley/internal/clock"
-	"parley/internal/conversation"
 	"parley/internal/ruleevent"
 	"parley/internal/sandbox"
 	"parley/internal/tenant"
@@ -68,7 +67,7 @@ func TestRuleConditionsAndWindowAwareMacro(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
-	if err := env.App.Tenants.UpdateChatSettings(t.Context(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}, conversation.ValidStatus); err != nil {
+	if err := env.App.Tenants.UpdateChatSettings(t.Context(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
 		t.Fatal(err)
 	}
 	env.Post(t, d.client, "/settings/groups", url.Values{"name": {"Billing"}})
@@ -127,7 +126,7 @@ func TestRuleFormRefusesBadRules(t *testing.T) {
 		{ruleForm("", "chat_started", "action_0", "end_chat", "action_0_pick", "open"), "Give the rule a name"},
 		{ruleForm("x", "bogus", "action_0", "end_chat", "action_0_pick", "open"), "Choose when the rule runs"},
 		{ruleForm("x", "chat_started"), "at least one action"},
-		{ruleForm("x", "chat_started", "action_0", "end_chat", "action_0_pick", "nope"), "Choose the status"},
+		{ruleForm("x", "chat_started", "action_0", "end_chat", "action_0_pick", "nope"), "“nope” is not one of this workspace"},
 		{ruleForm("x", "chat_started", "action_0", "assign_group", "action_0_pick", "999999"), "Choose one of your groups"},
 		{ruleForm("x", "chat_started", "action_0", "send_macro", "action_0_pick", "999999"), "general macros"},
 		{ruleForm("x", "chat_started", "condition_0", "text_contains", "condition_0_text", "hi", "action_0", "end_chat", "action_0_pick", "open"), "can test its text"},
@@ -335,7 +334,7 @@ func TestWaitingRules(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
-	if err := env.App.Tenants.UpdateChatSettings(t.Context(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}, conversation.ValidStatus); err != nil {
+	if err := env.App.Tenants.UpdateChatSettings(t.Context(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
 		t.Fatal(err)
 	}
 	if status, _, body := env.Post(t, d.client, "/settings/rules", ruleForm("No agent reply", "no_agent_reply", "minutes", "5",

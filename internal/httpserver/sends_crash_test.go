@@ -18,6 +18,7 @@ import (
 	"parley/internal/app/apptest"
 	"parley/internal/config"
 	"parley/internal/conversation"
+	"parley/internal/postgres/pgtest"
 	"parley/internal/sandbox"
 )
 
@@ -38,7 +39,7 @@ func runReplica(dbURL string) {
 		fmt.Fprintln(os.Stderr, "replica:", err)
 		os.Exit(1)
 	}
-	cfg := config.Config{DatabaseURL: dbURL, BaseURL: base, SecretKey: []byte(apptest.SecretKey), LogFormat: "text", MediaURL: config.DirURL(dir)}
+	cfg := config.Config{DatabaseURL: pgtest.AppURL(dbURL), BaseURL: base, SecretKey: []byte(apptest.SecretKey), LogFormat: "text", MediaURL: config.DirURL(dir)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	transport := sandbox.TwilioTransport(base+"/sandbox/twilio", sandbox.OneMsgTransport(base+"/sandbox/1msg", nil))
 	a, err := app.New(context.Background(), app.Params{Config: cfg, Log: log, TestOnly: true, Transport: transport})

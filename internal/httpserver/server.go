@@ -61,6 +61,15 @@ type Deps struct {
 type Server struct {
 	Deps
 	httpMetrics *httpMetrics
+	logins      *loginThrottle
+}
+
+// MetricsHandler serves /metrics alone, for the private listener of
+// PARLEY_METRICS_ADDR; any other path is not found.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // New builds the router with every route.
@@ -69,20 +78,25 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Deps: d, httpMetrics: hm}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	s := &Server{Deps: d, httpMetrics: hm, logins: newLoginThrottle(d.Clock)}
 
 	r := chi.NewRouter()
 	clientIP := middleware.ClientIPFromRemoteAddr
 	if d.Config.TrustProxyHeaders {
 		clientIP = middleware.ClientIPFromXFFTrustedProxies(1)
 	}
-	r.Use(middleware.RequestID, clientIP, s.logRequests, s.recoverPanics, securityHeaders)
+	r.Use(middleware.RequestID, clientIP, s.logRequests, s.recoverPanics, securityHeaders(d.Config.BaseURL))
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
+	if d.Config.MetricsAddr == "" {
+		r.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
+	}
 	static, _ := fs.Sub(web.Static, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(s.staticFiles(static))))
 
 	// Providers: the token in the URL finds the integration; signatures
 	// are checked per provider.
@@ -95,7 +109,7 @@ func New(d Deps) (http.Handler, error) {
 
 	// Browser routes: cross-origin POSTs refused, sessions loaded.
 	r.Group(func(r chi.Router) {
-		r.Use(http.NewCrossOriginProtection().Handler, d.Sessions.LoadAndSave)
+		r.Use(s.sameOrigin, http.NewCrossOriginProtection().Handler, d.Sessions.LoadAndSave)
 		// The reply route takes a file and checks its own limit, so that
 		// the composer can say what was too large.
 		r.With(s.requireAgent).Post("/chats/{id}/reply", s.reply)
@@ -106,19 +120,32 @@ func New(d Deps) (http.Handler, error) {
 			r.Use(s.limitBody(MaxFormBytes))
 
 			r.Get("/signup", s.signUpPage)
-			r.Post("/signup", s.signUp)
+			r.With(httprate.LimitBy(signUpsPerAddress, time.Hour, ipKey, httprate.WithLimitHandler(s.tooManySignUps))).Post("/signup", s.signUp)
 			r.Get("/login", s.loginPage)
-			r.With(
-				httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins)),
-				httprate.LimitBy(10, time.Minute, emailKey, httprate.WithLimitHandler(s.tooManyLogins)),
-			).Post("/login", s.login)
+			// Per address, whatever the emails; per (address, email) the
+			// login handler slows guessing (throttle.go).
+			r.With(httprate.LimitBy(30, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins))).Post("/login", s.login)
 			r.Post("/logout", s.logout)
 			r.Get("/invite/{token}", s.invitationPage)
 			r.Post("/invite/{token}", s.acceptInvitation)
+			// Each reset request mails someone: a few per address and IP.
+			r.Get("/forgot", s.forgotPage)
+			r.With(
+				httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyResets)),
+				httprate.LimitBy(5, time.Minute, emailKey, httprate.WithLimitHandler(s.tooManyResets)),
+			).Post("/forgot", s.forgot)
+			r.Get("/reset/{token}", s.resetPage)
+			r.Post("/reset/{token}", s.reset)
+			r.Get("/verify/{token}", s.verify)
+			r.Get("/login/code", s.codePage)
+			r.With(httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins))).Post("/login/code", s.code)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAgent)
 				r.Get("/", s.home)
+				r.Get("/me/2fa", s.secondFactorPage)
+				r.Post("/me/2fa", s.setSecondFactor)
+				r.With(s.requireAdmin).Post("/settings/2fa", s.requireSecondFactor)
 				r.Get("/events", s.events)
 				r.Get("/chats", s.chatsPage)
 				r.Get("/chats/new", s.startPage)
@@ -131,6 +158,8 @@ func New(d Deps) (http.Handler, error) {
 				r.Post("/chats/{id}/transfer", s.transferChat)
 				r.Post("/chats/{id}/note", s.addNote)
 				r.Get("/clients", s.clientsPage)
+				r.Get("/clients/new", s.newClientPage)
+				r.Post("/clients/new", s.createClient)
 				r.Get("/clients/{id}", s.clientPage)
 				r.Post("/clients/{id}", s.updateClient)
 				r.Get("/clients/{id}/merge/{other}", s.mergePage)
@@ -138,6 +167,11 @@ func New(d Deps) (http.Handler, error) {
 				r.Post("/clients/{id}/merges/{merge}/undo", s.undoMerge)
 				r.Get("/cases", s.casesPage)
 				r.Get("/cases/{id}", s.casePage)
+				r.Post("/cases/{id}/status", s.caseChange("status", s.setCaseStatus))
+				r.Post("/cases/{id}/assign", s.caseChange("to", s.assignCase))
+				r.Post("/cases/{id}/tags", s.caseChange("tag", s.tagCase(false)))
+				r.Post("/cases/{id}/tags/remove", s.caseChange("tag", s.tagCase(true)))
+				r.Post("/cases/{id}/note", s.caseChange("note", s.noteCase))
 				r.Get("/files/{id}", s.file)
 				mine := macroPages{s: s, personal: true}
 				r.Post("/me/away", s.setAway)
@@ -186,6 +220,8 @@ func New(d Deps) (http.Handler, error) {
 					r.Post("/clients", s.updateClientSettings)
 					r.Get("/chats", s.chatSettingsPage)
 					r.Post("/chats", s.updateChatSettings)
+					r.Get("/statuses", s.statusesPage)
+					r.Post("/statuses", s.updateStatuses)
 				})
 			})
 		})

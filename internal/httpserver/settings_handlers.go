@@ -25,23 +25,23 @@ func idParam(r *http.Request, name string) (int64, error) {
 }
 
 func (s *Server) agentsPage(w http.ResponseWriter, r *http.Request) {
-	s.renderAgents(w, r, http.StatusOK, web.Form{}, "")
+	s.renderAgents(w, r, http.StatusOK, web.Form{}, web.Invite{})
 }
 
-func (s *Server) renderAgents(w http.ResponseWriter, r *http.Request, status int, f web.Form, inviteLink string) {
+func (s *Server) renderAgents(w http.ResponseWriter, r *http.Request, status int, f web.Form, invite web.Invite) {
 	agents, err := s.Tenants.Agents(r.Context(), signed(r).Tenant.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, status, web.AgentsPage(s.page(r, "Agents", "settings"), agents, f, inviteLink))
+	s.render(w, r, status, web.AgentsPage(s.page(r, "Agents", "settings"), agents, f, invite))
 }
 
 func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
 	}
-	_, token, err := s.Tenants.CreateAgent(r.Context(), signed(r).Tenant.ID, tenant.NewAgentForm{
+	a, token, err := s.Tenants.CreateAgent(r.Context(), signed(r).Tenant.ID, tenant.NewAgentForm{
 		Email:    r.PostFormValue("email"),
 		Name:     r.PostFormValue("name"),
 		Role:     r.PostFormValue("role"),
@@ -49,7 +49,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
 		Invite:   r.PostFormValue("invite") == "true",
 	})
 	if problem.Is(err, problem.Invalid) {
-		s.renderAgents(w, r, http.StatusUnprocessableEntity, formOf(r, err, "name", "email", "role", "invite"), "")
+		s.renderAgents(w, r, http.StatusUnprocessableEntity, formOf(r, err, "name", "email", "role", "invite"), web.Invite{})
 		return
 	}
 	if err != nil {
@@ -57,7 +57,16 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if token != "" {
-		s.renderAgents(w, r, http.StatusOK, web.Form{}, s.Config.BaseURL+"/invite/"+token)
+		// Mailed, the link goes only to the agent's inbox; otherwise the
+		// admin passes it on.
+		invite := web.Invite{SentTo: a.Email}
+		if !s.Tenants.MailEnabled() {
+			invite = web.Invite{Link: s.Config.BaseURL + "/invite/" + token}
+		} else if err := s.Tenants.SendInvitation(r.Context(), signed(r).Tenant.Name, a, token); err != nil {
+			s.Log.Error("invitation not mailed", "agent", a.ID, "err", err)
+			invite = web.Invite{Link: s.Config.BaseURL + "/invite/" + token, MailErr: "the mail server refused it"}
+		}
+		s.renderAgents(w, r, http.StatusOK, web.Form{}, invite)
 		return
 	}
 	redirect(w, r, "/settings/agents")

@@ -34,10 +34,10 @@ func (d *demo) template(t *testing.T, name string) channel.Template {
 	return channel.Template{}
 }
 
-// templateForm is the composer's fields for a template and its values.
+// templateForm is the composer's fields for a template and its values:
+// the template's id only, as the browser sends it.
 func templateForm(tpl channel.Template, key string, values ...string) url.Values {
-	b, _ := json.Marshal(tpl)
-	f := url.Values{"template": {string(b)}, "key": {key}}
+	f := url.Values{"template_id": {tpl.ID}, "key": {key}}
 	for i, v := range tpl.Variables {
 		if i < len(values) {
 			f.Set(conversation.VariableField(v.Key), values[i])
@@ -116,8 +116,8 @@ func TestTemplateVariablesAreCheckedBeforeSending(t *testing.T) {
 		{"spaces", templateForm(tpl, "e", "Casey      C", "A-1", "Friday"), 422, "four spaces"},
 		{"5000 characters", templateForm(tpl, "f", "Casey", long, "Friday"), 422, "1,024"},
 		{"text too long once filled", templateForm(tpl, "g", strings.Repeat("y", 600), strings.Repeat("z", 600), "Friday"), 422, "at most 1,024 in its text"},
-		{"broken template", url.Values{"template": {`{"ID": 7`}, "key": {"h"}}, 422, "cannot be read"},
-		{"template without id", url.Values{"template": {`{"Name":"x","Body":"Hi"}`}, "key": {"i"}}, 422, "cannot be read"},
+		{"unknown template", url.Values{"template_id": {"HX00000000000000000000000000000000"}, "key": {"h"}}, 422, "no longer among the approved templates"},
+		{"template id of 2,000 characters", url.Values{"template_id": {strings.Repeat("H", 2000)}, "key": {"i"}}, 422, "cannot be read"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, body := d.composerPost(t, chat.ID, tt.form, nil, "")
@@ -137,9 +137,11 @@ func TestTemplateVariablesAreCheckedBeforeSending(t *testing.T) {
 	}
 }
 
-// A template that no longer exists (sent from a stale tab) or that
-// WhatsApp paused fails: the message is orange with its comments and hints
-// and the words of the error, nothing is resent, and it can be deleted.
+// A template that no longer exists or that WhatsApp paused is refused
+// when the agent sends it from a stale tab (the server asks the provider),
+// with nothing stored. One that goes between the agent's send and the send
+// job fails: the message is orange with its comments and hints and the
+// words of the error, nothing is resent, and it can be deleted.
 func TestRefusedTemplateIsOrangeAndCanBeDeleted(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t)
@@ -152,8 +154,18 @@ func TestRefusedTemplateIsOrangeAndCanBeDeleted(t *testing.T) {
 	d.sim.SetTemplateStatus(sandbox.DemoTwilioAccountSID, paused, "paused")
 
 	for _, f := range []url.Values{templateForm(goneTpl, "g", "Casey"), templateForm(pausedTpl, "p", "Casey")} {
-		if status, _ := d.composerPost(t, chat.ID, f, nil, ""); status != http.StatusOK {
-			t.Fatalf("send: %d", status)
+		if status, body := d.composerPost(t, chat.ID, f, nil, ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, "no longer among the approved templates") {
+			t.Fatalf("a template the provider no longer lists: %d\n%s", status, body)
+		}
+	}
+	if n := d.count(t, `SELECT count(*) FROM messages WHERE direction = 'out'`); n != 0 || len(d.sim.Sent(sandbox.DemoTwilioAccountSID)) != 0 {
+		t.Fatalf("a stale tab's template was stored (%d) or sent", n)
+	}
+	// Listed when the agent sent them, gone by the time the job runs.
+	for i, tpl := range []channel.Template{goneTpl, pausedTpl} {
+		u := &conversation.TemplateUse{Template: tpl, Values: map[string]string{"1": "Casey"}}
+		if _, err := d.env.App.Conversations.SendReply(context.Background(), d.admin.TenantID, d.admin.ID, chat.ID, conversation.Reply{Template: u, IdempotencyKey: "late" + itoa(int64(i))}); err != nil {
+			t.Fatal(err)
 		}
 	}
 	eventually(t, "both templates failed", func() bool {
@@ -203,7 +215,7 @@ func TestMacrosPanel(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	env := apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk})
 	d := demoOf(t, env)
-	if err := env.App.Tenants.UpdateChatSettings(context.Background(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}, conversation.ValidStatus); err != nil {
+	if err := env.App.Tenants.UpdateChatSettings(context.Background(), d.admin.TenantID, tenant.ChatSettings{IdleMinutes: 1440, EndStatus: "solved"}); err != nil {
 		t.Fatal(err)
 	}
 	env.Post(t, d.client, "/settings/macros", url.Values{"title": {"Zebra general"}, "body": {"G2"}})
@@ -255,4 +267,43 @@ func TestMacrosPanel(t *testing.T) {
 	eventually(t, "the template delivered", func() bool {
 		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status IN ('delivered', 'read')`) == 1
 	})
+}
+
+// The conversation is the company's record: what it stores of a template
+// is the provider's text with the agent's values, whatever the browser
+// posts besides the template's id (issue 22: a forged template JSON was
+// stored as "FORGED TEXT … your refund was APPROVED").
+func TestForgedTemplateTextIsNotStored(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	d.customerWrites(t, "+15557654321", "Where is my order?")
+	chat := d.liveChats(t)[0]
+	tpl := d.template(t, "order_shipped")
+
+	forged := tpl
+	forged.Body, forged.Variables = "FORGED TEXT {{1}}: your refund was APPROVED", nil
+	b, _ := json.Marshal(forged)
+	form := templateForm(tpl, "forged", "Casey", "A-4521", "Friday")
+	form.Set("template", string(b)) // what the old form carried, trusted then
+	form.Set("body", "FORGED TEXT in the reply box")
+	if status, body := d.composerPost(t, chat.ID, form, nil, ""); status != http.StatusOK {
+		t.Fatalf("send: %d\n%s", status, body)
+	}
+	var stored []string
+	for _, m := range d.messages(t, chat.ID) {
+		if m.Direction == "out" {
+			stored = append(stored, m.Body)
+			if m.Template == nil || m.Template.Body != tpl.Body {
+				t.Errorf("the stored template is not the provider's: %+v", m.Template)
+			}
+		}
+	}
+	const text = "Hi Casey, your order A-4521 has shipped and should arrive on Friday."
+	if len(stored) != 1 || stored[0] != text {
+		t.Fatalf("stored %q, want the provider's text %q", stored, text)
+	}
+	_, page := d.env.Get(t, d.client, "/chats/"+itoa(chat.ID))
+	if strings.Contains(page, "FORGED") {
+		t.Error("the conversation shows the forged text")
+	}
 }

@@ -121,6 +121,9 @@ func (s *Service) webhookURL(provider, token string) string {
 type TwilioForm struct {
 	AccountSID, AuthToken, Sender string
 	DefaultGroupID                int64
+	// Webhook is the form's PendingWebhook.Carried: the integration takes
+	// the webhook URL the form showed.
+	Webhook string
 }
 
 var accountSIDPattern = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
@@ -146,10 +149,19 @@ func (s *Service) ConnectTwilio(ctx context.Context, tid uuid.UUID, f TwilioForm
 	if err := fields.Err(); err != nil {
 		return Integration{}, err
 	}
+	token, err := s.webhookToken(tid, Twilio, f.Webhook)
+	if err != nil {
+		return Integration{}, err
+	}
 	if err := twilio.New(f.AccountSID, f.AuthToken, sender, s.Transport).Verify(ctx); err != nil {
 		return Integration{}, verifyProblem("Twilio", err)
 	}
-	return s.insert(ctx, tid, Twilio, f.AccountSID, f.AuthToken, sender, f.DefaultGroupID)
+	// Only once Twilio accepted the credentials: who holds an account is
+	// told to those who hold its token.
+	if err := s.channelHeld(ctx, tid, Twilio, f.AccountSID, sender); err != nil {
+		return Integration{}, err
+	}
+	return s.insertWithToken(ctx, tid, Twilio, token, f.AccountSID, f.AuthToken, sender, f.DefaultGroupID)
 }
 
 // verifyProblem explains why a provider refused to connect.
@@ -185,14 +197,6 @@ func (s *Service) checkGroup(ctx context.Context, tid uuid.UUID, groupID int64, 
 	return nil
 }
 
-func (s *Service) insert(ctx context.Context, tid uuid.UUID, provider, account, secret, sender string, groupID int64) (Integration, error) {
-	token, err := newWebhookToken()
-	if err != nil {
-		return Integration{}, err
-	}
-	return s.insertWithToken(ctx, tid, provider, token, account, secret, sender, groupID)
-}
-
 func (s *Service) insertWithToken(ctx context.Context, tid uuid.UUID, provider, token, account, secret, sender string, groupID int64) (Integration, error) {
 	sealed, err := s.sealer.Seal(secret, token)
 	if err != nil {
@@ -204,6 +208,12 @@ func (s *Service) insertWithToken(ctx context.Context, tid uuid.UUID, provider, 
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
 			tid, provider, token, account, sealed, credential.Hint(secret), sender, groupID).Scan(&id)
 	})
+	if err != nil {
+		err = s.heldProblem(ctx, err, tid, provider, account, sender)
+	}
+	if postgres.IsUniqueViolation(err, "integrations_webhook_token_key") {
+		err = problem.New(problem.Conflict, "This form's webhook URL already belongs to an integration. Nothing was saved: reload the page and connect again.")
+	}
 	if err != nil {
 		return Integration{}, fmt.Errorf("save %s integration: %w", provider, err)
 	}
@@ -340,23 +350,31 @@ func (s *Service) UpdateTwilio(ctx context.Context, tid uuid.UUID, id int64, f T
 		}
 		hint = credential.Hint(tok)
 	}
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
+	err = s.change(ctx, tid, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE integrations SET sender = $2, default_group_id = $3, credentials = $4, credentials_hint = $5 WHERE id = $1`,
 			id, sender, f.DefaultGroupID, sealed, hint)
 		return err
 	})
+	return s.heldProblem(ctx, err, tid, Twilio, cur.Account, sender)
 }
 
 // SetEnabled turns an integration on or off; webhooks of a disabled one
 // answer 404 and store nothing.
 func (s *Service) SetEnabled(ctx context.Context, tid uuid.UUID, id int64, enabled bool) error {
-	return s.change(ctx, tid, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE integrations SET enabled = $2 WHERE id = $1`, id, enabled)
-		if err == nil && tag.RowsAffected() == 0 {
-			return problem.New(problem.NotFound, "No such integration.")
+	var cur Integration
+	err := s.change(ctx, tid, func(tx pgx.Tx) error {
+		var err error
+		if cur, err = GetTx(ctx, tx, id); err != nil {
+			return err
 		}
+		_, err = tx.Exec(ctx, `UPDATE integrations SET enabled = $2 WHERE id = $1`, id, enabled)
 		return err
 	})
+	if postgres.IsUniqueViolation(err, oneChannelKey) {
+		// Another integration holds the channel now: say which.
+		return s.heldProblem(ctx, err, tid, cur.Provider, cur.Account, cur.Sender)
+	}
+	return err
 }
 
 // Delete removes an integration. Its chats and cases stay, without it. A
@@ -409,4 +427,31 @@ func (s *Service) Templates(ctx context.Context, tid uuid.UUID, id int64) (chann
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return prov.Templates(ctx)
+}
+
+// Template is the approved template with this id on one of the tenant's
+// integrations, as the provider lists it now. A form names a template only
+// by its id: the text Parley stores and the variables it asks for come
+// from here, never from the browser (issue 22: a forged body was stored).
+// A template the provider no longer lists, and a provider that cannot be
+// asked, are problems on the form's "template" field.
+func (s *Service) Template(ctx context.Context, tid uuid.UUID, id int64, templateID string) (channel.Template, error) {
+	templateID = strings.TrimSpace(templateID)
+	if templateID == "" || len(templateID) > 1000 {
+		return channel.Template{}, problem.Field("template", "This template cannot be read; pick it again from the macros panel.")
+	}
+	ts, err := s.Templates(ctx, tid, id)
+	var se *channel.SendError
+	if errors.As(err, &se) {
+		return channel.Template{}, problem.Field("template", fmt.Sprintf("The provider could not be asked for this template just now (%s). Nothing was sent; try again.", strings.TrimSuffix(se.Message, ".")))
+	}
+	if err != nil {
+		return channel.Template{}, err
+	}
+	for _, t := range ts.List {
+		if t.ID == templateID {
+			return t, nil
+		}
+	}
+	return channel.Template{}, problem.Field("template", "This template is no longer among the approved templates of this WhatsApp number. Nothing was sent; pick one again from the macros panel.")
 }

@@ -25,6 +25,8 @@ type OneMsgForm struct {
 	// Phone is the number the WhatsApp account is linked to.
 	Phone          string
 	DefaultGroupID int64
+	// Webhook is the form's PendingWebhook.Carried.
+	Webhook string
 }
 
 // maxOneMsgWebhooks is how many webhook URLs 1msg keeps for a channel.
@@ -54,6 +56,10 @@ func (s *Service) ConnectOneMsg(ctx context.Context, tid uuid.UUID, f OneMsgForm
 	if err := fields.Err(); err != nil {
 		return Integration{}, err
 	}
+	token, err := s.webhookToken(tid, OneMsg, f.Webhook)
+	if err != nil {
+		return Integration{}, err
+	}
 	c, err := onemsg.New(api, f.Token, number, s.Transport)
 	if err != nil {
 		return Integration{}, problem.Field("api_url", err.Error())
@@ -61,8 +67,9 @@ func (s *Service) ConnectOneMsg(ctx context.Context, tid uuid.UUID, f OneMsgForm
 	if err := c.Verify(ctx); err != nil {
 		return Integration{}, oneMsgProblem(err)
 	}
-	token, err := newWebhookToken()
-	if err != nil {
+	// Before the channel's webhooks are touched: a channel another
+	// integration holds stays as it is.
+	if err := s.channelHeld(ctx, tid, OneMsg, api, number); err != nil {
 		return Integration{}, err
 	}
 	hook := s.webhookURL(OneMsg, token)
@@ -70,8 +77,10 @@ func (s *Service) ConnectOneMsg(ctx context.Context, tid uuid.UUID, f OneMsgForm
 		return Integration{}, err
 	}
 	ig, err := s.insertWithToken(ctx, tid, OneMsg, token, api, f.Token, number, f.DefaultGroupID)
-	if err != nil {
-		_ = s.unregisterWebhook(ctx, c, hook) // best effort: nothing was saved
+	if err != nil && !s.tokenTaken(ctx, token) {
+		// Best effort: nothing was saved. A hook an integration holds
+		// (the same form sent twice, and the other one won) stays.
+		_ = s.unregisterWebhook(ctx, c, hook)
 	}
 	return ig, err
 }

@@ -108,7 +108,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 
 	cfg := &river.Config{
 		Logger: opts.Logger,
-		Queues: map[string]river.QueueConfig{
+		Queues: map[string]river.QueueConfig{ // each is listed in Queues
 			river.QueueDefault: {MaxWorkers: 20},
 			ruleevent.Queue:    {MaxWorkers: 10},
 		},
@@ -148,6 +148,9 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 			return nil, err
 		}
 		cfg.Middleware = []rivertype.Middleware{m}
+		if err := opts.Metrics.Register(newQueueDepth(db.Pool, opts.Logger)); err != nil {
+			return nil, fmt.Errorf("register river queue metrics: %w", err)
+		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(db.Pool), cfg)
 	if err != nil {
@@ -176,6 +179,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []prometheus.Collector{m.total, m.duration} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register river metrics: %w", err)
+		}
+	}
+	for _, k := range kinds {
+		for _, o := range outcomes {
+			m.total.WithLabelValues(k, o)
 		}
 	}
 	return m, nil

@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"parley/internal/conversation"
 	"parley/internal/postgres"
 	"parley/internal/problem"
+	"parley/internal/tenant"
 )
 
 // Macro is a title, a text and optionally a status to set.
@@ -117,11 +117,11 @@ func (s *Service) Get(ctx context.Context, tid uuid.UUID, o Owner, id int64) (Ma
 
 // Create stores a new macro for the owner.
 func (s *Service) Create(ctx context.Context, tid uuid.UUID, o Owner, f Form) (Macro, error) {
-	if err := f.check(); err != nil {
-		return Macro{}, err
-	}
 	var m Macro
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) (err error) { m, err = insert(ctx, tx, tid, o, f); return err })
+	if _, ok := problem.As(err); ok {
+		return m, err
+	}
 	if err != nil {
 		return m, fmt.Errorf("create macro: %w", err)
 	}
@@ -131,13 +131,13 @@ func (s *Service) Create(ctx context.Context, tid uuid.UUID, o Owner, f Form) (M
 // CreateTx is Create inside tx, a transaction of tenant tid (for a change
 // that stores a macro with other things, as rule's examples do).
 func CreateTx(ctx context.Context, tx pgx.Tx, tid uuid.UUID, o Owner, f Form) (Macro, error) {
-	if err := f.check(); err != nil {
-		return Macro{}, err
-	}
 	return insert(ctx, tx, tid, o, f)
 }
 
 func insert(ctx context.Context, tx pgx.Tx, tid uuid.UUID, o Owner, f Form) (Macro, error) {
+	if err := f.validate(ctx, tx); err != nil {
+		return Macro{}, err
+	}
 	rows, _ := tx.Query(ctx, `INSERT INTO macros (tenant_id, owner_id, title, body, set_status) VALUES ($1, $2, $3, $4, nullif($5, ''))
 		RETURNING id, owner_id, title, body, set_status`, tid, o.id(), f.Title, f.Body, f.Status)
 	return pgx.CollectExactlyOneRow(rows, scan)
@@ -158,10 +158,10 @@ func GeneralBodyTx(ctx context.Context, tx pgx.Tx, id int64) (string, error) {
 
 // Update changes one of the owner's macros.
 func (s *Service) Update(ctx context.Context, tid uuid.UUID, o Owner, id int64, f Form) error {
-	if err := f.check(); err != nil {
-		return err
-	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		if err := f.validate(ctx, tx); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE macros SET title = $3, body = $4, set_status = nullif($5, ''), updated_at = now()
 			WHERE id = $1 AND owner_id IS NOT DISTINCT FROM $2`, id, o.id(), f.Title, f.Body, f.Status)
 		if err != nil {
@@ -205,10 +205,40 @@ func (f *Form) check() error {
 	case n > 4096:
 		errs.Add("body", "A macro's text is at most 4,096 characters, as a WhatsApp message.")
 	}
-	if f.Status != "" && !conversation.ValidStatus(f.Status) {
-		errs.Add("status", "Choose a status, or none.")
-	}
 	return errs.Err()
+}
+
+// validate checks the form and its status (against tx's tenant's list),
+// each problem next to its field, all at once.
+func (f *Form) validate(ctx context.Context, tx pgx.Tx) error {
+	err := f.check()
+	serr := f.checkStatus(ctx, tx)
+	sp, ok := problem.As(serr)
+	if serr == nil || !ok {
+		if serr != nil {
+			return serr
+		}
+		return err
+	}
+	p, ok := problem.As(err)
+	if !ok {
+		return serr
+	}
+	if p.Fields == nil {
+		p.Fields = map[string]string{}
+	}
+	for k, v := range sp.Fields {
+		p.Fields[k] = v
+	}
+	return p
+}
+
+// checkStatus refuses a status not in the tenant's list (tx's tenant).
+func (f *Form) checkStatus(ctx context.Context, tx pgx.Tx) error {
+	if f.Status == "" {
+		return nil
+	}
+	return tenant.CheckStatusTx(ctx, tx, "status", f.Status)
 }
 
 func scan(row pgx.CollectableRow) (Macro, error) {

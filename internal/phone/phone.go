@@ -39,7 +39,14 @@ func Normalize(s, defaultRegion string) (string, error) {
 	if !phonenumbers.IsPossibleNumber(n) {
 		return "", ErrInvalid
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	// A number whose E.164 form reads back as another number (a trunk 0
+	// after the country code, "+49 0…", is dropped once more on every
+	// reading) is no real number: one person would be stored under two.
+	if again, err := phonenumbers.Parse(e164, ""); err != nil || phonenumbers.Format(again, phonenumbers.E164) != e164 {
+		return "", ErrInvalid
+	}
+	return e164, nil
 }
 
 // Digits is the number without "+", as WhatsApp IDs and wa.me links use it.

@@ -5,9 +5,14 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	neturl "net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for goose and River's migrator
 	"github.com/pressly/goose/v3"
@@ -49,7 +54,8 @@ func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	// River's tables are created by this role after our default-privilege
 	// grants, but grant explicitly so an existing River schema works too.
 	if _, err := db.ExecContext(ctx, `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+AppRole+`;
-		GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO `+AppRole); err != nil {
+		GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO `+AppRole+`;
+		REVOKE ALL ON tenant_scope_key FROM `+AppRole); err != nil { // the owner's alone
 		return fmt.Errorf("grant river tables: %w", err)
 	}
 	return nil
@@ -136,4 +142,74 @@ func latestVersion() (int64, error) {
 		}
 	}
 	return latest, nil
+}
+
+// Provision makes the serving role of servingURL ready, connected as the
+// owner (ownerURL, after Migrate): if servingURL cannot log in yet, it
+// creates its role (or gives parley_app LOGIN and the URL's password), a
+// member of parley_app and nothing else; and it stores the tenant-scope key
+// derived from secret (PARLEY_SECRET_KEY) where only the owner reads it.
+// It changes nothing that is already right, so replicas may all call it.
+func Provision(ctx context.Context, ownerURL, servingURL string, secret []byte) error {
+	owner, err := pgx.Connect(ctx, ConnString(ownerURL))
+	if err != nil {
+		return fmt.Errorf("PARLEY_OWNER_DATABASE_URL: %w", err)
+	}
+	defer owner.Close(ctx)
+	if _, err := owner.Exec(ctx, `INSERT INTO tenant_scope_key (key) VALUES ($1)
+		ON CONFLICT (one) DO UPDATE SET key = EXCLUDED.key WHERE tenant_scope_key.key <> EXCLUDED.key`, ScopeKey(secret)); err != nil {
+		return fmt.Errorf("store the tenant-scope key: %w", err)
+	}
+	if c, err := pgx.Connect(ctx, ConnString(servingURL)); err == nil {
+		c.Close(ctx)
+		return nil
+	}
+	u, err := neturl.Parse(servingURL)
+	if err != nil || u.User == nil || u.User.Username() == "" {
+		return errors.New("DATABASE_URL: names no user: give the serving role, e.g. postgres://parley_app:PASSWORD@host/db")
+	}
+	name := u.User.Username()
+	pw, hasPW := u.User.Password()
+	password := "PASSWORD NULL"
+	if hasPW {
+		// Utility statements take no parameters; standard_conforming_strings
+		// (on since Postgres 9.1) makes doubling quotes enough.
+		password = "PASSWORD '" + strings.ReplaceAll(pw, "'", "''") + "'"
+	}
+	ident := pgx.Identifier{name}.Sanitize()
+	var exists bool
+	if err := owner.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)`, name).Scan(&exists); err != nil {
+		return err
+	}
+	stmts := []string{}
+	if !exists {
+		stmts = append(stmts, "CREATE ROLE "+ident+" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE "+password)
+	} else {
+		stmts = append(stmts, "ALTER ROLE "+ident+" LOGIN "+password)
+	}
+	if name != AppRole {
+		stmts = append(stmts, "GRANT "+AppRole+" TO "+ident)
+	}
+	for _, s := range stmts {
+		if _, err := owner.Exec(ctx, s); err != nil {
+			return fmt.Errorf("set up the serving role %s (as the owner: it needs CREATEROLE, or create the role yourself: LOGIN, a member of %s): %w", name, AppRole, err)
+		}
+	}
+	c, err := pgx.Connect(ctx, ConnString(servingURL))
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: the serving role %s was set up but cannot log in: %w", name, err)
+	}
+	c.Close(ctx)
+	return nil
+}
+
+// AppURL is url (the owner's) with the user and password of the serving role
+// parley_app instead.
+func AppURL(url, password string) string {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return url
+	}
+	u.User = neturl.UserPassword(AppRole, password)
+	return u.String()
 }

@@ -51,12 +51,12 @@ func TestEveryTenantTableHasRowLevelSecurity(t *testing.T) {
 		t.Fatalf("found only %v: the enumeration is broken", tables)
 	}
 	for _, table := range tables {
-		var view, invoker, enabled bool
+		var view, invoker, enabled, forced bool
 		var policies int
-		err := owner.QueryRow(ctx, `SELECT c.relkind = 'v', 'security_invoker=true' = ANY(coalesce(c.reloptions, '{}')), c.relrowsecurity,
+		err := owner.QueryRow(ctx, `SELECT c.relkind = 'v', 'security_invoker=true' = ANY(coalesce(c.reloptions, '{}')), c.relrowsecurity, c.relforcerowsecurity,
 				(SELECT count(*) FROM pg_policies p WHERE p.tablename = c.relname AND p.schemaname = 'public'
 					AND p.qual LIKE '%current_tenant()%' AND p.with_check LIKE '%current_tenant()%')
-			FROM pg_class c WHERE c.relname = $1 AND c.relnamespace = 'public'::regnamespace`, table).Scan(&view, &invoker, &enabled, &policies)
+			FROM pg_class c WHERE c.relname = $1 AND c.relnamespace = 'public'::regnamespace`, table).Scan(&view, &invoker, &enabled, &forced, &policies)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,8 +68,8 @@ func TestEveryTenantTableHasRowLevelSecurity(t *testing.T) {
 			}
 			continue
 		}
-		if !enabled || policies == 0 {
-			t.Errorf("table %s: row level security enabled=%t, tenant policies=%d; every tenant table needs both", table, enabled, policies)
+		if !enabled || !forced || policies == 0 {
+			t.Errorf("table %s: row level security enabled=%t, forced=%t, tenant policies=%d; every tenant table needs all three (FORCE, and the owner's policy owner_crosses_tenants for the SECURITY DEFINER functions: see migration 20261203213000)", table, enabled, forced, policies)
 		}
 	}
 }
@@ -169,7 +169,7 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	var igID int64
 	err = db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO integrations (tenant_id, provider, webhook_token, account, credentials, credentials_hint, sender, default_group_id)
-			VALUES ($1, 'twilio', $2, 'AC1', '\x00', '', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`, admin.TenantID, "hook-"+name).Scan(&igID)
+			VALUES ($1, 'twilio', $2, 'AC-' || $2, '\x00', '', '+15550001111', (SELECT min(id) FROM groups)) RETURNING id`, admin.TenantID, "hook-"+name).Scan(&igID)
 	})
 	if err != nil {
 		t.Fatal(err)

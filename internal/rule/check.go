@@ -11,17 +11,30 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"parley/internal/conversation"
 	"parley/internal/problem"
 	"parley/internal/ruleevent"
+	"parley/internal/tenant"
 )
 
 // check validates a rule: a name, a known trigger, conditions and actions
 // that exist and refer to things of this tenant.
 func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
-	var ref refs
-	if err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) (err error) { ref, err = loadRefs(ctx, tx); return err }); err != nil {
+	var (
+		ref      refs
+		statuses []string
+	)
+	if err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) (err error) {
+		if ref, err = loadRefs(ctx, tx); err != nil {
+			return err
+		}
+		statuses, err = tenant.StatusesTx(ctx, tx)
 		return err
+	}); err != nil {
+		return err
+	}
+	validStatus := func(s string) bool { return slices.Contains(statuses, s) }
+	notAStatus := func(s string) string {
+		return "“" + s + "” is not one of this workspace's statuses (" + strings.Join(statuses, ", ") + ")."
 	}
 	errs := problem.Fields{}
 	r.Name = strings.TrimSpace(r.Name)
@@ -59,8 +72,8 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 			errs.Add(field, "Only a rule that runs on a message can test its text.")
 		case c.Field == "text_matches" && !validRegexp(c.Value):
 			errs.Add(field, "This is not a valid regular expression.")
-		case c.Field == "status" && !conversation.ValidStatus(c.Value):
-			errs.Add(field, "Choose a status.")
+		case c.Field == "status" && !validStatus(c.Value):
+			errs.Add(field, notAStatus(c.Value))
 		case c.Field == "assignee" && c.Value != "none" && !ref["agent"][c.Value]:
 			errs.Add(field, "Choose one of your agents, or none.")
 		case c.Field == "client_has" && !slices.Contains([]string{"name", "email", "phone", "whatsapp"}, c.Value):
@@ -81,8 +94,10 @@ func (s *Service) check(ctx context.Context, tid uuid.UUID, r *Rule) error {
 		field := "action_" + strconv.Itoa(i)
 		switch a.Kind {
 		case "end_chat", "set_status":
-			if !conversation.ValidStatus(a.Value) {
+			if a.Value == "" {
 				errs.Add(field, "Choose the status to set.")
+			} else if !validStatus(a.Value) {
+				errs.Add(field, notAStatus(a.Value))
 			}
 		case "assign_group":
 			if !ref["group"][a.Value] {

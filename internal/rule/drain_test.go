@@ -169,7 +169,7 @@ func TestARunStartingBeforeAChangeCommitsRunsItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT set_config('app.tenant_id', $1, true)`, f.Admin.TenantID.String()); err != nil {
+	if err := f.DB.Scope(ctx, tx, f.Admin.TenantID); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Events.Record(ctx, tx, f.Admin.TenantID, ruleevent.ClientMessage, 0,

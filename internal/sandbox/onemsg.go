@@ -106,13 +106,15 @@ type omInstance struct {
 	// acks; off, a failed webhook is not posted again (no source says 1msg
 	// retries otherwise).
 	guaranteed bool
-	profile    map[string]string // GET /me fields
-	templates  []*omTemplate
-	convs      map[string][]*omMessage // by customer +E164, oldest first
-	names      map[string]string       // customer's profile name
-	userIDs    map[string]string       // customer's business-scoped user id (BSUID) → +E164
-	lastIn     map[string]time.Time    // customer's last inbound message: the 24-hour window
-	sent       []OneMsgSent
+	// trial: an unpaid channel, which sends only to its own number.
+	trial     bool
+	profile   map[string]string // GET /me fields
+	templates []*omTemplate
+	convs     map[string][]*omMessage // by customer +E164, oldest first
+	names     map[string]string       // customer's profile name
+	userIDs   map[string]string       // customer's business-scoped user id (BSUID) → +E164
+	lastIn    map[string]time.Time    // customer's last inbound message: the 24-hour window
+	sent      []OneMsgSent
 }
 
 type omTemplate struct {
@@ -345,6 +347,16 @@ func (o *OneMsg) WaitIdle() {
 	defer o.mu.Unlock()
 	for o.inflight > 0 {
 		o.idle.Wait()
+	}
+}
+
+// SetTrial makes a channel a trial one (on) or a paid one (off): a trial
+// channel refuses to send to any number but its own.
+func (o *OneMsg) SetTrial(instanceID string, on bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if in, ok := o.instances[instanceID]; ok {
+		in.trial = on
 	}
 }
 

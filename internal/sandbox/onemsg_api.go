@@ -326,6 +326,27 @@ func (o *OneMsg) windowOpen(in *omInstance, customer string) bool {
 	return !last.IsZero() && o.now().Sub(last) <= omWindow
 }
 
+// omTrialRefusal is 1msg's answer to a trial channel sending to another
+// number than its own. 1msg answers trial and subscriptionBlocked
+// channels 403 in plain text (research/onemsg.md §5); a trial channel
+// "allows you only to explore 1msg and send messages exclusively to your
+// own number" (the article). The wording is UNVERIFIED.
+const omTrialRefusal = "subscriptionBlocked: trial channel, messages can be sent only to the channel's own number"
+
+// trialRefuses answers 403 for a trial channel's message to anyone but
+// its own number.
+func (o *OneMsg) trialRefuses(w http.ResponseWriter, in *omInstance, customer string) bool {
+	o.mu.Lock()
+	refuse := in.trial && customer != in.phone
+	o.mu.Unlock()
+	if refuse {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, omTrialRefusal)
+	}
+	return refuse
+}
+
 // omWindow is WhatsApp's customer service window.
 const omWindow = 24 * time.Hour
 
@@ -344,6 +365,9 @@ func (o *OneMsg) sendMessage(w http.ResponseWriter, r *http.Request, in *omInsta
 	customer, fail := o.recipient(in, body)
 	if fail != "" {
 		sentFalse(w, fail)
+		return
+	}
+	if o.trialRefuses(w, in, customer) {
 		return
 	}
 	if !o.windowOpen(in, customer) {
@@ -382,6 +406,9 @@ func (o *OneMsg) sendFile(w http.ResponseWriter, r *http.Request, in *omInstance
 	customer, fail := o.recipient(in, body)
 	if fail != "" {
 		sentFalse(w, fail)
+		return
+	}
+	if o.trialRefuses(w, in, customer) {
 		return
 	}
 	if !o.windowOpen(in, customer) {
@@ -424,6 +451,9 @@ func (o *OneMsg) sendButton(w http.ResponseWriter, r *http.Request, in *omInstan
 	customer, fail := o.recipient(in, body)
 	if fail != "" {
 		sentFalse(w, fail)
+		return
+	}
+	if o.trialRefuses(w, in, customer) {
 		return
 	}
 	if !o.windowOpen(in, customer) {
@@ -512,6 +542,9 @@ func (o *OneMsg) sendTemplate(w http.ResponseWriter, r *http.Request, in *omInst
 	customer, fail := o.recipient(in, body)
 	if fail != "" {
 		sentFalse(w, fail)
+		return
+	}
+	if o.trialRefuses(w, in, customer) {
 		return
 	}
 	text, code, link := renderOneMsgTemplate(tpl, jsonish(body["params"]))

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"strings"
 	"time"
@@ -33,8 +34,9 @@ const InvitationTTL = 7 * 24 * time.Hour
 
 // Tenant is one customer company.
 type Tenant struct {
-	ID   uuid.UUID
-	Name string
+	ID          uuid.UUID
+	Name        string
+	RequireTOTP bool // every agent needs a second factor
 }
 
 // Agent is a person of a tenant who answers clients.
@@ -49,6 +51,7 @@ type Agent struct {
 	CreatedAt   time.Time
 	SeenAt      *time.Time // last sign of an open page (see MarkOnline)
 	Away        bool       // said so: takes no round-robin chats
+	HasTOTP     bool       // signs in with a second factor
 	Online      bool       `db:"-"`
 }
 
@@ -88,18 +91,21 @@ type Group struct {
 
 // Service is the tenant domain.
 type Service struct {
-	db    *postgres.DB
-	clock clock.Clock
+	db      *postgres.DB
+	clock   clock.Clock
+	mailing Accounts
 }
 
 // NewService returns the tenant service.
 func NewService(db *postgres.DB, c clock.Clock) *Service {
-	return &Service{db: db, clock: c}
+	return &Service{db: db, clock: c, mailing: Accounts{Log: slog.Default()}}
 }
 
 // SignUpForm is what the sign-up page posts.
 type SignUpForm struct {
 	Company, Name, Email, Password string
+	// Verified skips the email confirmation (the sandbox's demo admin).
+	Verified bool
 }
 
 // SignUp creates a tenant, its first admin and a default group.
@@ -131,11 +137,23 @@ func (s *Service) SignUp(ctx context.Context, f SignUpForm) (Agent, error) {
 		if err != nil {
 			return err
 		}
+		if s.MailEnabled() && !f.Verified { // the first admin confirms their email
+			if _, err := tx.Exec(ctx, `UPDATE agents SET email_verified = false WHERE id = $1`, a.ID); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO group_members (tenant_id, group_id, agent_id) SELECT $1, id, $2 FROM groups`, tid, a.ID)
 		return err
 	})
 	if err != nil {
 		return Agent{}, fmt.Errorf("sign up %q: %w", f.Email, err)
+	}
+	if s.MailEnabled() && !f.Verified {
+		// The helpdesk exists: a mail that fails now is sent again at the
+		// next log-in.
+		if err := s.sendVerification(ctx, tid, a.ID, a.Email); err != nil {
+			s.mailing.Log.Error("confirmation mail not sent", "tenant", tid, "agent", a.ID, "err", err)
+		}
 	}
 	return a, nil
 }
@@ -156,7 +174,7 @@ func insertAgent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, email, name, rol
 	return a, nil
 }
 
-const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away`
+const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away, totp_secret IS NOT NULL AS has_totp`
 
 // ErrBadCredentials is the one answer to a wrong email or password.
 var ErrBadCredentials = problem.New(problem.Unauthorized, "The email or password is wrong.")
@@ -164,14 +182,15 @@ var ErrBadCredentials = problem.New(problem.Unauthorized, "The email or password
 // Authenticate returns the active agent with this email and password.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (Agent, error) {
 	var (
-		tid    uuid.UUID
-		id     int64
-		hash   *string
-		active bool
+		tid      uuid.UUID
+		id       int64
+		hash     *string
+		active   bool
+		verified bool
 	)
 	err := s.db.InSystem(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT tenant_id, agent_id, password_hash, active FROM login_lookup($1)`,
-			normalizeEmail(email)).Scan(&tid, &id, &hash, &active)
+		return tx.QueryRow(ctx, `SELECT tenant_id, agent_id, password_hash, active, email_verified FROM login_lookup($1)`,
+			normalizeEmail(email)).Scan(&tid, &id, &hash, &active, &verified)
 	})
 	if errors.Is(err, pgx.ErrNoRows) || hash == nil {
 		_, _ = checkPassword(dummyHash, password)
@@ -190,6 +209,12 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Age
 	if !active {
 		return Agent{}, problem.New(problem.Unauthorized, "This account has been deactivated. Ask an admin of your company.")
 	}
+	if !verified && s.MailEnabled() {
+		if err := s.sendVerification(ctx, tid, id, normalizeEmail(email)); err != nil {
+			return Agent{}, err
+		}
+		return Agent{}, problem.New(problem.Unauthorized, "Confirm your email first: we have sent you a new link. Open it, then log in.")
+	}
 	return s.Agent(ctx, tid, id)
 }
 
@@ -197,7 +222,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Age
 func (s *Service) Tenant(ctx context.Context, tid uuid.UUID) (Tenant, error) {
 	var t Tenant
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT id, name FROM tenants`).Scan(&t.ID, &t.Name)
+		return tx.QueryRow(ctx, `SELECT id, name, require_totp FROM tenants`).Scan(&t.ID, &t.Name, &t.RequireTOTP)
 	})
 	if err != nil {
 		return t, fmt.Errorf("load tenant %s: %w", tid, err)
@@ -399,7 +424,8 @@ func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("purge expired invitations: %w", err)
 	}
-	return n, nil
+	m, err := s.PurgeExpiredAccountTokens(ctx)
+	return n + m, err
 }
 
 func newToken() (string, error) {
@@ -465,7 +491,7 @@ type Signed struct {
 func (s *Service) SignedIn(ctx context.Context, tid uuid.UUID, agentID int64) (Signed, error) {
 	var sg Signed
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT id, name FROM tenants`).Scan(&sg.Tenant.ID, &sg.Tenant.Name); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT id, name, require_totp FROM tenants`).Scan(&sg.Tenant.ID, &sg.Tenant.Name, &sg.Tenant.RequireTOTP); err != nil {
 			return fmt.Errorf("load tenant: %w", err)
 		}
 		var err error

@@ -54,7 +54,7 @@
       if (el.hasAttribute("data-composer-window")) {
         if (ms <= 0 && !el.classList.contains("window-closed")) {
           el.classList.add("window-closed");
-          el.textContent = "The 24-hour window is closed — only an approved template can be sent";
+          el.textContent = el.getAttribute("data-closed-text") || "The 24-hour window is closed — only an approved template can be sent";
           var form = el.closest("form");
           if (form) {
             form.querySelectorAll("textarea, input[type=file]").forEach(function (x) { x.disabled = true; });

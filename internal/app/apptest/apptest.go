@@ -25,6 +25,7 @@ import (
 	"parley/internal/app"
 	"parley/internal/clock"
 	"parley/internal/config"
+	"parley/internal/mailpit"
 	"parley/internal/postgres"
 	"parley/internal/postgres/pgtest"
 )
@@ -35,6 +36,7 @@ type Env struct {
 	App   *app.App
 	DBURL string
 	Clock clock.Clock
+	Mail  *mailpit.Server // the mails Parley sent (see mail.go)
 }
 
 // Options tune Start.
@@ -51,11 +53,18 @@ type Options struct {
 	// MediaURL is the attachment store (two replicas share one); empty
 	// makes a directory of the test's own.
 	MediaURL string
+	// Log, when set, receives every log line (debug level and up, JSON
+	// as in production) instead of the test's log: tests that read what
+	// Parley logs.
+	Log io.Writer
+	// Configure, when set, changes the app's configuration before it
+	// starts (an https base URL, proxy headers, a media link lifetime).
+	Configure func(*config.Config)
 }
 
 // SecretKey seals the credentials of every test app: a replica a test
 // starts itself must use it too.
-const SecretKey = "0123456789abcdef0123456789abcdef"
+const SecretKey = pgtest.SecretKey
 
 // Start runs Parley on a random loopback port until the test ends.
 func Start(t testing.TB, opts Options) *Env {
@@ -76,7 +85,7 @@ func Start(t testing.TB, opts Options) *Env {
 	}))
 	base := "http://" + srv.Listener.Addr().String()
 	cfg := config.Config{
-		DatabaseURL: opts.DBURL,
+		DatabaseURL: pgtest.AppURL(opts.DBURL),
 		Addr:        srv.Listener.Addr().String(),
 		BaseURL:     base,
 		SecretKey:   []byte(SecretKey),
@@ -84,8 +93,19 @@ func Start(t testing.TB, opts Options) *Env {
 		Sandbox:     opts.Sandbox,
 		MediaURL:    opts.MediaURL,
 	}
+	mails := startMailpit(t)
+	cfg.SMTPURL = mails.SMTPURL()
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if opts.Log != nil {
+		log = slog.New(slog.NewJSONHandler(opts.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if err := postgres.MigrateURL(ctx, opts.DBURL, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Provision(ctx, opts.DBURL, cfg.DatabaseURL, cfg.SecretKey); err != nil {
 		t.Fatal(err)
 	}
 	a, err := app.New(ctx, app.Params{Config: cfg, Log: log, Clock: opts.Clock, TestOnly: true,
@@ -108,7 +128,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock}
+	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock, Mail: mails}
 }
 
 // testWriter sends the app's log lines to the test's log while the test

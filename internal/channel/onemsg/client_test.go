@@ -290,7 +290,7 @@ func TestReadFailures(t *testing.T) {
 		{401, ``, "401", "1msg refused the token. Check the channel's API token.", false},
 		{401, `{"error":"Wrong token"}`, "401", "1msg refused the token: Wrong token. Check the channel's API token.", false},
 		{400, `{"error":"Bad request"}`, "", "1msg refused the request (HTTP 400): Bad request.", false},
-		{403, `Channel is blocked`, "403", "1msg refused the request: Channel is blocked.", false},
+		{403, `Channel is blocked`, "403", onemsg.TrialRefusal + ": Channel is blocked.", false},
 		{429, ``, "429", "1msg is limiting how fast Parley may call it; the request will be retried", true},
 		{503, `<html>busy</html>`, "", "1msg failed (HTTP 503); try again in a moment", true},
 		{200, `<html>hello</html>`, "", "1msg gave an answer Parley could not read", false},

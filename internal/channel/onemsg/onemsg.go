@@ -231,14 +231,19 @@ func (c *Client) failure(method string, status int, body []byte, send bool) *cha
 	case status >= 500:
 		return &channel.SendError{Message: fmt.Sprintf("1msg failed (HTTP %d); try again in a moment", status), Retryable: true, Err: err}
 	case status == http.StatusForbidden:
-		// Trial and blocked channels answer 403 with plain text (§5).
-		return &channel.SendError{Code: "403", Message: said("1msg refused the request", words), Err: err}
+		// Trial and blocked channels answer 403 with plain text (§5): a
+		// trial channel sends only to its own number.
+		return &channel.SendError{Code: "403", Message: said(TrialRefusal, words), Err: err}
 	case send:
 		// 400 and the rest: 1msg's (or Meta's) words about the message.
 		return &channel.SendError{Code: code, Message: channel.Explain(code, words), Err: err}
 	}
 	return &channel.SendError{Code: code, Message: said(fmt.Sprintf("1msg refused the request (HTTP %d)", status), words), Err: err}
 }
+
+// TrialRefusal is 1msg's 403 in plain words: a trial (or blocked)
+// channel, which sends only to its own number.
+const TrialRefusal = "1msg refused: this channel is on trial or its subscription is blocked, and a trial 1msg channel sends messages only to its own number. Parley needs a paid channel: pay for the channel in your 1msg account. 1msg says"
 
 // said is a sentence that ends with 1msg's own words, when it gave some:
 // "1msg refused the token: Wrong token … parameter."

@@ -162,7 +162,7 @@ func parseRaw(body []byte) (w Webhook, ok bool, err error) {
 				}
 			}
 			for i, raw := range v.Messages {
-				m, err := parseMetaMessage(raw, false, names)
+				m, err := limitItem(raw, func(raw json.RawMessage) (Message, error) { return parseMetaMessage(raw, false, names) })
 				if err != nil {
 					w.Skipped = append(w.Skipped, fmt.Sprintf("message %s: %v", itemName(i, m.ProviderMessageID), err))
 					continue
@@ -170,7 +170,7 @@ func parseRaw(body []byte) (w Webhook, ok bool, err error) {
 				w.Messages = append(w.Messages, m)
 			}
 			for i, raw := range v.Echoes {
-				m, err := parseMetaMessage(raw, true, names)
+				m, err := limitItem(raw, func(raw json.RawMessage) (Message, error) { return parseMetaMessage(raw, true, names) })
 				if err != nil {
 					w.Skipped = append(w.Skipped, fmt.Sprintf("echo %s: %v", itemName(i, m.ProviderMessageID), err))
 					continue
@@ -178,7 +178,7 @@ func parseRaw(body []byte) (w Webhook, ok bool, err error) {
 				w.Messages = append(w.Messages, m)
 			}
 			for i, raw := range v.Statuses {
-				st, err := parseMetaStatus(raw)
+				st, err := limitItem(raw, parseMetaStatus)
 				if err != nil {
 					w.Skipped = append(w.Skipped, fmt.Sprintf("status %s: %v", itemName(i, st.ProviderMessageID), err))
 					continue

@@ -320,7 +320,7 @@ func TestSendAnswers(t *testing.T) {
 		{name: "401", status: 401, body: `{"error":"Wrong token \"` + testToken + `\" for channel \"` + testInstance + `\". Please provide token as a GET parameter."}`,
 			wantErr: true, code: "401", message: "~1msg refused the token: Wrong token"},
 		{name: "403 plain text", status: 403, body: "subscriptionBlocked: the channel's trial has ended", wantErr: true, code: "403",
-			message: "1msg refused the request: subscriptionBlocked: the channel's trial has ended."},
+			message: onemsg.TrialRefusal + ": subscriptionBlocked: the channel's trial has ended."},
 		{name: "429", status: 429, body: `{"error":"Too many requests"}`, wantErr: true, code: "429", retryable: true, message: "~retried"},
 		{name: "500", status: 500, body: `{"error":"Internal Server Error"}`, wantErr: true, message: "~may or may not have reached the client"},
 		{name: "502 HTML", status: 502, body: `<html><body>Bad Gateway</body></html>`, wantErr: true, message: "~may or may not have reached the client"},

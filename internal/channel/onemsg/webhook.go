@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"parley/internal/channel"
 )
@@ -84,7 +85,7 @@ func ParseWebhook(body []byte) (Webhook, error) {
 	}
 	w := Webhook{InstanceID: strings.TrimSpace(string(env.InstanceID))}
 	for i, raw := range env.Messages {
-		m, err := parseMessage(raw)
+		m, err := limitItem(raw, parseMessage)
 		if err != nil {
 			w.Skipped = append(w.Skipped, fmt.Sprintf("message %s: %v", itemName(i, m.ProviderMessageID), err))
 			continue
@@ -92,7 +93,7 @@ func ParseWebhook(body []byte) (Webhook, error) {
 		w.Messages = append(w.Messages, m)
 	}
 	for i, raw := range env.Acks {
-		st, err := parseAck(raw)
+		st, err := limitItem(raw, parseAck)
 		if err != nil {
 			w.Skipped = append(w.Skipped, fmt.Sprintf("ack %s: %v", itemName(i, st.ProviderMessageID), err))
 			continue
@@ -100,6 +101,28 @@ func ParseWebhook(body []byte) (Webhook, error) {
 		w.Acks = append(w.Acks, st)
 	}
 	return w, nil
+}
+
+// MaxItemBytes caps one item of a webhook (a message, an echo, an ack):
+// WhatsApp's longest text, 4,096 characters, escaped as JSON at worst
+// (12 bytes a character), with every other field, fits well below it.
+const MaxItemBytes = 64 << 10
+
+// limitItem refuses an item over MaxItemBytes before reading it, and a
+// message whose text is longer than WhatsApp's 4,096 characters after:
+// WhatsApp delivers neither, so such an item is not 1msg's.
+func limitItem[T any](raw json.RawMessage, parse func(json.RawMessage) (T, error)) (T, error) {
+	if len(raw) > MaxItemBytes {
+		var zero T
+		return zero, fmt.Errorf("%d bytes, over the %d KiB an item may have", len(raw), MaxItemBytes>>10)
+	}
+	v, err := parse(raw)
+	if m, ok := any(v).(Message); ok && err == nil {
+		if n := utf8.RuneCountInString(m.Body); n > channel.MaxTextRunes {
+			return v, fmt.Errorf("a text of %d characters, over WhatsApp's %d", n, channel.MaxTextRunes)
+		}
+	}
+	return v, err
 }
 
 // itemName names an item in a Skipped line: its id, else its position.

@@ -29,6 +29,9 @@ func ValidSignature(authToken, publicURL string, form url.Values, signature stri
 			params[k] = v[0]
 		}
 	}
+	// Twilio signs the URL without its fragment (the connection overrides
+	// Parley puts there, #rt=…), which it never sends.
+	publicURL, _, _ = strings.Cut(publicURL, "#")
 	v := client.NewRequestValidator(authToken)
 	return v.Validate(publicURL, params, signature)
 }

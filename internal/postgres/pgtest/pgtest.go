@@ -50,8 +50,14 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// SecretKey is the PARLEY_SECRET_KEY of tests: every test database's
+// tenant-scope key derives from it.
+const SecretKey = "0123456789abcdef0123456789abcdef"
+
 // URL returns the URL of a fresh migrated database for t, connecting as a
-// non-superuser role that owns the schema (as in production).
+// non-superuser role that owns the schema (as in production): the owner's
+// URL, for migrations and for tests that look past row-level security.
+// AppURL(URL(t)) is the serving role's.
 func URL(t testing.TB) string {
 	t.Helper()
 	if adminURL == "" {
@@ -80,11 +86,17 @@ func URL(t testing.TB) string {
 	return pgtestdb.Custom(t, conf, migrator{}).URL()
 }
 
-// New returns a pool on a fresh migrated database, closed when t ends.
+// AppURL is the URL of the serving role parley_app on the database of
+// ownerURL (the test cluster trusts local connections; the password is
+// what production would carry).
+func AppURL(ownerURL string) string { return postgres.AppURL(ownerURL, "parley_app") }
+
+// New returns a pool of the serving role on a fresh migrated database,
+// closed when t ends, and the owner's URL.
 func New(t testing.TB) (*postgres.DB, string) {
 	t.Helper()
 	dbURL := URL(t)
-	db, err := postgres.Open(context.Background(), dbURL)
+	db, err := postgres.Open(context.Background(), AppURL(dbURL), []byte(SecretKey))
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -94,10 +106,20 @@ func New(t testing.TB) (*postgres.DB, string) {
 
 type migrator struct{}
 
-func (migrator) Hash() (string, error) { return postgres.MigrationsHash() }
+// Hash names the template: the migrations', and a version of what Migrate
+// does besides them (grants, Provision), raised when that changes.
+func (migrator) Hash() (string, error) {
+	h, err := postgres.MigrationsHash()
+	return h + "-2", err
+}
 
-func (migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) error {
-	return postgres.Migrate(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+func (migrator) Migrate(ctx context.Context, db *sql.DB, conf pgtestdb.Config) error {
+	if err := postgres.Migrate(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		return err
+	}
+	// The template gets the serving role (a cluster's role, made once) and
+	// the tenant-scope key of SecretKey; each test's clone has both.
+	return postgres.Provision(ctx, conf.URL(), AppURL(conf.URL()), []byte(SecretKey))
 }
 
 // EmptyDatabase returns the URL of a new, empty database (no migrations),
