@@ -322,16 +322,26 @@ func TestOneMsgSends(t *testing.T) {
 	d.omsim.RemoveTemplate(sandbox.DemoOneMsgInstance, "conversation_follow_up", "en")
 	d.omsim.AddTemplate(sandbox.DemoOneMsgInstance, sandbox.OneMsgTemplate{Name: "conversation_follow_up", Language: "en", Status: "paused",
 		Namespace: strings.SplitN(follow.ID, "/", 2)[0], Body: "Hello! We have an update on your request."})
-	if status, _ := d.composerPost(t, chat.ID, templateForm(follow, "t2"), nil, ""); status != http.StatusOK {
-		t.Fatalf("paused template: %d", status)
+	// From a stale tab it is refused (the server asks 1msg); listed when
+	// sent, paused by the time the job runs, it fails.
+	if status, body := d.composerPost(t, chat.ID, templateForm(follow, "t2"), nil, ""); status != http.StatusUnprocessableEntity || !strings.Contains(body, "no longer among the approved templates") {
+		t.Fatalf("paused template from a stale tab: %d", status)
+	}
+	if _, err := d.env.App.Conversations.SendReply(context.Background(), d.admin.TenantID, d.admin.ID, chat.ID,
+		conversation.Reply{Template: &conversation.TemplateUse{Template: follow}, IdempotencyKey: "t2-late"}); err != nil {
+		t.Fatal(err)
 	}
 	eventually(t, "the paused template failed", func() bool {
 		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status = 'failed' AND error_message = 'This template is paused by WhatsApp'`) == 1
 	})
 	// And a template 1msg no longer has fails at once, with its words.
 	d.omsim.RemoveTemplate(sandbox.DemoOneMsgInstance, "issue_resolved_check", "en")
-	if status, _ := d.composerPost(t, chat.ID, templateForm(check, "t3", "Mo"), nil, ""); status != http.StatusOK {
-		t.Fatalf("removed template: %d", status)
+	if status, _ := d.composerPost(t, chat.ID, templateForm(check, "t3", "Mo"), nil, ""); status != http.StatusUnprocessableEntity {
+		t.Fatalf("removed template from a stale tab: %d", status)
+	}
+	if _, err := d.env.App.Conversations.SendReply(context.Background(), d.admin.TenantID, d.admin.ID, chat.ID,
+		conversation.Reply{Template: &conversation.TemplateUse{Template: check, Values: map[string]string{"1": "Mo"}}, IdempotencyKey: "t3-late"}); err != nil {
+		t.Fatal(err)
 	}
 	eventually(t, "the removed template failed", func() bool {
 		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status = 'failed'`) == 2
