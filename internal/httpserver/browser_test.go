@@ -33,6 +33,11 @@ func TestBrowserSignUpAgentsAndSettingsAccess(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] #f-email`)),
 	)
+	apptest.Step(t, ctx, "confirm the email with the mail's link",
+		chromedp.Navigate(env.URL+env.LinkIn(t, "ada@acme.test", 1, "/verify/")),
+		chromedp.Navigate(env.URL+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] #f-email`)),
+	)
 	apptest.Step(t, ctx, "log in with a wrong password",
 		chromedp.SendKeys(chromedp.CSS("#f-email"), "ada@acme.test"),
 		chromedp.SendKeys(chromedp.CSS("#f-password"), "not my password"),

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"parley/internal/channel"
+	"parley/internal/conversation"
 	"parley/internal/sandbox"
 )
 
@@ -22,9 +24,8 @@ func TestDeletingAFailedMessageKeepsPreviewsTrue(t *testing.T) {
 	gone := d.sim.AddTemplate(sandbox.DemoTwilioAccountSID, sandbox.Template{FriendlyName: "gone_preview", Language: "en", Body: "Your order ships {{1}}"})
 	tpl := d.template(t, "gone_preview")
 	d.sim.RemoveTemplate(sandbox.DemoTwilioAccountSID, gone)
-	if status, _ := d.composerPost(t, chat.ID, templateForm(tpl, "gp", "tomorrow"), nil, ""); status != http.StatusOK {
-		t.Fatalf("send: %d", status)
-	}
+	// Listed when sent, gone by the time the send job runs: it fails.
+	lateTemplate(t, d, chat.ID, tpl, "gp", "tomorrow")
 	eventually(t, "the template failed", func() bool {
 		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status = 'failed'`) == 1
 	})
@@ -69,9 +70,7 @@ func TestDeletingAFailedMessageKeepsPreviewsTrue(t *testing.T) {
 	gone = d.sim.AddTemplate(sandbox.DemoTwilioAccountSID, sandbox.Template{FriendlyName: "gone_again", Language: "en", Body: "Refund on its way {{1}}"})
 	tpl = d.template(t, "gone_again")
 	d.sim.RemoveTemplate(sandbox.DemoTwilioAccountSID, gone)
-	if status, _ := d.composerPost(t, chat.ID, templateForm(tpl, "ga", "today"), nil, ""); status != http.StatusOK {
-		t.Fatalf("send: %d", status)
-	}
+	lateTemplate(t, d, chat.ID, tpl, "ga", "today")
 	eventually(t, "the second template failed", func() bool {
 		return d.count(t, `SELECT count(*) FROM messages WHERE kind = 'template' AND status = 'failed'`) == 1
 	})
@@ -91,5 +90,15 @@ func TestDeletingAFailedMessageKeepsPreviewsTrue(t *testing.T) {
 	}
 	if _, list := d.env.Get(t, d.client, "/cases"); strings.Contains(list, "Refund on its way") || !strings.Contains(list, "Where is my parcel?") {
 		t.Error("All cases still shows the deleted message as the case's preview")
+	}
+}
+
+// lateTemplate sends a template that the provider removes before the send
+// job runs (the composer refuses one it no longer lists).
+func lateTemplate(t *testing.T, d *demo, chatID int64, tpl channel.Template, key, value string) {
+	t.Helper()
+	r := conversation.Reply{Template: &conversation.TemplateUse{Template: tpl, Values: map[string]string{"1": value}}, IdempotencyKey: key}
+	if _, err := d.env.App.Conversations.SendReply(t.Context(), d.admin.TenantID, d.admin.ID, chatID, r); err != nil {
+		t.Fatalf("send: %v", err)
 	}
 }
