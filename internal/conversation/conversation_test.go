@@ -312,7 +312,7 @@ func TestStatusesAppliedInOneBatch(t *testing.T) {
 		{ProviderMessageID: "SMa", Status: "sent"}, // late: stays delivered
 		{ProviderMessageID: "SMb", Status: "failed", ErrorCode: "63016"},
 		{ProviderMessageID: "SMa", Status: "read"},
-		{ProviderMessageID: "SMnew", Status: "sent"}, // overtook its send
+		{ProviderMessageID: "SMnew", Status: "sent"},                     // overtook its send
 		{ProviderMessageID: "SMa", Status: "failed", ErrorCode: "63016"}, // after read: ignored
 		{ProviderMessageID: "SMb", Status: "delivered"},                  // after failed: ignored
 	}
