@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"parley/internal/app/apptest"
 	"parley/internal/conversation"
+	"parley/internal/media"
 	"parley/internal/media/s3test"
 	"parley/internal/sandbox"
 )
@@ -56,7 +58,9 @@ func TestTwoReplicasShareFilesThroughTheBucket(t *testing.T) {
 	_ = one.env.App.DB.InTenant(context.Background(), one.admin.TenantID, func(tx pgxTx) error {
 		return tx.QueryRow(context.Background(), `SELECT public_token FROM attachments WHERE filename = 'invoice.pdf'`).Scan(&token)
 	})
-	resp, err := http.Get(one.env.URL + "/media/public/" + token + "/invoice.pdf")
+	// The link the provider is given is signed, as replica two signed it.
+	signed := media.SignToken([]byte(apptest.SecretKey), token, time.Now().Add(time.Hour))
+	resp, err := http.Get(one.env.URL + "/media/public/" + signed + "/invoice.pdf")
 	if err != nil {
 		t.Fatal(err)
 	}
