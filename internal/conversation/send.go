@@ -294,82 +294,74 @@ func (s *Service) Deliver(ctx context.Context, tid uuid.UUID, msgID int64, lastA
 	return err
 }
 
-// prepareDelivery reads a queued message and what sending it needs, in one
-// transaction that also records the attempt when it is the first. It
-// returns nil when there is nothing to send, or the words of a failure
-// that needs no provider.
+// prepareDelivery reads a queued message and what sending it needs, and
+// records the attempt when it is the first, in one round trip: the reads
+// and the update go with the transaction's start. It returns nil when
+// there is nothing to send, or the words of a failure that needs no
+// provider.
 func (s *Service) prepareDelivery(ctx context.Context, tid uuid.UUID, msgID int64) (*delivery, string, error) {
 	var (
-		d       = &delivery{msgID: msgID}
-		m       Message
-		c       Case
-		at      *Attachment
-		failed  string
-		nothing bool
+		d     = &delivery{msgID: msgID}
+		m     Message
+		cases []Case
+		atts  []Attachment
+		found bool
 	)
-	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT id, case_id, kind, body, status, provider_message_id, meta->'template', meta->'buttons', send_attempted_at
-			FROM messages WHERE id = $1 AND direction = 'out' FOR UPDATE`, msgID).
-			Scan(&m.ID, &m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID, &m.Template, &m.ReplyButtons, &d.tried)
-		if errors.Is(err, pgx.ErrNoRows) {
-			nothing = true // deleted before it was sent
-			return nil
+	first := &pgx.Batch{}
+	first.Queue(`SELECT case_id, kind, body, status, provider_message_id, meta->'template', meta->'buttons', send_attempted_at
+		FROM messages WHERE id = $1 AND direction = 'out' FOR UPDATE`, msgID).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			found = true
+			if err := rows.Scan(&m.CaseID, &m.Kind, &m.Body, &m.Status, &m.ProviderMessageID, &m.Template, &m.ReplyButtons, &d.tried); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("read message %d to send: %w", msgID, err)
-		}
-		if m.Status != "queued" || m.ProviderMessageID != nil {
-			nothing = true
-			return nil
-		}
-		d.caseID = m.CaseID
-		if c, err = caseTx(ctx, tx, m.CaseID, false); err != nil {
-			return err
-		}
-		if c.IntegrationID == nil {
-			failed = "The WhatsApp integration of this chat was deleted."
-			return nil
-		}
-		if d.ig, err = integration.GetTx(ctx, tx, *c.IntegrationID); err != nil {
-			return err
-		}
-		// Once an attempt may have gone out, the provider's answer decides.
-		if d.tried == nil && m.Kind != "template" && !c.WindowOpen(s.clock.Now()) {
-			failed = channel.WindowClosedMessage
-			return nil
-		}
-		rows, _ := tx.Query(ctx, `SELECT id, message_id, filename, content_type, size, state, error, storage_key, public_token
-			FROM attachments WHERE message_id = $1 ORDER BY id LIMIT 1`, msgID)
-		atts, err := pgx.CollectRows(rows, pgx.RowToStructByName[Attachment])
-		if err != nil {
-			return err
-		}
-		if len(atts) > 0 {
-			at = &atts[0]
-		}
-		if d.tried == nil {
-			_, err = tx.Exec(ctx, `UPDATE messages SET send_attempted_at = $2 WHERE id = $1`, msgID, s.clock.Now())
-		}
+		return rows.Err()
+	})
+	first.Queue(selectCase+` WHERE c.id = (SELECT case_id FROM messages WHERE id = $1)`, msgID).Query(func(rows pgx.Rows) (err error) {
+		cases, err = pgx.CollectRows(rows, pgx.RowToStructByName[Case])
 		return err
 	})
+	first.Queue(`SELECT id, message_id, filename, content_type, size, state, error, storage_key, public_token
+		FROM attachments WHERE message_id = $1 ORDER BY id LIMIT 1`, msgID).Query(func(rows pgx.Rows) (err error) {
+		atts, err = pgx.CollectRows(rows, pgx.RowToStructByName[Attachment])
+		return err
+	})
+	// The first attempt is recorded before the provider is called; a
+	// message that turns out to need no call is failed or left alone below.
+	first.Queue(`UPDATE messages SET send_attempted_at = $2
+		WHERE id = $1 AND status = 'queued' AND provider_message_id IS NULL AND send_attempted_at IS NULL`, msgID, s.clock.Now())
+	if err := s.db.InTenantFrom(ctx, tid, first, func(pgx.Tx) error { return nil }); err != nil {
+		return nil, "", fmt.Errorf("read message %d to send: %w", msgID, err)
+	}
+	if !found || m.Status != "queued" || m.ProviderMessageID != nil || len(cases) == 0 {
+		return nil, "", nil // deleted before it was sent, or already sent
+	}
+	c := cases[0]
+	d.caseID = m.CaseID
+	if c.IntegrationID == nil {
+		return nil, "The WhatsApp integration of this chat was deleted.", nil
+	}
+	// Once an attempt may have gone out, the provider's answer decides.
+	if d.tried == nil && m.Kind != "template" && !c.WindowOpen(s.clock.Now()) {
+		return nil, channel.WindowClosedMessage, nil
+	}
+	ig, err := s.integrations.Cached(ctx, tid, *c.IntegrationID)
 	switch {
-	case problem.Is(err, problem.NotFound), problem.Is(err, problem.Conflict):
-		p, _ := problem.As(err)
-		return nil, p.Msg, nil
+	case problem.Is(err, problem.NotFound):
+		return nil, "The WhatsApp integration of this chat was deleted.", nil
 	case err != nil:
 		return nil, "", err
-	case failed != "":
-		return nil, failed, nil
-	case nothing:
-		return nil, "", nil
 	}
+	d.ig = ig
 	d.out = channel.Outgoing{To: c.ClientAddress(), Body: m.Body, Buttons: m.ReplyButtons, StatusCallback: s.integrations.WebhookURL(d.ig)}
 	if m.Template != nil {
 		// The template, its values and its media go; Body stays the filled
 		// text, by which a lookup recognises the message.
 		d.out = m.Template.Outgoing(d.out)
 	}
-	if at != nil && at.PublicToken != nil {
+	if len(atts) > 0 && atts[0].PublicToken != nil {
+		at := atts[0]
 		d.out.MediaURL = s.publicMedia() + media.SignToken(s.linkKey, *at.PublicToken, s.clock.Now().Add(s.linkTTL)) + "/" + at.Filename
 		d.out.MediaType = at.ContentType
 		d.out.Filename = at.Filename
@@ -429,17 +421,20 @@ func (s *Service) adopt(ctx context.Context, tid uuid.UUID, d *delivery, prov ch
 	return false, nil
 }
 
-// recordSent records the provider's id and status of a sent message.
+// recordSent records the provider's id and status of a sent message, in
+// one round trip.
 func (s *Service) recordSent(ctx context.Context, tid uuid.UUID, d *delivery, res channel.SendResult) error {
-	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE messages SET provider_message_id = nullif($2, ''), updated_at = $3, send_attempted_at = NULL,
-				status = CASE WHEN status = 'queued' AND $4 <> 'queued' THEN $4 ELSE status END
-			WHERE id = $1`, d.msgID, res.ProviderMessageID, s.clock.Now(), res.Status)
-		if err != nil {
-			return fmt.Errorf("record provider id of message %d: %w", d.msgID, err)
-		}
-		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: d.caseID})
-	})
+	first := &pgx.Batch{}
+	first.Queue(`UPDATE messages SET provider_message_id = nullif($2, ''), updated_at = $3, send_attempted_at = NULL,
+			status = CASE WHEN status = 'queued' AND $4 <> 'queued' THEN $4 ELSE status END
+		WHERE id = $1`, d.msgID, res.ProviderMessageID, s.clock.Now(), res.Status)
+	if err := realtime.QueueNotify(first, realtime.Event{TenantID: tid, Kind: "message", CaseID: d.caseID}); err != nil {
+		return err
+	}
+	if err := s.db.InTenantFrom(ctx, tid, first, func(pgx.Tx) error { return nil }); err != nil {
+		return fmt.Errorf("record provider id of message %d: %w", d.msgID, err)
+	}
+	return nil
 }
 
 // unconfirmed ends a message whose send Parley could not confirm: it may

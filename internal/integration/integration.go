@@ -72,13 +72,21 @@ type Service struct {
 	// the integration page (0: the default).
 	SettingsTimeout time.Duration
 
-	cache *realtime.Cache[string, Integration] // by webhook token
+	cache *realtime.Cache[cacheKey, Integration]
+}
+
+// cacheKey finds a cached integration by its webhook token (webhooks) or
+// by its tenant and id (sends).
+type cacheKey struct {
+	token  string
+	tenant uuid.UUID
+	id     int64
 }
 
 // NewService returns the integration service; baseURL is PARLEY_BASE_URL.
 func NewService(db *postgres.DB, sealer *credential.Sealer, baseURL string, transport http.RoundTripper) *Service {
 	return &Service{db: db, sealer: sealer, baseURL: baseURL, Transport: transport,
-		cache: realtime.NewCache[string, Integration](time.Minute)}
+		cache: realtime.NewCache[cacheKey, Integration](time.Minute)}
 }
 
 // WebhookURL is the address the provider posts to for this integration.
@@ -274,7 +282,7 @@ func (s *Service) List(ctx context.Context, tid uuid.UUID) ([]Integration, error
 // from this replica's cache or in one round trip. An unknown, disabled or
 // deleted one is NotFound: the webhook answers 404 and stores nothing.
 func (s *Service) ByWebhookToken(ctx context.Context, provider, token string) (Integration, error) {
-	i, err := s.cache.Get(token, func() (Integration, bool, error) {
+	i, err := s.cache.Get(cacheKey{token: token}, func() (Integration, bool, error) {
 		rows, _ := s.db.Pool.Query(ctx, `SELECT * FROM integration_by_webhook_token($1)`, token)
 		i, err := pgx.CollectExactlyOneRow(rows, scanIntegration)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -291,8 +299,18 @@ func (s *Service) ByWebhookToken(ctx context.Context, provider, token string) (I
 	return i, nil
 }
 
-// Forget empties the webhook cache: an integration changed, here or (told
-// by a notification) on another replica.
+// Cached returns one integration of the tenant, from this replica's cache
+// or the database: sending reads it for every message, and it seldom
+// changes (every change empties the caches of every replica).
+func (s *Service) Cached(ctx context.Context, tid uuid.UUID, id int64) (Integration, error) {
+	return s.cache.Get(cacheKey{tenant: tid, id: id}, func() (Integration, bool, error) {
+		i, err := s.Get(ctx, tid, id)
+		return i, err == nil, err
+	})
+}
+
+// Forget empties the integration cache: an integration changed, here or
+// (told by a notification) on another replica.
 func (s *Service) Forget() { s.cache.Forget() }
 
 // change runs fn, a change to the tenant's integrations, and has every
