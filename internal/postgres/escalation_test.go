@@ -101,6 +101,11 @@ func TestServingRoleCannotEscalateEvenWithArbitrarySQL(t *testing.T) {
 		`SELECT key FROM tenant_scope_key`,
 		`UPDATE tenant_scope_key SET key = '\x` + strings.Repeat("00", 32) + `'`,
 		`ALTER FUNCTION tenant_scope_ok(uuid, text) OWNER TO CURRENT_USER`,
+		// A temporary table of its own key, which tenant_scope_ok read
+		// first, or a temporary "agents" that later statements on the
+		// pooled connection would read instead of the real one.
+		`CREATE TEMP TABLE tenant_scope_key (one bool, key bytea)`,
+		`CREATE TEMP TABLE agents (tenant_id uuid, id bigint, email text, password_hash text)`,
 	}
 	for _, stmt := range refused {
 		if _, err := app.Exec(ctx, stmt); err == nil {
@@ -117,6 +122,19 @@ func TestServingRoleCannotEscalateEvenWithArbitrarySQL(t *testing.T) {
 	}
 	if err := postgres.CheckServingRole(ctx, app); err != nil {
 		t.Errorf("after the attempts: %v", err)
+	}
+
+	// The functions that run as the owner find no object of the caller's
+	// first: each searches the temporary schema last.
+	rows, _ := owner.Query(ctx, `SELECT p.oid::regprocedure::text FROM pg_proc p
+		WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef
+		  AND NOT coalesce(p.proconfig @> ARRAY['search_path=public, pg_temp'], false)`)
+	loose, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loose) > 0 {
+		t.Errorf("SECURITY DEFINER functions whose search path does not end with pg_temp: %v", loose)
 	}
 }
 

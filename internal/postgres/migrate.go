@@ -148,8 +148,11 @@ func latestVersion() (int64, error) {
 // owner (ownerURL, after Migrate): if servingURL cannot log in yet, it
 // creates its role (or gives parley_app LOGIN and the URL's password), a
 // member of parley_app and nothing else; and it stores the tenant-scope key
-// derived from secret (PARLEY_SECRET_KEY) where only the owner reads it.
-// It changes nothing that is already right, so replicas may all call it.
+// derived from secret (PARLEY_SECRET_KEY) where only the owner reads it;
+// and it takes TEMPORARY on the database from PUBLIC, so the serving role
+// cannot shadow tables with temporary ones (a database's privileges are
+// not copied from its template, so this is not a migration). It changes
+// nothing that is already right, so replicas may all call it.
 func Provision(ctx context.Context, ownerURL, servingURL string, secret []byte) error {
 	owner, err := pgx.Connect(ctx, ConnString(ownerURL))
 	if err != nil {
@@ -159,6 +162,13 @@ func Provision(ctx context.Context, ownerURL, servingURL string, secret []byte) 
 	if _, err := owner.Exec(ctx, `INSERT INTO tenant_scope_key (key) VALUES ($1)
 		ON CONFLICT (one) DO UPDATE SET key = EXCLUDED.key WHERE tenant_scope_key.key <> EXCLUDED.key`, ScopeKey(secret)); err != nil {
 		return fmt.Errorf("store the tenant-scope key: %w", err)
+	}
+	var db string
+	if err := owner.QueryRow(ctx, `SELECT current_database()`).Scan(&db); err != nil {
+		return err
+	}
+	if _, err := owner.Exec(ctx, "REVOKE TEMPORARY ON DATABASE "+pgx.Identifier{db}.Sanitize()+" FROM PUBLIC"); err != nil {
+		return fmt.Errorf("revoke temporary tables from PUBLIC (as the database's owner): %w", err)
 	}
 	if c, err := pgx.Connect(ctx, ConnString(servingURL)); err == nil {
 		c.Close(ctx)

@@ -106,17 +106,20 @@ func (db *DB) check(ctx context.Context) error {
 // security: a superuser, a role with BYPASSRLS, one that owns (or can act
 // as the owner of) the database or any table, function or schema in it, or
 // one that may create objects in the public schema (where it could plant
-// an operator or function that the owner's functions would run).
+// an operator or function that the owner's functions would run), or one
+// that may create temporary tables (which come first in every search path
+// that does not name pg_temp, so they would shadow the tables of later
+// statements on the same pooled connection).
 func CheckServingRole(ctx context.Context, conn *pgx.Conn) error {
 	var role string
-	var super, bypass, owner, create bool
+	var super, bypass, owner, create, temp bool
 	err := conn.QueryRow(ctx, `SELECT r.rolname, r.rolsuper, r.rolbypassrls,
 			pg_has_role(current_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER')
 			OR EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND pg_has_role(current_user, c.relowner, 'MEMBER'))
 			OR EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND pg_has_role(current_user, p.proowner, 'MEMBER'))
 			OR EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = 'public' AND pg_has_role(current_user, n.nspowner, 'MEMBER')),
-			has_schema_privilege('public', 'CREATE')
-		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&role, &super, &bypass, &owner, &create)
+			has_schema_privilege('public', 'CREATE'), has_database_privilege(current_database(), 'TEMPORARY')
+		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&role, &super, &bypass, &owner, &create, &temp)
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}
@@ -130,6 +133,8 @@ func CheckServingRole(ctx context.Context, conn *pgx.Conn) error {
 		why = "owns (or can act as the owner of) the database or its schema"
 	case create:
 		why = "may create objects in the public schema"
+	case temp:
+		why = "may create temporary tables (REVOKE TEMPORARY ON DATABASE … FROM PUBLIC, as the migrations do when they run as the database's owner)"
 	}
 	if why != "" {
 		return fmt.Errorf("DATABASE_URL: role %s %s, so row-level security would not hold: serve as %s (or a login role that is a member of it) and give the owner's URL as PARLEY_OWNER_DATABASE_URL", role, why, AppRole)

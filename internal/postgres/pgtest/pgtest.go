@@ -83,7 +83,13 @@ func URL(t testing.TB) string {
 		},
 		ForceTerminateConnections: true,
 	}
-	return pgtestdb.Custom(t, conf, migrator{}).URL()
+	dbURL := pgtestdb.Custom(t, conf, migrator{}).URL()
+	// What a clone does not inherit from its template (the database's own
+	// privileges), as every replica's start would do.
+	if err := postgres.Provision(context.Background(), dbURL, AppURL(dbURL), []byte(SecretKey)); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return dbURL
 }
 
 // AppURL is the URL of the serving role parley_app on the database of
@@ -110,7 +116,7 @@ type migrator struct{}
 // does besides them (grants, Provision), raised when that changes.
 func (migrator) Hash() (string, error) {
 	h, err := postgres.MigrationsHash()
-	return h + "-2", err
+	return h + "-3", err
 }
 
 func (migrator) Migrate(ctx context.Context, db *sql.DB, conf pgtestdb.Config) error {
