@@ -39,6 +39,10 @@ type Provider interface {
 	// unknown it tells whether the message went out. An error means the
 	// provider could not tell.
 	Lookup(ctx context.Context, m Outgoing, since time.Time) ([]SendResult, error)
+	// Status asks where a message the provider accepted stands now, for
+	// one whose status callbacks stopped coming (the provider gave up
+	// posting them). An error means the provider could not tell.
+	Status(ctx context.Context, providerMessageID string) (Status, error)
 	// FetchMedia downloads an inbound file, at most max bytes; a larger
 	// file returns ErrTooLarge with the size when known.
 	FetchMedia(ctx context.Context, url string, max int64) (Media, error)

@@ -178,3 +178,67 @@ func (s *Service) deferStatus(ctx context.Context, ig integration.Integration, s
 		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Second)})
 	return err
 }
+
+// Statuses a provider gave up posting: replies it accepted whose status
+// stayed queued or sent StatusPatience after they were created are asked
+// about once, up to StatusHorizon after.
+const (
+	StatusPatience = 10 * time.Minute
+	StatusHorizon  = time.Hour
+)
+
+// CheckStalledStatuses asks the provider where each stalled reply stands
+// (channel.Provider.Status) and applies the answer as if its callback had
+// come; the periodic job calls it. Each reply is asked about once: the
+// sweep records the question before asking, so another replica's sweep
+// skips it. It returns how many answers moved a reply on.
+func (s *Service) CheckStalledStatuses(ctx context.Context) (int, error) {
+	type stalled struct {
+		tid        uuid.UUID
+		ig         int64
+		providerID string
+	}
+	var todo []stalled
+	now := s.clock.Now()
+	find := fmt.Sprintf(`SELECT tenant_id, message_id FROM stalled_sends($1::timestamptz - interval '%d seconds', $1::timestamptz - interval '%d seconds', $2)`,
+		int(StatusHorizon.Seconds()), int(StatusPatience.Seconds()))
+	_, err := s.sweep(ctx, find,
+		func(ctx context.Context, tx pgx.Tx, tid uuid.UUID, ids []int64) (int, error) {
+			rows, _ := tx.Query(ctx, `UPDATE messages SET status_checked_at = $2 WHERE id = ANY($1) AND status_checked_at IS NULL
+				RETURNING integration_id, provider_message_id`, ids, now)
+			var ig int64
+			var pid string
+			_, err := pgx.ForEachRow(rows, []any{&ig, &pid}, func() error {
+				todo = append(todo, stalled{tid, ig, pid})
+				return nil
+			})
+			return 0, err
+		})
+	if err != nil {
+		return 0, fmt.Errorf("claim stalled statuses: %w", err)
+	}
+	answered := 0
+	for _, m := range todo {
+		ig, err := s.integrations.Cached(ctx, m.tid, m.ig)
+		if err != nil {
+			continue // deleted since: nothing to ask
+		}
+		prov, err := s.integrations.Provider(ig)
+		if err != nil {
+			continue
+		}
+		st, err := prov.Status(ctx, m.providerID)
+		if err != nil {
+			s.log.WarnContext(ctx, "stalled status: the provider could not tell", "tenant_id", m.tid, "provider_message_id", m.providerID, "err", err)
+			continue
+		}
+		if st.Status == channel.StatusQueued {
+			continue
+		}
+		if _, err := s.ApplyStatus(ctx, ig, st); err != nil {
+			return answered, err
+		}
+		answered++
+	}
+	return answered, nil
+}

@@ -130,6 +130,68 @@ func TestSendThatCannotBeConfirmedSaysSo(t *testing.T) {
 	}
 }
 
+// A provider that gives up posting a reply's statuses (every retry of the
+// callback failed) left it "queued" for good. Some minutes on, Parley asks
+// the provider once where it stands and shows that: read, as the client's
+// phone has it.
+func TestStatusesTheProviderGaveUpPostingAreAskedFor(t *testing.T) {
+	t.Parallel()
+	for _, provider := range []string{"twilio", "1msg"} {
+		t.Run(provider, func(t *testing.T) {
+			t.Parallel()
+			d := startDemo(t)
+			ctx := context.Background()
+			var chat conversation.Case
+			if provider == "twilio" {
+				d.customerWrites(t, "+15557657777", "Hello?")
+				chat = d.liveChats(t)[0]
+				d.sim.SetFaults(sandbox.TwilioFaults{CallbackLossRate: 1})
+			} else {
+				d.customerWrites1msg(t, sandbox.OneMsgInbound{From: "+15557657778", Body: "Hello?"})
+				chat = d.chatOn(t, d.om.ID)
+				d.omsim.SetFaults(sandbox.OneMsgFaults{AckLossRate: 1})
+			}
+			if status, _ := d.reply(t, chat.ID, "It ships today.", "gave-up-"+provider, nil, ""); status != http.StatusOK {
+				t.Fatal(status)
+			}
+			m := waitForOutgoing(t, d, chat.ID, "the provider to take the reply", func(m conversation.Message) bool { return m.ProviderMessageID != nil })
+			d.sim.WaitIdle()
+			d.omsim.WaitIdle()
+			check := func() int {
+				t.Helper()
+				n, err := d.env.App.Conversations.CheckStalledStatuses(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := check(); n != 0 {
+				t.Fatalf("a reply sent a moment ago was asked about (%d)", n)
+			}
+			if m = waitForOutgoing(t, d, chat.ID, "the reply", func(conversation.Message) bool { return true }); m.Status != "queued" {
+				t.Fatalf("with no callback the reply is %s", m.Status)
+			}
+			// Its callbacks never come: some minutes pass.
+			err := d.env.App.DB.InTenant(ctx, d.admin.TenantID, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `UPDATE messages SET created_at = created_at - $2::interval WHERE id = $1`, m.ID, conversation.StatusPatience+time.Minute)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := check(); n != 1 {
+				t.Fatalf("the stalled reply was settled %d times, want 1", n)
+			}
+			if m = waitForOutgoing(t, d, chat.ID, "the reply", func(conversation.Message) bool { return true }); m.Status != "read" {
+				t.Fatalf("after asking the provider the reply is %s, want read", m.Status)
+			}
+			if n := check(); n != 0 {
+				t.Fatalf("the reply was asked about again (%d)", n)
+			}
+		})
+	}
+}
+
 // waitForOutgoing waits until the chat's last outgoing message meets cond
 // and returns it. An unknown outcome settles after conversation.SendSettle.
 func waitForOutgoing(t *testing.T, d *demo, caseID int64, what string, cond func(conversation.Message) bool) conversation.Message {

@@ -74,6 +74,9 @@ const (
 	defaultJobTimeout  = time.Minute
 	defaultSendTimeout = 45 * time.Second
 	defaultRescueAfter = 90 * time.Second
+	// statusCheckInterval: each stalled reply is asked about in the first
+	// sweep after conversation.StatusPatience.
+	statusCheckInterval = 5 * time.Minute
 )
 
 // New builds the River client with every worker and periodic job. Start it
@@ -105,6 +108,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	river.AddWorker(workers, &EndIdleChatsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 	river.AddWorker(workers, &CloseWindowsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 	river.AddWorker(workers, &SweepMediaWorker{Conversations: svc.Conversations, Log: opts.Logger})
+	river.AddWorker(workers, &CheckStatusesWorker{Conversations: svc.Conversations, Log: opts.Logger})
 
 	cfg := &river.Config{
 		Logger: opts.Logger,
@@ -135,6 +139,9 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(opts.PurgeInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return SweepMediaArgs{}, nil },
 				&river.PeriodicJobOpts{ID: "sweep_media", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(statusCheckInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return CheckStatusesArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "check_stalled_statuses", RunOnStart: true}),
 		},
 		TestOnly: opts.TestOnly,
 	}

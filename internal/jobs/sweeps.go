@@ -96,3 +96,32 @@ func (w *SweepMediaWorker) Work(ctx context.Context, _ *river.Job[SweepMediaArgs
 
 // Timeout: listing a large bucket takes longer than a send.
 func (w *SweepMediaWorker) Timeout(*river.Job[SweepMediaArgs]) time.Duration { return 30 * time.Minute }
+
+// CheckStatusesArgs is the periodic sweep that asks providers about
+// replies whose status callbacks stopped coming.
+type CheckStatusesArgs struct{}
+
+// Kind names the job.
+func (CheckStatusesArgs) Kind() string { return "check_stalled_statuses" }
+
+// InsertOpts keep one sweep at a time.
+func (CheckStatusesArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: sweepOnce}
+}
+
+// CheckStatusesWorker runs conversation.CheckStalledStatuses.
+type CheckStatusesWorker struct {
+	river.WorkerDefaults[CheckStatusesArgs]
+	Conversations *conversation.Service
+	Log           *slog.Logger
+}
+
+// Work sweeps; a provider that cannot tell is asked no more (it is
+// logged), so the sweep itself fails only when the database does.
+func (w *CheckStatusesWorker) Work(ctx context.Context, _ *river.Job[CheckStatusesArgs]) error {
+	n, err := w.Conversations.CheckStalledStatuses(ctx)
+	if n > 0 {
+		w.Log.InfoContext(ctx, "applied statuses the providers had not posted", "count", n)
+	}
+	return err
+}

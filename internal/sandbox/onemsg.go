@@ -175,6 +175,10 @@ type OneMsgFaults struct {
 	// out, the client cannot know.
 	LostAnswerRate float64
 	LostAnswers    []LostAnswer
+	// AckLossRate is the share (0..1) of accepted sends none of whose acks
+	// reach the webhook, as when 1msg gave up posting them: the message
+	// still moves on, and GET /hookInfo shows where it stands.
+	AckLossRate float64
 }
 
 // OneMsgTemplate is a WhatsApp message template of a 1msg channel.

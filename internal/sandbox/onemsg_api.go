@@ -139,6 +139,8 @@ func (o *OneMsg) serveAPI(w http.ResponseWriter, r *http.Request, id, method str
 		omWriteJSON(w, http.StatusOK, o.templatesJSON(in))
 	case "GET messages":
 		o.listMessages(w, r, in)
+	case "GET hookInfo":
+		o.hookInfo(w, r, in)
 	case "POST sendMessage":
 		o.sendMessage(w, r, in)
 	case "POST sendFile":

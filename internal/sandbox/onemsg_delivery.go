@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -44,6 +45,7 @@ func (o *OneMsg) process(in *omInstance, m *omMessage, failCode int) {
 	} else if o.currentFaults().ReorderAcks {
 		slices.Reverse(steps)
 	}
+	lost := o.currentFaults().AckLossRate > 0 && mathrand.Float64() < o.currentFaults().AckLossRate
 	for _, status := range steps {
 		o.pause()
 		o.mu.Lock()
@@ -56,9 +58,10 @@ func (o *OneMsg) process(in *omInstance, m *omMessage, failCode int) {
 		ack := o.ackEnvelope(in, m, status)
 		acks := in.acks
 		o.mu.Unlock()
-		if !acks {
-			// ackNotificationsOn is off: the message moves on, but no
-			// webhook says so ([SPEC] callbacks.Ack).
+		if !acks || lost {
+			// ackNotificationsOn is off (or the ack was given up on): the
+			// message moves on, but no webhook says so ([SPEC]
+			// callbacks.Ack); GET /hookInfo does.
 			continue
 		}
 		if err := o.deliver(ctx, in, ack); err != nil {
@@ -131,6 +134,41 @@ func (o *OneMsg) messageJSON(in *omInstance, m *omMessage) map[string]any {
 		msg["caption"] = caption
 	}
 	return msg
+}
+
+// hookInfo is GET /hookInfo?messageId=… → {"hooks":[…]}: the statuses the
+// message has reached, as Meta's status objects ([SPEC] GetAckInfo: id,
+// type, status, timestamp, recipient_id; a failure carries Meta's errors
+// array, UNVERIFIED). An unknown id has no hooks (UNVERIFIED).
+func (o *OneMsg) hookInfo(w http.ResponseWriter, r *http.Request, in *omInstance) {
+	id := r.URL.Query().Get("messageId")
+	if id == "" {
+		omError(w, http.StatusBadRequest, "messageId is required")
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	hooks := []any{}
+	for _, conv := range in.convs {
+		for _, m := range conv {
+			if m.id != id || m.inbound {
+				continue
+			}
+			reached := []string{"sent", "delivered", "read"}[:min(omStatusRank[m.status], 3)]
+			if m.status == "failed" {
+				reached = []string{"failed"}
+			}
+			for _, status := range reached {
+				h := map[string]any{"id": m.id, "type": "message", "status": status,
+					"timestamp": strconv.FormatInt(m.at.Unix(), 10), "recipient_id": strings.TrimPrefix(m.customer, "+")}
+				if status == "failed" {
+					h["errors"] = []any{map[string]any{"code": m.errCode, "title": m.errText, "message": m.errText}}
+				}
+				hooks = append(hooks, h)
+			}
+		}
+	}
+	omWriteJSON(w, http.StatusOK, map[string]any{"hooks": hooks})
 }
 
 // ackEnvelope is {"instanceId":..,"ack":[{id,chatId,status,phone,error?}]}

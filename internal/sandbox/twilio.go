@@ -161,6 +161,10 @@ type TwilioFaults struct {
 	// UndeliveredRate is the share (0..1) of accepted messages that end
 	// "undelivered" (63024, the recipient cannot receive it) after "sent".
 	UndeliveredRate float64
+	// CallbackLossRate is the share (0..1) of accepted messages none of
+	// whose status callbacks arrive, as when Twilio gave up retrying them:
+	// the message still moves on, and fetching it shows where it stands.
+	CallbackLossRate float64
 }
 
 // Template is a Content API template (a WhatsApp message template).

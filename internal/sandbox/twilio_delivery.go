@@ -78,6 +78,7 @@ func (t *Twilio) process(acct *twAccount, job *outbound) {
 	}
 	// The message's own status moves in order; its callbacks may not.
 	callbacks := slices.Clone(steps)
+	lost := f.CallbackLossRate > 0 && mathrand.Float64() < f.CallbackLossRate
 	if f.ShuffleCallbacks {
 		mathrand.Shuffle(len(callbacks), func(i, j int) { callbacks[i], callbacks[j] = callbacks[j], callbacks[i] })
 	}
@@ -86,7 +87,9 @@ func (t *Twilio) process(acct *twAccount, job *outbound) {
 			t.pause()
 		}
 		t.setStatus(job.msg, steps[i].status, steps[i].code)
-		t.statusCallback(ctx, acct, job, callbacks[i].status, callbacks[i].code)
+		if !lost {
+			t.statusCallback(ctx, acct, job, callbacks[i].status, callbacks[i].code)
+		}
 	}
 }
 

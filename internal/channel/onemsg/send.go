@@ -406,3 +406,37 @@ func (c *Client) FetchMedia(ctx context.Context, link string, max int64) (channe
 	// the file's name and its bytes (conversation.fileType).
 	return channel.Media{ContentType: resp.Header.Get("Content-Type"), Filename: channel.DispositionFilename(resp.Header), Data: data}, nil
 }
+
+// Status reads the acks 1msg holds for the message (GET /hookInfo, Meta's
+// status objects) and returns the furthest (a failure counts only before
+// delivery); queued when there is none yet.
+func (c *Client) Status(ctx context.Context, id string) (channel.Status, error) {
+	status, body, err := c.call(ctx, "hookInfo?"+url.Values{"messageId": {id}}.Encode(), nil)
+	if err != nil {
+		return channel.Status{}, err
+	}
+	if status != http.StatusOK {
+		return channel.Status{}, c.failure("hookInfo", status, body, false)
+	}
+	var ans struct {
+		Hooks []json.RawMessage `json:"hooks"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return channel.Status{}, fmt.Errorf("1msg hookInfo: answer %.200q: %w", body, err)
+	}
+	best := channel.Status{ProviderMessageID: id, Status: channel.StatusQueued}
+	for _, h := range ans.Hooks {
+		st, err := parseMetaStatus(h)
+		if err != nil {
+			return channel.Status{}, fmt.Errorf("1msg hookInfo: %w", err)
+		}
+		if st.ProviderMessageID == id && ackRank[st.Status] > ackRank[best.Status] {
+			best = st
+		}
+	}
+	return best, nil
+}
+
+// ackRank orders the acks of one message: a message delivered or read
+// after a failed attempt was delivered.
+var ackRank = map[string]int{channel.StatusQueued: 0, channel.StatusSent: 1, channel.StatusFailed: 2, channel.StatusDelivered: 3, channel.StatusRead: 4}

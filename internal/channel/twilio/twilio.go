@@ -270,6 +270,25 @@ func (c *Client) Lookup(ctx context.Context, m channel.Outgoing, since time.Time
 	return out, nil
 }
 
+// Status fetches the message (GET Messages/{Sid}) and reads its status and
+// error as a status callback would carry them.
+func (c *Client) Status(ctx context.Context, sid string) (channel.Status, error) {
+	msg, err := c.rest(ctx).Api.FetchMessage(sid, &api.FetchMessageParams{})
+	if err != nil {
+		return channel.Status{}, fmt.Errorf("twilio: fetch message %s: %w", sid, err)
+	}
+	st := channel.Status{ProviderMessageID: sid, Status: statusOf(msg.Status)}
+	if st.Status == channel.StatusFailed {
+		if msg.ErrorCode != nil {
+			st.ErrorCode = strconv.Itoa(*msg.ErrorCode)
+		}
+		if msg.ErrorMessage != nil {
+			st.ErrorText = *msg.ErrorMessage
+		}
+	}
+	return st, nil
+}
+
 // sameMessage tells whether a listed message is m as Twilio keeps it.
 func sameMessage(msg api.ApiV2010Message, m channel.Outgoing) bool {
 	if msg.Direction == nil || *msg.Direction != "outbound-api" || msg.Body == nil {
