@@ -60,14 +60,21 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		"Your new password is set. Log in with it.", "/login", "Log in"))
 }
 
-// verify confirms the email of the agent a mailed link is for.
+// verify confirms the email of the agent a mailed link is for, and signs
+// them in: a new company's admin starts here. One with a second factor
+// logs in as usual.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.Tenants.VerifyEmail(r.Context(), chi.URLParam(r, "token")); err != nil {
+	a, err := s.Tenants.VerifyEmail(r.Context(), chi.URLParam(r, "token"))
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, web.Notice(s.page(r, "Email confirmed", ""), "Email confirmed",
-		"Thank you: your email is confirmed.", "/", "Go to Parley"))
+	if a.HasTOTP {
+		s.render(w, r, http.StatusOK, web.Notice(s.page(r, "Email confirmed", ""), "Email confirmed",
+			"Thank you: your email is confirmed.", "/login", "Log in"))
+		return
+	}
+	s.signIn(w, r, a)
 }
 
 func (s *Server) tooManyResets(w http.ResponseWriter, r *http.Request) {

@@ -31,11 +31,18 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, web.SignUp(s.page(r, "Sign up", ""), formOf(r, err, "company", "name", "email")))
 		return
 	}
-	if err == nil {
+	if err == nil && a.ID != 0 {
 		err = s.Rules.SeedExamples(r.Context(), a.TenantID)
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if s.Tenants.MailEnabled() {
+		// The same answer whether the email was new or registered: the
+		// mail tells its owner which.
+		s.render(w, r, http.StatusOK, web.Notice(s.page(r, "Check your mail", ""), "Check your mail",
+			"We have sent a mail to "+strings.TrimSpace(r.PostFormValue("email"))+". Open its link to confirm your email and start using Parley.", "/login", "Log in"))
 		return
 	}
 	s.signIn(w, r, a)

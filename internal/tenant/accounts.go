@@ -209,9 +209,9 @@ func (s *Service) sendVerification(ctx context.Context, tid uuid.UUID, agentID i
 		return err
 	}
 	return s.mailing.Mail.Send(ctx, email, "Confirm your email for Parley",
-		"Welcome to Parley. Confirm that "+email+" is yours by opening this link (it works once, for 7 days):\n\n"+
+		"Welcome to Parley. Confirm that "+email+" is yours and start using Parley by opening this link (it works once, for 7 days):\n\n"+
 			s.mailing.BaseURL+"/verify/"+token+"\n\n"+
-			"Until then you cannot log in again once you log out.\n")
+			"Until then you cannot log in.\n")
 }
 
 // VerifyEmail marks the email of the agent a confirmation link is for as

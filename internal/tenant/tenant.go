@@ -109,6 +109,12 @@ type SignUpForm struct {
 }
 
 // SignUp creates a tenant, its first admin and a default group.
+//
+// When Parley sends mail, the answer does not tell whether the email was
+// registered already (issue 22): a new admin gets a link to confirm it,
+// which signs them in, and the owner of a registered email gets a mail
+// saying so, with links to log in and to reset the password; SignUp then
+// returns no agent and no error. Without mail it can only say so.
 func (s *Service) SignUp(ctx context.Context, f SignUpForm) (Agent, error) {
 	fields := problem.Fields{}
 	f.Company = strings.TrimSpace(f.Company)
@@ -145,6 +151,13 @@ func (s *Service) SignUp(ctx context.Context, f SignUpForm) (Agent, error) {
 		_, err = tx.Exec(ctx, `INSERT INTO group_members (tenant_id, group_id, agent_id) SELECT $1, id, $2 FROM groups`, tid, a.ID)
 		return err
 	})
+	if errors.Is(err, errEmailTaken) && s.MailEnabled() && !f.Verified {
+		return Agent{}, s.mailing.Mail.Send(ctx, f.Email, "You already have a Parley account",
+			"Someone, perhaps you, tried to sign up a new company on Parley with "+f.Email+".\n\n"+
+				"This email already has an account. Log in: "+s.mailing.BaseURL+"/login\n"+
+				"Forgot your password? Reset it: "+s.mailing.BaseURL+"/forgot\n\n"+
+				"If it was not you, you can ignore this mail: nothing was changed.\n")
+	}
 	if err != nil {
 		return Agent{}, fmt.Errorf("sign up %q: %w", f.Email, err)
 	}
@@ -158,6 +171,10 @@ func (s *Service) SignUp(ctx context.Context, f SignUpForm) (Agent, error) {
 	return a, nil
 }
 
+// errEmailTaken refuses a second agent with an email (emails are unique
+// across tenants: the login form takes only an email).
+var errEmailTaken = problem.Field("email", "This email is already registered. Sign in instead, or use another email.")
+
 func insertAgent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, email, name, role string, hash *string) (Agent, error) {
 	rows, err := tx.Query(ctx, `INSERT INTO agents (tenant_id, email, name, role, password_hash)
 		VALUES ($1, $2, $3, $4, $5) RETURNING `+agentColumns, tid, email, name, role, hash)
@@ -166,7 +183,7 @@ func insertAgent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, email, name, rol
 	}
 	a, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Agent])
 	if postgres.IsUniqueViolation(err, "agents_email_key") {
-		return Agent{}, problem.Field("email", "This email is already registered. Sign in instead, or use another email.")
+		return Agent{}, errEmailTaken
 	}
 	if err != nil {
 		return Agent{}, fmt.Errorf("insert agent: %w", err)

@@ -201,11 +201,15 @@ func (e *Env) Get(t testing.TB, c *http.Client, path string) (int, string) {
 func (e *Env) SignUp(t testing.TB, company, email string) *http.Client {
 	t.Helper()
 	c := e.Client()
-	status, loc, body := e.Post(t, c, "/signup", url.Values{
+	status, _, body := e.Post(t, c, "/signup", url.Values{
 		"company": {company}, "name": {"Admin of " + company}, "email": {email}, "password": {"long enough password"},
 	})
-	if status != http.StatusSeeOther || loc != "/" {
-		t.Fatalf("sign up %s: %d %s\n%s", email, status, loc, body)
+	if status != http.StatusOK || !strings.Contains(body, "Check your mail") {
+		t.Fatalf("sign up %s: %d\n%s", email, status, body)
+	}
+	// The mail's link confirms the email and signs the new admin in.
+	if status, body := e.Get(t, c, e.LinkIn(t, email, 1, "/verify/")); status != http.StatusSeeOther {
+		t.Fatalf("confirm %s: %d\n%s", email, status, body)
 	}
 	return c
 }
