@@ -122,7 +122,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Tenants.SetAccounts(tenant.Accounts{Mail: mailer, BaseURL: cfg.BaseURL, Log: p.Log, Sealer: sealer})
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
-	a.CloudStorage = cloudstorage.NewService(db, sealer)
+	a.CloudStorage = cloudstorage.NewService(db, sealer, cfg.BaseURL, cfg.SecretKey)
 	a.Clients = client.NewService(db)
 	rules := rule.NewCache(db)
 	a.Conversations = conversation.NewService(db, inserter, a.Integrations, store, rules, p.Clock, p.Log, cfg.BaseURL)

@@ -2,7 +2,10 @@
 // S3-compatible bucket (Settings → Integrations → Cloud storage). With it
 // connected, an agent can send a file over WhatsApp's 16 MB: the file is
 // streamed into the bucket and the client gets its name, size and a
-// presigned, time-limited link.
+// time-limited link. The link is Parley's (/files/…, signed): opening it
+// redirects to a presigned URL of the store that lives a few minutes, and
+// after the link's expiry it shows a page that says so, not the store's
+// XML error.
 package cloudstorage
 
 import (
@@ -58,14 +61,22 @@ type Form struct {
 type Service struct {
 	db     *postgres.DB
 	sealer *credential.Sealer
+	// baseURL and linkKey make and check the file links clients get.
+	baseURL string
+	linkKey []byte
 	// ProbeTimeout bounds Connect's probe (0: 20 s).
 	ProbeTimeout time.Duration
 }
 
-// NewService returns the cloud storage service.
-func NewService(db *postgres.DB, sealer *credential.Sealer) *Service {
-	return &Service{db: db, sealer: sealer}
+// NewService returns the cloud storage service; baseURL is
+// PARLEY_BASE_URL and linkKey signs file links.
+func NewService(db *postgres.DB, sealer *credential.Sealer, baseURL string, linkKey []byte) *Service {
+	return &Service{db: db, sealer: sealer, baseURL: baseURL, linkKey: linkKey}
 }
+
+// redirectTTL is how long the store's own link lives once a client opens
+// Parley's: long enough to start the download.
+const redirectTTL = 5 * time.Minute
 
 // ad binds a sealed secret to its tenant and bucket.
 func ad(tid uuid.UUID, bucket string) string { return "cloud-storage:" + tid.String() + ":" + bucket }
@@ -207,23 +218,18 @@ func sizeWords(n int64) string {
 // the admin's limit is refused (TooLarge) and nothing is left in the
 // bucket; so is a failed upload. now is the clock's time.
 func (s *Service) Upload(ctx context.Context, tid uuid.UUID, filename, contentType string, size int64, r io.Reader, now time.Time) (Link, error) {
-	cs, err := s.Get(ctx, tid)
+	cs, st, err := s.open(ctx, tid)
 	if err != nil {
 		return Link{}, err
 	}
+	defer st.Close()
 	if size > cs.MaxBytes {
 		return Link{}, tooLarge(cs.MaxBytes, size)
 	}
-	secret, err := s.sealer.Open(cs.secret, ad(tid, cs.Bucket))
-	if err != nil {
-		return Link{}, err
-	}
-	st, err := media.OpenBucket(ctx, media.Bucket{Endpoint: cs.Endpoint, Region: cs.Region, Name: cs.Bucket, AccessKey: cs.AccessKey, Secret: secret})
-	if err != nil {
-		return Link{}, problem.New(problem.Unavailable, "Your cloud storage could not be opened: "+media.StoreWords(err)+". Nothing was sent.")
-	}
-	defer st.Close()
-	key := media.NewKey(tid) + "/" + safeName(filename)
+	// The key is tenant/random/name: the link signs tenant/random, so the
+	// name in it can only ever pick this one file.
+	dir, name := media.NewKey(tid), safeName(filename)
+	key := dir + "/" + name
 	lr := &limitReader{r: r, left: cs.MaxBytes}
 	info, err := st.Put(ctx, key, contentType, lr)
 	if lr.over {
@@ -235,12 +241,65 @@ func (s *Service) Upload(ctx context.Context, tid uuid.UUID, filename, contentTy
 		}
 		return Link{}, problem.New(problem.Unavailable, "Your cloud storage refused the file: "+media.StoreWords(err)+". Nothing was sent.")
 	}
-	url, err := st.SignedURL(ctx, key, cs.LinkExpiry())
-	if err != nil {
-		_ = st.Delete(context.WithoutCancel(ctx), key)
-		return Link{}, problem.New(problem.Unavailable, "A link to the file could not be made: "+media.StoreWords(err)+". Nothing was sent.")
+	expires := now.Add(cs.LinkExpiry())
+	url := s.baseURL + "/files/" + media.SignToken(s.linkKey, dir, expires) + "/" + name
+	return Link{Key: key, Filename: filename, Size: info.Size, URL: url, Expires: expires}, nil
+}
+
+// Link errors: what a client who opens a file link is told.
+var (
+	ErrNoSuchLink = problem.New(problem.NotFound, "There is no file at this link. Check that the whole link was copied.")
+	ErrFileGone   = problem.New(problem.Gone, "This file is no longer available. Ask the company that sent it to send it again.")
+)
+
+// Open resolves a file link (/files/{tenant}/{token}/{name}, as Upload made
+// it) at now: the store's presigned URL of the file, valid a few minutes.
+// A forged or altered link is ErrNoSuchLink; an expired one, a file no
+// longer in the bucket or a bucket disconnected are Gone, in words that
+// say which.
+func (s *Service) Open(ctx context.Context, tenant, token, name string, now time.Time) (string, error) {
+	dir, expires, ok := media.TokenExpiry(s.linkKey, tenant+"/"+token)
+	tid, err := uuid.Parse(tenant)
+	if !ok || err != nil || name != safeName(name) {
+		return "", ErrNoSuchLink
 	}
-	return Link{Key: key, Filename: filename, Size: info.Size, URL: url, Expires: now.Add(cs.LinkExpiry())}, nil
+	if !now.Before(expires) {
+		return "", problem.New(problem.Gone, "This link to a file expired on "+expires.UTC().Format("2 Jan 2006 15:04 UTC")+". Ask the company that sent it to send it again.")
+	}
+	_, st, err := s.open(ctx, tid)
+	if errors.Is(err, ErrNotConnected) {
+		return "", ErrFileGone
+	}
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	key := dir + "/" + name
+	exists, err := st.Exists(ctx, key)
+	if err != nil {
+		return "", problem.New(problem.Unavailable, "The file cannot be reached right now. Try again in a few minutes.")
+	}
+	if !exists {
+		return "", ErrFileGone
+	}
+	return st.SignedURL(ctx, key, redirectTTL)
+}
+
+// open returns the tenant's bucket, opened with its secret.
+func (s *Service) open(ctx context.Context, tid uuid.UUID) (Storage, *media.Store, error) {
+	cs, err := s.Get(ctx, tid)
+	if err != nil {
+		return cs, nil, err
+	}
+	secret, err := s.sealer.Open(cs.secret, ad(tid, cs.Bucket))
+	if err != nil {
+		return cs, nil, err
+	}
+	st, err := media.OpenBucket(ctx, media.Bucket{Endpoint: cs.Endpoint, Region: cs.Region, Name: cs.Bucket, AccessKey: cs.AccessKey, Secret: secret})
+	if err != nil {
+		return cs, nil, problem.New(problem.Unavailable, "Your cloud storage could not be opened: "+media.StoreWords(err)+". Nothing was sent.")
+	}
+	return cs, st, nil
 }
 
 func tooLarge(limit, size int64) error {
@@ -293,15 +352,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 // Delete removes a file Upload stored whose message was then not sent.
 func (s *Service) Delete(ctx context.Context, tid uuid.UUID, key string) error {
-	cs, err := s.Get(ctx, tid)
-	if err != nil {
-		return err
-	}
-	secret, err := s.sealer.Open(cs.secret, ad(tid, cs.Bucket))
-	if err != nil {
-		return err
-	}
-	st, err := media.OpenBucket(ctx, media.Bucket{Endpoint: cs.Endpoint, Region: cs.Region, Name: cs.Bucket, AccessKey: cs.AccessKey, Secret: secret})
+	_, st, err := s.open(ctx, tid)
 	if err != nil {
 		return err
 	}

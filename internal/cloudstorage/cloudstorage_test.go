@@ -3,6 +3,7 @@ package cloudstorage_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -44,7 +45,18 @@ func setup(t *testing.T) fixture {
 		}
 		ids = append(ids, ag.TenantID)
 	}
-	return fixture{svc: cloudstorage.NewService(db, sealer), a: ids[0], b: ids[1]}
+	return fixture{svc: cloudstorage.NewService(db, sealer, "https://help.example", []byte("link key of the tests, 32 bytes!")), a: ids[0], b: ids[1]}
+}
+
+// linkParts splits a file link (base/files/{tenant}/{token}/{name}).
+func linkParts(t *testing.T, link string) (tenant, token, name string) {
+	t.Helper()
+	_, path, ok := strings.Cut(link, "/files/")
+	parts := strings.Split(path, "/")
+	if !ok || len(parts) != 3 {
+		t.Fatalf("not a file link: %s", link)
+	}
+	return parts[0], parts[1], parts[2]
 }
 
 func form(bucket, key string) cloudstorage.Form {
@@ -145,7 +157,17 @@ func TestUploadGivesALink(t *testing.T) {
 	if txt := l.Text(); !strings.Contains(txt, "holiday video.mp4 (17.0 MB)") || !strings.Contains(txt, l.URL) {
 		t.Fatalf("message %q", txt)
 	}
-	resp, err := http.Get(l.URL)
+	// The link is Parley's: opened, it leads to the store for a few
+	// minutes, and the file comes whole.
+	tenant, token, name := linkParts(t, l.URL)
+	store, err := f.svc.Open(ctx, tenant, token, name, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(store, "X-Amz-Expires=300") {
+		t.Fatalf("the store's link %s does not live 5 minutes", store)
+	}
+	resp, err := http.Get(store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +175,24 @@ func TestUploadGivesALink(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
 		t.Fatalf("link answered %d with %d bytes", resp.StatusCode, len(got))
+	}
+	// After its expiry it says so, with the date; an altered link, or the
+	// same token under another tenant, finds nothing.
+	_, err = f.svc.Open(ctx, tenant, token, name, now.Add(7*24*time.Hour))
+	if p, ok := problem.As(err); !ok || p.Kind != problem.Gone || !strings.Contains(p.Msg, "expired on 10 Dec 2026 09:00 UTC") {
+		t.Fatalf("an expired link: %v", err)
+	}
+	if _, err := f.svc.Open(ctx, tenant, token, "other.mp4", now); !errors.Is(err, cloudstorage.ErrFileGone) {
+		t.Errorf("another name under the link: %v", err) // the token picks the folder; it holds one file
+	}
+	for _, forged := range [][3]string{
+		{tenant, token[:len(token)-1] + "A", name},
+		{f.b.String(), token, name},
+		{tenant, strings.Replace(token, ".", "x.", 1), name},
+	} {
+		if _, err := f.svc.Open(ctx, forged[0], forged[1], forged[2], now); !errors.Is(err, cloudstorage.ErrNoSuchLink) {
+			t.Errorf("forged link %v: %v", forged, err)
+		}
 	}
 
 	if err := f.svc.SetLimits(ctx, f.a, 20<<20, 7); err != nil {

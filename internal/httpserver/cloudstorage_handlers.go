@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	"parley/internal/channel"
 	"parley/internal/cloudstorage"
 	"parley/internal/conversation"
@@ -254,4 +256,21 @@ func (s *Server) sendSmallAsLink(w http.ResponseWriter, r *http.Request, c conve
 		return
 	}
 	s.renderComposer(w, r, http.StatusOK, c, web.Form{})
+}
+
+// fileLink opens the link a client got for a file sent through the
+// tenant's cloud storage: a redirect to the store while the link lives;
+// once it expired, or the file is gone, a page that says so in words.
+func (s *Server) fileLink(w http.ResponseWriter, r *http.Request) {
+	url, err := s.CloudStorage.Open(r.Context(), chi.URLParam(r, "tenant"), chi.URLParam(r, "token"), chi.URLParam(r, "name"), s.Clock.Now())
+	if p, ok := problem.As(err); ok {
+		s.errorPage(w, r, statusOf(p.Kind), "This file cannot be opened", p.Msg)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store") // the store's link lives minutes
+	http.Redirect(w, r, url, http.StatusFound)
 }

@@ -9,9 +9,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"parley/internal/app/apptest"
+	"parley/internal/clock"
 	"parley/internal/media"
 	"parley/internal/media/s3test"
 	"parley/internal/sandbox"
@@ -145,5 +148,51 @@ func TestLargeFileIsSentAsALinkThroughCloudStorage(t *testing.T) {
 	d2 := &demo{env: d.env, client: other}
 	if status, _ := d2.reply(t, chat.ID, "", "k-other", video, "party.mp4"); status != http.StatusNotFound {
 		t.Fatalf("another tenant's chat: %d, want 404", status)
+	}
+}
+
+// The client's link is Parley's: while it lives it leads to the store; once
+// it expired, the client sees a page that says so with the date, not the
+// store's XML error (issue 23); an altered link finds nothing.
+func TestExpiredFileLinkSaysSoInWords(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Now())
+	d := demoOf(t, apptest.Start(t, apptest.Options{Sandbox: true, Clock: clk}))
+	d.customerWrites(t, "+15557654322", "the contract please")
+	chat := d.chatOn(t, d.ig.ID)
+	bucket := s3test.Bucket(t)
+	if status, _, _ := d.env.Post(t, d.client, "/settings/integrations/cloud-storage", cloudForm(bucket, "k-expiry")); status != http.StatusSeeOther {
+		t.Fatalf("connect: %d", status)
+	}
+	if status, page := d.reply(t, chat.ID, "", "k-contract", bytes.Repeat([]byte("contract"), 17<<17), "contract.pdf"); status != http.StatusOK {
+		t.Fatalf("17 MB reply: %d\n%.1000s", status, page)
+	}
+	var body string
+	if err := d.env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(t.Context(), `SELECT body FROM messages WHERE direction = 'out'`).Scan(&body)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	link := linkPattern.FindString(body)
+	if !strings.HasPrefix(link, d.env.URL+"/files/") {
+		t.Fatalf("the client's link is not Parley's: %q", body)
+	}
+	anyone := d.env.Client() // not signed in, redirects not followed
+	resp, err := anyone.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, s3test.Endpoint()) || !strings.Contains(loc, "X-Amz-Signature=") {
+		t.Fatalf("a live link: %d → %s", resp.StatusCode, loc)
+	}
+
+	clk.Advance(7*24*time.Hour + time.Minute)
+	status, page := d.env.Get(t, anyone, strings.TrimPrefix(link, d.env.URL))
+	if status != http.StatusGone || !strings.Contains(page, "This link to a file expired on") || !strings.Contains(page, "send it again") || strings.Contains(page, "<?xml") {
+		t.Fatalf("an expired link: %d\n%.1500s", status, page)
+	}
+	if status, _ := d.env.Get(t, anyone, strings.Replace(strings.TrimPrefix(link, d.env.URL), ".", ".0", 1)); status != http.StatusNotFound {
+		t.Fatalf("an altered link: %d, want 404", status)
 	}
 }

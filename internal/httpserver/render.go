@@ -80,6 +80,8 @@ func statusOf(k problem.Kind) int {
 		return http.StatusBadGateway
 	case problem.Unauthorized:
 		return http.StatusUnauthorized
+	case problem.Gone:
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }

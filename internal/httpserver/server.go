@@ -103,6 +103,7 @@ func New(d Deps) (http.Handler, error) {
 	r.With(s.limitBody(MaxFormBytes)).Post("/webhooks/twilio/{token}", s.twilioWebhook)
 	r.With(s.limitBody(maxOneMsgWebhookBytes)).Post("/webhooks/1msg/{token}", s.oneMsgWebhook)
 	r.Get("/media/public/{token}/*", s.publicMedia)
+	r.Get("/files/{tenant}/{token}/{name}", s.fileLink)
 	if d.Sandbox != nil {
 		r.Mount("/sandbox", d.Sandbox)
 	}

@@ -24,19 +24,30 @@ func SignToken(key []byte, token string, expires time.Time) string {
 // OpenToken checks a link token's signature and expiry at now and returns
 // the stored token; ok is false for a forged, altered or expired link.
 func OpenToken(key []byte, signed string, now time.Time) (token string, ok bool) {
-	token, rest, found := strings.Cut(signed, ".")
-	if !found {
-		return "", false
-	}
-	exp, sig, found := strings.Cut(rest, ".")
-	if !found || !hmac.Equal([]byte(sig), []byte(linkMAC(key, token, exp))) {
-		return "", false
-	}
-	unix, err := strconv.ParseInt(exp, 36, 64)
-	if err != nil || !now.Before(time.Unix(unix, 0)) {
+	token, expires, ok := TokenExpiry(key, signed)
+	if !ok || !now.Before(expires) {
 		return "", false
 	}
 	return token, true
+}
+
+// TokenExpiry checks a link token's signature only and returns the stored
+// token and when the link expires (or expired): a page can then tell an
+// expired link from a forged one.
+func TokenExpiry(key []byte, signed string) (token string, expires time.Time, ok bool) {
+	token, rest, found := strings.Cut(signed, ".")
+	if !found {
+		return "", time.Time{}, false
+	}
+	exp, sig, found := strings.Cut(rest, ".")
+	if !found || !hmac.Equal([]byte(sig), []byte(linkMAC(key, token, exp))) {
+		return "", time.Time{}, false
+	}
+	unix, err := strconv.ParseInt(exp, 36, 64)
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	return token, time.Unix(unix, 0), true
 }
 
 func linkMAC(key []byte, token, exp string) string {

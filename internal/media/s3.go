@@ -118,6 +118,14 @@ func StoreWords(err error) string {
 	return err.Error()
 }
 
+// Exists says whether the file key is in the store.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	return s.b.Exists(ctx, key)
+}
+
 // SignedURL is a link that downloads the file key for expiry, without
 // signing in (a presigned GET).
 func (s *Store) SignedURL(ctx context.Context, key string, expiry time.Duration) (string, error) {

@@ -21,6 +21,7 @@ const (
 	TooLarge                     // a body or file over its limit: 413
 	Unavailable                  // a provider failed or refused: 502
 	Unauthorized                 // wrong credentials: 401
+	Gone                         // it was there and is no more (an expired link): 410
 )
 
 // Error is a problem with a message for people and, optionally, per-field
