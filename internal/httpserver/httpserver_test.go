@@ -333,6 +333,7 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		"POST /chats/{id}/take":                    {"/chats/" + bChat + "/take", nil},
 		"POST /chats/{id}/transfer":                {"/chats/" + bChat + "/transfer", url.Values{"to": {"g" + bGroup}}},
 		"GET /media/public/{token}/*":              {"/media/public/not-a-token/x.png", nil},
+		"GET /files/{tenant}/{token}/{name}":       {"/files/" + b.admin.TenantID.String() + "/not-a-token/x.pdf", nil},
 		"GET /settings/integrations/{id}":          {"/settings/integrations/" + bIg, nil},
 		"POST /settings/integrations/{id}":         {"/settings/integrations/" + bIg, url.Values{"sender": {"+15550002222"}, "default_group": {bGroup}}},
 		"POST /settings/integrations/{id}/enabled": {"/settings/integrations/" + bIg + "/enabled", url.Values{"enabled": {"false"}}},
