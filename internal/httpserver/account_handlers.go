@@ -138,13 +138,13 @@ func (s *Server) renderSecondFactor(w http.ResponseWriter, r *http.Request, stat
 	if !st.On {
 		// A fresh key at every visit until one is confirmed: the one shown
 		// is the one the next code is checked against.
-		secret, url, err := tenant.NewTOTPKey(sg.Tenant.Name, sg.Agent.Email)
+		k, err := tenant.NewTOTPKey(sg.Tenant.Name, sg.Agent.Email)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.Sessions.Put(r.Context(), sessionNewTOTP, secret)
-		st.Secret, st.URL = secret, url
+		s.Sessions.Put(r.Context(), sessionNewTOTP, k.Secret)
+		st.Secret, st.URL, st.QR = k.Secret, k.URL, k.QR
 	}
 	s.render(w, r, status, web.SecondFactorPage(s.page(r, "Second factor", ""), st, f))
 }

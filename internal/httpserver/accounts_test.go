@@ -1,6 +1,9 @@
 package httpserver_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"image/png"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -129,23 +132,33 @@ func ownerCount(t *testing.T, env *apptest.Env, q string, args ...any) int {
 // does not sign them in. A tenant can require it of every agent.
 func TestSecondFactor(t *testing.T) {
 	t.Parallel()
-	env := apptest.Start(t, apptest.Options{})
+	clk := clock.NewFake(time.Now())
+	env := apptest.Start(t, apptest.Options{Clock: clk})
 	admin := env.SignUp(t, "Acme", "ada@acme.test")
 	_, body := env.Get(t, admin, "/me/2fa")
+	qr := regexp.MustCompile(`<img class="totp-qr" src="data:image/png;base64,([A-Za-z0-9+/=]+)"`).FindStringSubmatch(body)
+	if qr == nil {
+		t.Fatalf("no QR code on the second-factor page:\n%s", body)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(qr[1]); err != nil {
+		t.Fatal(err)
+	} else if img, err := png.Decode(bytes.NewReader(raw)); err != nil || img.Bounds().Dx() != 200 {
+		t.Fatalf("the QR code is not a 200 px PNG: %v", err)
+	}
 	m := regexp.MustCompile(`id="totp-secret"[^>]*value="([A-Z2-7]+)"`).FindStringSubmatch(body)
 	if m == nil {
 		t.Fatalf("no key on the second-factor page:\n%s", body)
 	}
 	secret := m[1]
 	code := func() string {
-		c, err := totp.GenerateCode(secret, time.Now())
+		c, err := totp.GenerateCode(secret, clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
 	wrong := func() string { // a code of another secret
-		c, _ := totp.GenerateCode("JBSWY3DPEHPK3PXP", time.Now())
+		c, _ := totp.GenerateCode("JBSWY3DPEHPK3PXP", clk.Now())
 		if c == code() {
 			c = "000000"
 		}
@@ -165,6 +178,7 @@ func TestSecondFactor(t *testing.T) {
 	}
 
 	// The password alone is not enough now.
+	clk.Advance(30 * time.Second) // the code that turned it on is used
 	c := env.Client()
 	if status, loc, _ := env.Post(t, c, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"long enough password"}}); status != http.StatusSeeOther || loc != "/login/code" {
 		t.Fatalf("login with a second factor: %d %s", status, loc)
@@ -181,6 +195,13 @@ func TestSecondFactor(t *testing.T) {
 	if status, _ := env.Get(t, c, "/chats"); status != http.StatusOK {
 		t.Fatalf("/chats after the code: %d", status)
 	}
+	// The same code, seen over her shoulder, does not sign in again.
+	replay := env.Client()
+	env.Post(t, replay, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"long enough password"}})
+	if status, _, body := env.Post(t, replay, "/login/code", url.Values{"code": {code()}}); status != http.StatusUnauthorized || !strings.Contains(body, "That code was used already") {
+		t.Fatalf("a used code: %d\n%s", status, body)
+	}
+	clk.Advance(30 * time.Second)
 	// Guessing: after 5 wrong codes the password is asked again, and the
 	// right code no longer helps.
 	g := env.Client()

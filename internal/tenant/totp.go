@@ -1,10 +1,15 @@
 package tenant
 
 import (
+	"bytes"
 	"context"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"image/png"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -23,19 +28,43 @@ var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Alg
 // ErrBadCode is the answer to a wrong one-time code.
 var ErrBadCode = problem.Field("code", "That code is not right. Enter the 6 digits your authenticator app shows now.")
 
-// NewTOTPKey makes a fresh secret for the agent's authenticator app: its
-// base32 key and its otpauth:// URL.
-func NewTOTPKey(company, email string) (secret, url string, err error) {
-	k, err := totp.Generate(totp.GenerateOpts{Issuer: "Parley (" + company + ")", AccountName: email})
-	if err != nil {
-		return "", "", fmt.Errorf("new totp key: %w", err)
-	}
-	return k.Secret(), k.URL(), nil
+// TOTPKey is a fresh secret for an agent's authenticator app.
+type TOTPKey struct {
+	Secret string // base32, to type in
+	URL    string // otpauth://, to open
+	QR     string // the URL as a QR code to scan: a data: URL of a PNG
 }
 
-func (s *Service) codeOK(secret, code string) bool {
-	ok, err := totp.ValidateCustom(strings.ReplaceAll(strings.TrimSpace(code), " ", ""), secret, s.clock.Now(), totpOpts)
-	return err == nil && ok
+// NewTOTPKey makes a fresh secret for the agent's authenticator app.
+func NewTOTPKey(company, email string) (TOTPKey, error) {
+	k, err := totp.Generate(totp.GenerateOpts{Issuer: "Parley (" + company + ")", AccountName: email})
+	if err != nil {
+		return TOTPKey{}, fmt.Errorf("new totp key: %w", err)
+	}
+	img, err := k.Image(200, 200)
+	if err != nil {
+		return TOTPKey{}, fmt.Errorf("totp qr code: %w", err)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return TOTPKey{}, fmt.Errorf("totp qr code: %w", err)
+	}
+	return TOTPKey{Secret: k.Secret(), URL: k.URL(), QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes())}, nil
+}
+
+// codeStep returns the time step of the code, checked against the secret
+// with one step of skew either side; ok is false for a wrong code.
+func (s *Service) codeStep(secret, code string) (step int64, ok bool) {
+	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
+	now := s.clock.Now()
+	for skew := -int64(totpOpts.Skew); skew <= int64(totpOpts.Skew); skew++ {
+		at := now.Add(time.Duration(skew*int64(totpOpts.Period)) * time.Second)
+		want, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return at.Unix() / int64(totpOpts.Period), true
+		}
+	}
+	return 0, false
 }
 
 func totpAD(tid uuid.UUID, agentID int64) string { return fmt.Sprintf("totp:%s:%d", tid, agentID) }
@@ -43,7 +72,8 @@ func totpAD(tid uuid.UUID, agentID int64) string { return fmt.Sprintf("totp:%s:%
 // EnableTOTP turns the agent's second factor on once they show a code of
 // the new secret (so their app has it).
 func (s *Service) EnableTOTP(ctx context.Context, tid uuid.UUID, agentID int64, secret, code string) error {
-	if secret == "" || !s.codeOK(secret, code) {
+	step, ok := s.codeStep(secret, code)
+	if secret == "" || !ok {
 		return ErrBadCode
 	}
 	sealed, err := s.mailing.Sealer.Seal(secret, totpAD(tid, agentID))
@@ -51,7 +81,7 @@ func (s *Service) EnableTOTP(ctx context.Context, tid uuid.UUID, agentID int64, 
 		return fmt.Errorf("seal totp secret: %w", err)
 	}
 	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE agents SET totp_secret = $2 WHERE id = $1`, agentID, sealed)
+		_, err := tx.Exec(ctx, `UPDATE agents SET totp_secret = $2, totp_last_step = $3 WHERE id = $1`, agentID, sealed, step)
 		return err
 	})
 }
@@ -91,11 +121,28 @@ func (s *Service) CheckTOTP(ctx context.Context, tid uuid.UUID, agentID int64, c
 	if err != nil {
 		return fmt.Errorf("open totp secret of agent %d: %w", agentID, err)
 	}
-	if !s.codeOK(secret, code) {
+	step, ok := s.codeStep(secret, code)
+	if !ok {
 		return ErrBadCode
+	}
+	// Each code once: a step at or before the last one used is refused.
+	var used bool
+	err = s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE agents SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)`, agentID, step)
+		used = tag.RowsAffected() == 0
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record totp step: %w", err)
+	}
+	if used {
+		return ErrUsedCode
 	}
 	return nil
 }
+
+// ErrUsedCode refuses a code that signed in already.
+var ErrUsedCode = problem.Field("code", "That code was used already. Wait for your authenticator app to show the next one.")
 
 // SetRequireTOTP makes a second factor required (or not) for every agent
 // of the tenant; those without one set it up at their next page.
