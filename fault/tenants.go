@@ -95,7 +95,7 @@ func (w *world) otherTenant(ctx context.Context) (*other, error) {
 		cases = append(cases, id)
 	}
 	if _, err := a.Conversations.SendReply(ctx, tid, admin.ID, cases[0], conversation.Reply{Body: "Answer " + o.marker,
-		File: &conversation.Upload{Filename: "secret-" + o.marker + ".pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4\n% " + o.marker + "\n%%EOF\n")}}); err != nil {
+		File: conversation.UploadOf("secret-"+o.marker+".pdf", "application/pdf", []byte("%PDF-1.4\n% "+o.marker+"\n%%EOF\n"))}); err != nil {
 		return nil, fmt.Errorf("the other tenant answers: %w", err)
 	}
 	if err := a.Conversations.AddNote(ctx, tid, admin.ID, cases[1], "Note "+o.marker); err != nil {

@@ -173,9 +173,10 @@ func (l Limits) CheckText(body string, with TextWith) error {
 // CheckFile finds the real type of a file from its bytes (and its name
 // where the bytes leave a choice), whatever the browser declared, and
 // refuses it when WhatsApp or the provider would: a type they do not
-// take, or a size over the kind's limit. It returns the type to send the
-// file with.
-func (l Limits) CheckFile(name string, data []byte) (string, error) {
+// take, or a size over the kind's limit. head is the file's start (its
+// first SniffBytes, or all of it), size its length. It returns the type to
+// send the file with.
+func (l Limits) CheckFile(name string, data []byte, size int64) (string, error) {
 	ct := SniffType(name, data)
 	kind, ok := l.types[ct]
 	if !ok {
@@ -184,7 +185,7 @@ func (l Limits) CheckFile(name string, data []byte) (string, error) {
 	if ct == "audio/ogg" && !bytes.Contains(data[:min(len(data), 128)], []byte("OpusHead")) {
 		return ct, refuse("WhatsApp plays OGG audio only in the Opus codec: send it as OGG Opus, MP3 or AAC.")
 	}
-	if size := int64(len(data)); size > 0 {
+	if size > 0 {
 		if max, say := l.maxSize(kind, animatedWebP(data)); size > max {
 			return ct, refuse("%s; this one is %s.", say, SizeWords(size))
 		}
@@ -327,6 +328,7 @@ var typeNames = map[string]struct{ name, instead string }{
 // bytes are unknown is application/octet-stream: a name alone never makes
 // a file a JPEG.
 func SniffType(name string, data []byte) string {
+	data = data[:min(len(data), SniffBytes)]
 	ext := strings.ToLower(filepath.Ext(name))
 	has := func(at int, magic string) bool {
 		return len(data) >= at+len(magic) && string(data[at:at+len(magic)]) == magic
@@ -473,6 +475,10 @@ func zipType(data []byte) string {
 	}
 	return "application/zip"
 }
+
+// SniffBytes is how much of a file's start SniffType and CheckFile read:
+// what they look at lies well within it.
+const SniffBytes = 4096
 
 // animatedWebP reports whether a WebP has the animation flag of its
 // extended (VP8X) header.

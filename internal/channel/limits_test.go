@@ -149,7 +149,7 @@ func TestCheckFileRefusesWhatWhatsAppAndTheProviderRefuse(t *testing.T) {
 		{onemsg, "1msg", "clip.mov", isoFile("qt  ", "qt  "), "video/quicktime", "QuickTime videos (.mov) cannot be sent on WhatsApp: send it as MP4."},
 		{twilio, "twilio", "mystery.jpg", []byte{0, 1, 2, 3, 0xfe}, "application/octet-stream", "Parley cannot tell what kind of file this is, and WhatsApp takes only"},
 	} {
-		ct, err := tc.lim.CheckFile(tc.name, tc.data)
+		ct, err := tc.lim.CheckFile(tc.name, tc.data[:min(len(tc.data), channel.SniffBytes)], int64(len(tc.data)))
 		if ct != tc.wantType {
 			t.Errorf("%s %s: type %q, want %q", tc.provider, tc.name, ct, tc.wantType)
 		}

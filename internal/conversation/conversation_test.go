@@ -213,7 +213,7 @@ func TestReplyValidation(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "hi")
-	big := &conversation.Upload{Filename: "big.bin", Data: make([]byte, channel.MaxOutboundFileBytes+1)}
+	big := conversation.UploadOf("big.bin", "", make([]byte, channel.MaxOutboundFileBytes+1))
 	for _, tc := range []struct {
 		reply conversation.Reply
 		field string

@@ -18,7 +18,7 @@ func TestTheSweepDeletesFilesNoMessagePointsTo(t *testing.T) {
 	ctx := context.Background()
 	r := f.receive(t, "SM1", "+15557654321", "send me the menu")
 	if _, err := f.Conv.SendReply(ctx, f.Admin.TenantID, f.Admin.ID, r.CaseID, conversation.Reply{
-		File: &conversation.Upload{Filename: "menu.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.4\nsoup, bread\n%%EOF\n")},
+		File: conversation.UploadOf("menu.pdf", "application/pdf", []byte("%PDF-1.4\nsoup, bread\n%%EOF\n")),
 	}); err != nil {
 		t.Fatal(err)
 	}

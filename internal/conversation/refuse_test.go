@@ -41,17 +41,17 @@ func TestRepliesTheProviderWouldRefuseAreRefusedBeforeStoring(t *testing.T) {
 	}{
 		{"twilio", conversation.Reply{Body: long}, "body", "Twilio sends at most 1,600 characters; this message has 1,734."},
 		{"onemsg", conversation.Reply{Body: strings.Repeat("a", 5000)}, "body", "WhatsApp messages are at most 4,096 characters; this one has 5,000."},
-		{"twilio", conversation.Reply{File: &conversation.Upload{Filename: "IMG_0001.jpg", ContentType: "image/jpeg", Data: heic}}, "file",
+		{"twilio", conversation.Reply{File: conversation.UploadOf("IMG_0001.jpg", "image/jpeg", heic)}, "file",
 			"HEIC photos cannot be sent on WhatsApp: send it as JPEG or PNG. Nothing was sent."},
-		{"onemsg", conversation.Reply{File: &conversation.Upload{Filename: "IMG_0001.HEIC", ContentType: "image/heic", Data: heic}}, "file",
+		{"onemsg", conversation.Reply{File: conversation.UploadOf("IMG_0001.HEIC", "image/heic", heic)}, "file",
 			"HEIC photos cannot be sent on WhatsApp: send it as JPEG or PNG. Nothing was sent."},
-		{"onemsg", conversation.Reply{File: &conversation.Upload{Filename: "invoices.zip", ContentType: "application/zip", Data: zb.Bytes()}}, "file",
+		{"onemsg", conversation.Reply{File: conversation.UploadOf("invoices.zip", "application/zip", zb.Bytes())}, "file",
 			"ZIP archives cannot be sent on WhatsApp: send the files in it one by one. Nothing was sent."},
-		{"twilio", conversation.Reply{File: &conversation.Upload{Filename: "photo.jpg", ContentType: "image/jpeg", Data: jpeg(7549747)}}, "file",
+		{"twilio", conversation.Reply{File: conversation.UploadOf("photo.jpg", "image/jpeg", jpeg(7549747))}, "file",
 			"Images on WhatsApp are at most 5 MB; this one is 7.2 MB. Nothing was sent."},
-		{"twilio", conversation.Reply{File: &conversation.Upload{Filename: "notes.txt", ContentType: "text/plain", Data: []byte("opening hours\n")}}, "file",
+		{"twilio", conversation.Reply{File: conversation.UploadOf("notes.txt", "text/plain", []byte("opening hours\n"))}, "file",
 			"Text files (.txt) cannot be sent through Twilio on WhatsApp: paste the text in a message, or send it as PDF. Nothing was sent."},
-		{"onemsg", conversation.Reply{Body: strings.Repeat("a", 1100), File: &conversation.Upload{Filename: "photo.jpg", Data: jpeg(1000)}}, "body",
+		{"onemsg", conversation.Reply{Body: strings.Repeat("a", 1100), File: conversation.UploadOf("photo.jpg", "", jpeg(1000))}, "body",
 			"The text sent with a file is at most 1,024 characters on WhatsApp; this one has 1,100. Send the text as a message of its own."},
 	} {
 		t.Run(tc.provider+" "+tc.field, func(t *testing.T) {
@@ -85,10 +85,10 @@ func TestRepliesWithinTheProvidersLimitsAreStoredWithTheirRealType(t *testing.T)
 		wantType string
 	}{
 		{"onemsg", conversation.Reply{Body: strings.Repeat("a", 1734)}, ""},
-		{"onemsg", conversation.Reply{File: &conversation.Upload{Filename: "notes.txt", ContentType: "text/plain", Data: []byte("opening hours\n")}}, "text/plain"},
+		{"onemsg", conversation.Reply{File: conversation.UploadOf("notes.txt", "text/plain", []byte("opening hours\n"))}, "text/plain"},
 		// A PNG the browser could not name, and a JPEG it misnamed.
-		{"twilio", conversation.Reply{File: &conversation.Upload{Filename: "screenshot", ContentType: "application/octet-stream", Data: padTo([]byte("\x89PNG\r\n\x1a\n"), 2048)}}, "image/png"},
-		{"twilio", conversation.Reply{Body: "your receipt", File: &conversation.Upload{Filename: "receipt.heic", ContentType: "image/heic", Data: padTo([]byte("\xFF\xD8\xFF\xE0"), 2048)}}, "image/jpeg"},
+		{"twilio", conversation.Reply{File: conversation.UploadOf("screenshot", "application/octet-stream", padTo([]byte("\x89PNG\r\n\x1a\n"), 2048))}, "image/png"},
+		{"twilio", conversation.Reply{Body: "your receipt", File: conversation.UploadOf("receipt.heic", "image/heic", padTo([]byte("\xFF\xD8\xFF\xE0"), 2048))}, "image/jpeg"},
 	} {
 		t.Run(tc.provider+" "+tc.wantType, func(t *testing.T) {
 			f := newFixture(t)

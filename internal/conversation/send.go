@@ -1,9 +1,11 @@
 package conversation
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"path/filepath"
@@ -30,7 +32,45 @@ import (
 type Upload struct {
 	Filename    string
 	ContentType string
-	Data        []byte
+	Size        int64
+	// Content is the file, read from its start when it is stored: never
+	// whole into memory (the reply form keeps a file in a temporary file).
+	Content io.ReadSeeker
+	head    []byte
+}
+
+// NewUpload is a file of size bytes read from content.
+func NewUpload(filename, contentType string, content io.ReadSeeker, size int64) *Upload {
+	return &Upload{Filename: filename, ContentType: contentType, Content: content, Size: size}
+}
+
+// UploadOf is a file held in memory (a test's, a sandbox's).
+func UploadOf(filename, contentType string, data []byte) *Upload {
+	return NewUpload(filename, contentType, bytes.NewReader(data), int64(len(data)))
+}
+
+// Head returns the file's first bytes (channel.SniffBytes at most), by
+// which its type is told.
+func (u *Upload) Head() ([]byte, error) {
+	if u.head == nil {
+		if _, err := u.Content.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("read the start of %s: %w", u.Filename, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(u.Content, channel.SniffBytes))
+		if err != nil {
+			return nil, fmt.Errorf("read the start of %s: %w", u.Filename, err)
+		}
+		u.head = b
+	}
+	return u.head, nil
+}
+
+// store writes the file under key with its type.
+func (u *Upload) store(ctx context.Context, st *media.Store, key, contentType string) (media.Info, error) {
+	if _, err := u.Content.Seek(0, io.SeekStart); err != nil {
+		return media.Info{}, fmt.Errorf("rewind %s: %w", u.Filename, err)
+	}
+	return st.Put(ctx, key, contentType, u.Content)
 }
 
 // Reply is what an agent sends from the composer: text, a file, or an
@@ -106,7 +146,7 @@ func (s *Service) SendReply(ctx context.Context, tid uuid.UUID, agentID, caseID 
 	if o.file != nil && o.template == nil { // a template's file is stored above
 		o.kind, o.fileKey = "file", media.NewKey(tid)
 		var err error
-		if o.fileInfo, err = s.media.PutBytes(ctx, o.fileKey, contentTypeOf(o.file), o.file.Data); err != nil {
+		if o.fileInfo, err = o.file.store(ctx, s.media, o.fileKey, contentTypeOf(o.file)); err != nil {
 			return Message{}, err
 		}
 	}
@@ -487,7 +527,11 @@ func (s *Service) checkLimits(ctx context.Context, tid uuid.UUID, caseID int64, 
 	if o.file == nil {
 		return nil
 	}
-	ct, err := lim.CheckFile(o.file.Filename, o.file.Data)
+	head, err := o.file.Head()
+	if err != nil {
+		return err
+	}
+	ct, err := lim.CheckFile(o.file.Filename, head, o.file.Size)
 	if err != nil {
 		return problem.Field("file", err.Error()+" Nothing was sent.")
 	}
@@ -617,7 +661,8 @@ func contentTypeOf(u *Upload) string {
 	if ct := mime.TypeByExtension(filepath.Ext(u.Filename)); ct != "" {
 		return ct
 	}
-	return http.DetectContentType(u.Data)
+	head, _ := u.Head() // unreadable: the store's own read fails next
+	return http.DetectContentType(head)
 }
 
 func newPublicToken() (string, error) {

@@ -141,8 +141,8 @@ func (u TemplateUse) checkMedia(publicMedia string) string {
 	case u.File == nil && link == "":
 		return fmt.Sprintf("This template shows %s above its text: attach it or give its link.", what)
 	case u.File != nil:
-		if len(u.File.Data) > channel.MaxOutboundFileBytes {
-			return fmt.Sprintf("The file is %s; WhatsApp accepts files up to 16 MB.", megabytes(int64(len(u.File.Data))))
+		if u.File.Size > channel.MaxOutboundFileBytes {
+			return fmt.Sprintf("The file is %s; WhatsApp accepts files up to 16 MB.", megabytes(u.File.Size))
 		}
 		ct := contentTypeOf(u.File)
 		if (m.Kind == channel.MediaImage && !strings.HasPrefix(ct, "image/")) || (m.Kind == channel.MediaVideo && !strings.HasPrefix(ct, "video/")) {
@@ -209,7 +209,11 @@ func (s *Service) putTemplateFile(ctx context.Context, tid uuid.UUID, provider s
 	if u.File == nil {
 		return "", media.Info{}, nil
 	}
-	ct, err := channel.LimitsFor(provider).CheckFile(u.File.Filename, u.File.Data)
+	head, err := u.File.Head()
+	if err != nil {
+		return "", media.Info{}, err
+	}
+	ct, err := channel.LimitsFor(provider).CheckFile(u.File.Filename, head, u.File.Size)
 	if err != nil {
 		return "", media.Info{}, problem.Field(MediaField, err.Error()+" Nothing was sent.")
 	}
@@ -217,7 +221,7 @@ func (s *Service) putTemplateFile(ctx context.Context, tid uuid.UUID, provider s
 	f.ContentType = ct
 	u.File = &f
 	key := media.NewKey(tid)
-	info, err := s.media.PutBytes(ctx, key, ct, u.File.Data)
+	info, err := u.File.store(ctx, s.media, key, ct)
 	return key, info, err
 }
 

@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,18 +198,12 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request) {
 	}
 	reply := conversation.Reply{Body: r.FormValue("body"), Template: tpl, Buttons: r.Form["button"], Status: r.FormValue("status"),
 		IdempotencyKey: r.FormValue("key"), Seen: r.FormValue("seen")}
-	if file, hdr, err := r.FormFile("file"); err == nil && tpl == nil {
-		data, err := io.ReadAll(file)
-		file.Close()
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		reply.File = &conversation.Upload{Filename: hdr.Filename, ContentType: hdr.Header.Get("Content-Type"), Data: data}
+	if f, ok := formUpload(r, "file"); ok && tpl == nil {
+		reply.File = f
 		// Just over 16 MB (within the form's margin): a link too, when the
 		// tenant has cloud storage.
-		if int64(len(data)) > channel.MaxOutboundFileBytes && s.CloudStorage.Connected(ctx, sg.Tenant.ID) {
-			s.sendSmallAsLink(w, r, c, reply, hdr.Filename, hdr.Header.Get("Content-Type"), data)
+		if f.Size > channel.MaxOutboundFileBytes && s.CloudStorage.Connected(ctx, sg.Tenant.ID) {
+			s.sendSmallAsLink(w, r, c, reply)
 			return
 		}
 	}
@@ -298,6 +293,18 @@ func (s *Server) publicMedia(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	serveAttachment(w, r, a, f, false)
+}
+
+// formUpload is the form's file field as an Upload, read from where the
+// form keeps it (a temporary file over 1 MB): never whole in memory. The
+// request's end closes it.
+func formUpload(r *http.Request, field string) (*conversation.Upload, bool) {
+	file, hdr, err := r.FormFile(field)
+	if err != nil {
+		return nil, false
+	}
+	context.AfterFunc(r.Context(), func() { file.Close() })
+	return conversation.NewUpload(hdr.Filename, hdr.Header.Get("Content-Type"), file, hdr.Size), true
 }
 
 func serveAttachment(w http.ResponseWriter, r *http.Request, a conversation.Attachment, f io.ReadSeeker, download bool) {

@@ -1,7 +1,6 @@
 package httpserver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -219,7 +218,7 @@ func (s *Server) replyAsLink(w http.ResponseWriter, r *http.Request, c conversat
 
 // sendSmallAsLink is replyAsLink for a file the form already read (just
 // over 16 MB, within the reply form's margin).
-func (s *Server) sendSmallAsLink(w http.ResponseWriter, r *http.Request, c conversation.Case, reply conversation.Reply, filename, contentType string, data []byte) {
+func (s *Server) sendSmallAsLink(w http.ResponseWriter, r *http.Request, c conversation.Case, reply conversation.Reply) {
 	ctx := r.Context()
 	sg := signed(r)
 	refuse := func(err error) {
@@ -237,7 +236,8 @@ func (s *Server) sendSmallAsLink(w http.ResponseWriter, r *http.Request, c conve
 		refuse(problem.New(problem.Conflict, "A file can be sent as a link only in a live chat whose 24-hour window is open. Nothing was sent."))
 		return
 	}
-	l, err := s.CloudStorage.Upload(ctx, sg.Tenant.ID, filename, contentType, int64(len(data)), bytes.NewReader(data), s.Clock.Now())
+	f := reply.File
+	l, err := s.CloudStorage.Upload(ctx, sg.Tenant.ID, f.Filename, f.ContentType, f.Size, f.Content, s.Clock.Now())
 	if err != nil {
 		refuse(err)
 		return

@@ -2,8 +2,6 @@ package httpserver
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -173,13 +171,8 @@ func (s *Server) templateUse(r *http.Request, integrationID *int64) (*conversati
 	for _, v := range t.Variables {
 		u.Values[v.Key] = r.FormValue(conversation.VariableField(v.Key))
 	}
-	if file, hdr, err := r.FormFile("template_media_file"); err == nil {
-		data, err := io.ReadAll(file)
-		file.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read the template's file: %w", err)
-		}
-		u.File = &conversation.Upload{Filename: hdr.Filename, ContentType: hdr.Header.Get("Content-Type"), Data: data}
+	if f, ok := formUpload(r, "template_media_file"); ok {
+		u.File = f
 	}
 	return u, nil
 }
