@@ -25,6 +25,18 @@ func cloudForm(bucket, key string) url.Values {
 		"access_key": {key}, "secret": {"tenant-secret-key-9876"}, "max_mb": {"2048"}, "link_days": {"7"}}
 }
 
+// onlyReply is the text of the tenant's one outgoing message.
+func (d *demo) onlyReply(t *testing.T) string {
+	t.Helper()
+	var body string
+	if err := d.env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(t.Context(), `SELECT body FROM messages WHERE direction = 'out'`).Scan(&body)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
 func bucketKeys(t *testing.T, bucket string) []string {
 	t.Helper()
 	s, err := media.OpenBucket(t.Context(), media.Bucket{Endpoint: s3test.Endpoint(), Region: s3test.Region, Name: bucket, AccessKey: "reader", Secret: "x"})
@@ -79,12 +91,7 @@ func TestLargeFileIsSentAsALinkThroughCloudStorage(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("17 MB with cloud storage: %d\n%.2000s", status, page)
 	}
-	var body string
-	if err := d.env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
-		return tx.QueryRow(t.Context(), `SELECT body FROM messages WHERE direction = 'out'`).Scan(&body)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	body := d.onlyReply(t)
 	link := linkPattern.FindString(body)
 	if !strings.Contains(body, "Here it is") || !strings.Contains(body, "party.mp4 (17.0 MB)") || link == "" {
 		t.Fatalf("message: %q", body)
@@ -167,12 +174,7 @@ func TestExpiredFileLinkSaysSoInWords(t *testing.T) {
 	if status, page := d.reply(t, chat.ID, "", "k-contract", bytes.Repeat([]byte("contract"), 17<<17), "contract.pdf"); status != http.StatusOK {
 		t.Fatalf("17 MB reply: %d\n%.1000s", status, page)
 	}
-	var body string
-	if err := d.env.App.DB.InTenant(t.Context(), d.admin.TenantID, func(tx pgx.Tx) error {
-		return tx.QueryRow(t.Context(), `SELECT body FROM messages WHERE direction = 'out'`).Scan(&body)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	body := d.onlyReply(t)
 	link := linkPattern.FindString(body)
 	if !strings.HasPrefix(link, d.env.URL+"/files/") {
 		t.Fatalf("the client's link is not Parley's: %q", body)
