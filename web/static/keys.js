@@ -240,6 +240,66 @@
     }
   }, true);
 
+  // ---- The client panel as a drawer (below 1000 px) ----------------------
+  var drawerFrom = null;
+  function drawer(open) {
+    var panel = document.getElementById("client-panel");
+    var t = document.querySelector("[data-drawer-toggle]");
+    if (!panel || !t) return;
+    panel.classList.toggle("drawer-open", open);
+    t.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) {
+      drawerFrom = document.activeElement;
+      var first = panel.querySelector("[data-drawer-close]");
+      if (first) first.focus();
+    } else if (drawerFrom && drawerFrom.focus) {
+      drawerFrom.focus();
+      drawerFrom = null;
+    }
+  }
+  document.addEventListener("click", function (e) {
+    if (!e.target.closest) return;
+    if (e.target.closest("[data-drawer-toggle]")) {
+      var panel = document.getElementById("client-panel");
+      drawer(!(panel && panel.classList.contains("drawer-open")));
+    } else if (e.target.closest("[data-drawer-close]")) {
+      drawer(false);
+    }
+  });
+  window.addEventListener("keydown", function (e) {
+    var panel = document.getElementById("client-panel");
+    if (e.key === "Escape" && panel && panel.classList.contains("drawer-open")) drawer(false);
+  });
+
+  // ---- New client messages, read out by screen readers -------------------
+  // Whether the conversation is drawn again or only appended to, each
+  // client message not seen before is announced once.
+  var heard = null;
+  function listen() {
+    var box = document.getElementById("messages");
+    var say = document.getElementById("live-announcer");
+    if (!box || !say) return;
+    var ids = {};
+    box.querySelectorAll(".msg-in[id]").forEach(function (m) { ids[m.id] = true; });
+    if (heard === null) { heard = ids; return; }
+    var fresh = [];
+    box.querySelectorAll(".msg-in[id]").forEach(function (m) {
+      if (!heard[m.id]) {
+        var body = m.querySelector(".msg-body");
+        fresh.push(body ? body.textContent.trim() : "a message");
+      }
+    });
+    heard = ids;
+    if (!fresh.length) return;
+    var who = document.querySelector(".conv-title h2, .case-title h1");
+    say.textContent = "New message" + (who ? " from " + who.textContent.trim() : "") + ": " + fresh.join(" · ");
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    listen();
+    var box = document.getElementById("messages");
+    if (box && window.MutationObserver) new MutationObserver(listen).observe(box, { childList: true, subtree: true });
+  });
+
   // The skip link to the reply box shows where there is one.
   function syncSkip() {
     var link = document.querySelector("[data-skip-reply]");

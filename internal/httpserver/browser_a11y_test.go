@@ -1,0 +1,115 @@
+package httpserver_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"parley/internal/app/apptest"
+)
+
+// axeSource is axe-core, vendored from npm (testdata/axe/README.md).
+func axeSource(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/axe/axe.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// axeViolations runs axe-core on the page and returns its serious and
+// critical violations, one line each with the elements concerned, and the
+// ids used more than once.
+func axeViolations(t *testing.T, ctx context.Context, axe string) []string {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axe+";true")); err != nil {
+		t.Fatalf("inject axe: %v", err)
+	}
+	js := `axe.run(document, {resultTypes: ["violations"]}).then(function (r) {
+		var out = [];
+		r.violations.forEach(function (v) {
+			if (v.impact !== "serious" && v.impact !== "critical") return;
+			out.push(v.impact + " " + v.id + ": " + v.help + " — " + v.nodes.slice(0, 4).map(function (n) {
+				return n.target.join(" ") + (n.failureSummary ? " (" + n.failureSummary.replace(/\s+/g, " ").slice(0, 160) + ")" : "");
+			}).join("; "));
+		});
+		var seen = {};
+		document.querySelectorAll("[id]").forEach(function (e) {
+			if (seen[e.id]) out.push("duplicate id " + e.id);
+			seen[e.id] = true;
+		});
+		return out;
+	})`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("run axe: %v", err)
+	}
+	return got
+}
+
+// TestBrowserAccessibleAndNarrow: the agent's pages (chats with an open
+// chat, cases, a case, clients, a client, settings, the rules editor) have
+// no serious or critical axe-core violation and no id used twice; and at
+// 390 px none scrolls sideways.
+func TestBrowserAccessibleAndNarrow(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	axe := axeSource(t)
+	d.customerWrites(t, "+15557000201", "An ended chat")
+	ended := d.liveChats(t)[0]
+	if status, _, body := d.env.Post(t, d.client, fmt.Sprintf("/chats/%d/end", ended.ID), url.Values{"status": {"solved"}}); status != http.StatusSeeOther {
+		t.Fatalf("end chat: %d %s", status, body)
+	}
+	d.customerWrites(t, "+15557000202", "A live chat with a rather long first message that wraps over several lines on a phone")
+	live := d.liveChats(t)[0]
+	pages := []string{
+		fmt.Sprintf("/chats/%d", live.ID),
+		"/cases",
+		fmt.Sprintf("/cases/%d", ended.ID),
+		"/clients",
+		fmt.Sprintf("/clients/%d", live.ClientID),
+		"/settings",
+		"/settings/rules",
+	}
+	agent := apptest.Browser(t)
+	demoLogin(t, agent, d.env.URL)
+	for _, p := range pages {
+		apptest.Step(t, agent, "open "+p,
+			chromedp.EmulateViewport(1280, 800),
+			chromedp.Navigate(d.env.URL+p),
+			chromedp.WaitVisible(chromedp.CSS("#main")),
+		)
+		if v := axeViolations(t, agent, axe); len(v) > 0 {
+			t.Errorf("%s at 1280 px:\n  %s", p, strings.Join(v, "\n  "))
+		}
+		apptest.Step(t, agent, "narrow "+p,
+			chromedp.EmulateViewport(390, 844),
+			chromedp.Navigate(d.env.URL+p),
+			chromedp.WaitVisible(chromedp.CSS("#main")),
+		)
+		wide, err := chromedp.Run(agent, chromedp.Evaluate[string](`(function(){
+			var w = document.scrollingElement.scrollWidth, iw = window.innerWidth;
+			if (w <= iw) return "";
+			var out = [];
+			document.querySelectorAll("body *").forEach(function (e) {
+				var r = e.getBoundingClientRect();
+				if (r.right > iw + 1 && out.length < 5) out.push((e.id ? "#" + e.id : e.tagName.toLowerCase() + "." + e.className) + " ends at " + Math.round(r.right));
+			});
+			return w + " px wide: " + out.join(", ");
+		})()`))
+		if err != nil || wide != "" {
+			t.Errorf("%s at 390 px scrolls sideways: %s %v", p, wide, err)
+		}
+		apptest.Shot(t, agent, "narrow"+strings.ReplaceAll(p, "/", "-"))
+		if v := axeViolations(t, agent, axe); len(v) > 0 {
+			t.Errorf("%s at 390 px:\n  %s", p, strings.Join(v, "\n  "))
+		}
+	}
+}
