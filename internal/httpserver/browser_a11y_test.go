@@ -3,6 +3,7 @@ package httpserver_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"parley/internal/app/apptest"
 )
@@ -80,6 +82,48 @@ func TestBrowserAccessibleAndNarrow(t *testing.T) {
 	}
 	agent := apptest.Browser(t)
 	demoLogin(t, agent, d.env.URL)
+
+	// From the top of a chat, the reply box is two Tabs and Enter away
+	// (the skip links); its focus ring and a list row's stand out (≥ 3:1)
+	// and the row's is drawn inside it, where the pane cannot clip it.
+	apptest.Step(t, agent, "Tab to the skip link to the reply box",
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(d.env.URL+pages[0]),
+		chromedp.WaitVisible(chromedp.CSS("#reply-body")),
+		chromedp.KeyEvent(kb.Tab),
+		chromedp.KeyEvent(kb.Tab),
+	)
+	if got, _ := chromedp.Run(agent, chromedp.Evaluate[string](`document.activeElement.textContent`)); got != "Skip to the reply box" {
+		t.Errorf("the second Tab is on %q", got)
+	}
+	apptest.Step(t, agent, "Enter on it", chromedp.KeyEvent(kb.Enter))
+	if id, _ := chromedp.Run(agent, chromedp.Evaluate[string](`document.activeElement.id`)); id != "reply-body" {
+		t.Errorf("the skip link leads to %q", id)
+	}
+	ring, err := chromedp.Run(agent, chromedp.Evaluate[[]string](`(function(){
+		var out = [];
+		var b = document.getElementById("reply-body"); b.focus();
+		var s = getComputedStyle(b); out.push(s.outlineStyle + " " + s.outlineColor + " " + s.outlineWidth);
+		var a = document.querySelector(".chat-item"); a.focus();
+		s = getComputedStyle(a); out.push(s.outlineStyle + " " + s.outlineColor + " " + s.outlineWidth + " " + s.outlineOffset);
+		return out;
+	})()`))
+	if err != nil || len(ring) != 2 {
+		t.Fatalf("focus rings: %q %v", ring, err)
+	}
+	for i, r := range ring {
+		f := strings.Fields(r)
+		if f[0] == "none" || contrast(f[1]+f[2]+f[3], "rgb(255,255,255)") < 3 {
+			t.Errorf("focus ring %d: %s", i, r)
+		}
+	}
+	if off := strings.Fields(ring[1]); len(off) < 6 || !strings.HasPrefix(off[len(off)-1], "-") {
+		t.Errorf("a list row's focus ring is drawn outside it: %s", ring[1])
+	}
+	// New client messages are read out.
+	d.customerWrites(t, "+15557000202", "Is anyone there?")
+	apptest.WaitText(t, agent, "#live-announcer", "Is anyone there?")
+
 	for _, p := range pages {
 		apptest.Step(t, agent, "open "+p,
 			chromedp.EmulateViewport(1280, 800),
@@ -112,4 +156,26 @@ func TestBrowserAccessibleAndNarrow(t *testing.T) {
 			t.Errorf("%s at 390 px:\n  %s", p, strings.Join(v, "\n  "))
 		}
 	}
+}
+
+// contrast is the WCAG contrast ratio of two CSS colours "rgb(r, g, b)".
+func contrast(a, b string) float64 {
+	lum := func(c string) float64 {
+		var r, g, bl float64
+		c = strings.NewReplacer(" ", "", "rgba(", "", "rgb(", "", ")", "").Replace(c)
+		fmt.Sscanf(c, "%f,%f,%f", &r, &g, &bl)
+		ch := func(v float64) float64 {
+			v /= 255
+			if v <= 0.03928 {
+				return v / 12.92
+			}
+			return math.Pow((v+0.055)/1.055, 2.4)
+		}
+		return 0.2126*ch(r) + 0.7152*ch(g) + 0.0722*ch(bl)
+	}
+	x, y := lum(a), lum(b)
+	if x < y {
+		x, y = y, x
+	}
+	return (x + 0.05) / (y + 0.05)
 }
