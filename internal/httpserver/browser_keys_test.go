@@ -3,6 +3,8 @@ package httpserver_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -150,6 +152,38 @@ func TestBrowserKeyboardNeverSendsByAccident(t *testing.T) {
 	if got := value("#reply-body"); got != "" {
 		t.Errorf("after sending and a reload the reply box holds %q", got)
 	}
+
+	// "/" at the start of the reply opens the macros; ↓ and Enter pick
+	// one; Ctrl+K opens them too, Escape closes them.
+	if status, _, body := d.env.Post(t, d.client, "/settings/macros", url.Values{"title": {"Zebra greeting"}, "body": {"Hello from the zebra macro"}}); status != http.StatusSeeOther {
+		t.Fatalf("add a macro: %d %.300s", status, body)
+	}
+	apptest.Step(t, agent, "/ opens the macros",
+		chromedp.Focus(chromedp.CSS("#reply-body")),
+		chromedp.KeyEvent("/"),
+		chromedp.WaitVisible(chromedp.CSS("[data-macros-search]")),
+		waitJS(`document.activeElement.matches("[data-macros-search]")`),
+		chromedp.KeyEvent("zebra"),
+		waitJS(`!!document.querySelector(".macros-panel li:not([hidden]) [data-macro-body]")`),
+		chromedp.KeyEvent(kb.ArrowDown),
+		waitJS(`document.activeElement.matches("[data-macro-body]")`),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitNotPresent(chromedp.CSS("[data-macros-search]")),
+	)
+	if got := value("#reply-body"); got != "Hello from the zebra macro" {
+		t.Fatalf("after / ↓ Enter the reply box holds %q", got)
+	}
+	if n := sent(); n != 1 {
+		t.Fatalf("picking a macro sent something: %d sent", n)
+	}
+	apptest.Step(t, agent, "Ctrl+K opens them, Escape closes them",
+		chromedp.KeyEvent("k", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		chromedp.WaitVisible(chromedp.CSS("[data-macros-search]")),
+		chromedp.KeyEvent(kb.Escape),
+		chromedp.WaitNotPresent(chromedp.CSS("[data-macros-search]")),
+		waitJS(`document.activeElement.id === "reply-body"`),
+		jsDo(`document.getElementById("reply-body").value = ""`),
+	)
 
 	// "?" lists the keys; the agent swaps Enter and Shift+Enter there.
 	apptest.Step(t, agent, "? opens the keys; the agent makes Enter break lines",

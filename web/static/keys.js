@@ -195,6 +195,7 @@
       }
       if (e.key === "/" && !e.ctrlKey && !e.metaKey && !e.altKey && el.value.slice(0, el.selectionStart).trim() === "" && el.selectionStart === el.selectionEnd) {
         e.preventDefault();
+        swallow = true;
         openMacros();
         return;
       }
@@ -226,10 +227,11 @@
     return el && el.tagName === "INPUT" && !/^(submit|button|checkbox|radio|file|reset|image)$/.test(el.type) &&
       el.form && el.form.id === "composer";
   }
-  // (An Enter that sent has its keypress dropped too: no stray line.)
+  // (A key that did something here — an Enter that sent, a "/" that
+  // opened the macros — has its keypress dropped too: nothing is typed.)
   var swallow = false;
   window.addEventListener("keypress", function (e) {
-    if (e.key === "Enter" && (oneLine(e.target) || swallow)) e.preventDefault();
+    if ((e.key === "Enter" && oneLine(e.target)) || swallow) e.preventDefault();
     swallow = false;
   }, true);
   window.addEventListener("click", function (e) {
