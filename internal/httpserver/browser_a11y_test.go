@@ -28,7 +28,7 @@ func axeSource(t *testing.T) string {
 
 // axeViolations runs axe-core on the page and returns its serious and
 // critical violations, one line each with the elements concerned, and the
-// ids used more than once.
+// ids and headings used more than once.
 func axeViolations(t *testing.T, ctx context.Context, axe string) []string {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axe+";true")); err != nil {
@@ -46,6 +46,13 @@ func axeViolations(t *testing.T, ctx context.Context, axe string) []string {
 		document.querySelectorAll("[id]").forEach(function (e) {
 			if (seen[e.id]) out.push("duplicate id " + e.id);
 			seen[e.id] = true;
+		});
+		var heads = {};
+		document.querySelectorAll("h1, h2, h3, h4, h5, h6").forEach(function (h) {
+			if (h.closest("[hidden], dialog:not([open])")) return;
+			var k = h.textContent.replace(/\s+/g, " ").trim().toLowerCase();
+			if (heads[k]) out.push("duplicate heading " + JSON.stringify(k));
+			heads[k] = true;
 		});
 		return out;
 	})`
