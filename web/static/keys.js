@@ -157,6 +157,9 @@
   // Capturing, ahead of app.js (which closes the panel on Escape).
   window.addEventListener("keydown", function (e) {
     var el = e.target;
+    // A browser that drops the keypress of a handled keydown never sends
+    // it: the flag lasts until the next key only.
+    swallow = false;
     if (e.defaultPrevented || e.isComposing || e.keyCode === 229) return;
     var form = el.closest && el.closest("form");
     var inComposer = form && form.id === "composer";
