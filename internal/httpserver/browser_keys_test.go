@@ -207,7 +207,7 @@ func TestBrowserKeyboardNeverSendsByAccident(t *testing.T) {
 // jsDo runs statements in the page as a step.
 func jsDo(stmts string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool]("(function(){" + stmts + ";return true})()")(ctx, t)
+		_, err := chromedp.Evaluate[bool]("(function(){"+stmts+";return true})()")(ctx, t)
 		return err
 	})
 }

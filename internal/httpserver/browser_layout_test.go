@@ -113,7 +113,7 @@ func TestBrowserConversationKeepsItsRoom(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#reply-body[disabled]")),
 	)
 	style := func(css, prop string) string {
-		v, err := chromedp.Run(agent, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(` + jsString(css) + `)).` + prop))
+		v, err := chromedp.Run(agent, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(`+jsString(css)+`)).`+prop))
 		if err != nil {
 			t.Fatal(err)
 		}

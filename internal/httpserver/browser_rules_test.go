@@ -29,10 +29,10 @@ func TestBrowserRuleValuesFollowTheirKind(t *testing.T) {
 	choose := func(name, value string) []string {
 		t.Helper()
 		got, err := chromedp.Run(agent, chromedp.Evaluate[[]string](`(function(){
-			var k = document.querySelector('select[name="` + name + `"]');
-			k.value = ` + jsString(value) + `;
+			var k = document.querySelector('select[name="`+name+`"]');
+			k.value = `+jsString(value)+`;
 			k.dispatchEvent(new Event("change", {bubbles: true}));
-			var p = document.querySelector('select[name="` + name + `_pick"]');
+			var p = document.querySelector('select[name="`+name+`_pick"]');
 			if (p.hidden) return [];
 			return Array.from(p.options).filter(function (o) {
 				return o.value && !(o.parentNode.tagName === "OPTGROUP" && (o.parentNode.hidden || o.parentNode.disabled));

@@ -55,7 +55,7 @@ type Agent struct {
 	// EnterBreaksLine: in the reply box, Enter breaks the line and
 	// Shift+Enter sends (by default Enter sends).
 	EnterBreaksLine bool
-	Online      bool       `db:"-"`
+	Online          bool `db:"-"`
 }
 
 // OnlineFor is how long an agent counts as online after their open page
