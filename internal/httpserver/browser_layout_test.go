@@ -105,11 +105,31 @@ func TestBrowserConversationKeepsItsRoom(t *testing.T) {
 		t.Errorf("after closing the drawer the focus is elsewhere")
 	}
 
+	// A client's page at 900 px: its edit form is there, under the history.
+	apptest.Step(t, agent, "the client's page at 900 px",
+		chromedp.Navigate(d.env.URL+"/clients/"+itoa(chat.ClientID)),
+		chromedp.WaitVisible(chromedp.CSS("#main")),
+	)
+	for _, css := range []string{`.client-sidebar input[name="name"]`, ".client-sidebar button[type=submit]"} {
+		if v, _ := chromedp.Run(agent, chromedp.Evaluate[bool](`(function(){var e=document.querySelector(`+jsString(css)+`);if(!e)return false;e.scrollIntoView();var r=e.getBoundingClientRect();return getComputedStyle(e).visibility==="visible"&&r.width>0&&r.left>=0&&r.right<=innerWidth+1&&r.top>=0&&r.bottom<=innerHeight})()`)); !v {
+			t.Errorf("at 900 px the client's page does not show %s", css)
+		}
+	}
+
+	ended := d.endedCase(t)
+	apptest.Step(t, agent, "the case's page at 900 px",
+		chromedp.Navigate(d.env.URL+"/cases/"+itoa(ended.ID)),
+		chromedp.WaitVisible(chromedp.CSS("#main")),
+	)
+	if v, _ := chromedp.Run(agent, chromedp.Evaluate[bool](`(function(){var e=document.querySelector(".case-sidebar");if(!e)return false;e.scrollIntoView();var r=e.getBoundingClientRect();return getComputedStyle(e).visibility==="visible"&&r.width>0&&r.left>=0&&r.right<=innerWidth+1})()`)); !v {
+		t.Errorf("at 900 px the case's page does not show its side panel")
+	}
+
 	// Outside the window: templates only, and it shows.
 	clk.Advance(25 * time.Hour)
 	apptest.Step(t, agent, "the window closes",
 		chromedp.EmulateViewport(1280, 800),
-		chromedp.Reload(),
+		chromedp.Navigate(d.env.URL+"/chats/"+itoa(chat.ID)),
 		chromedp.WaitVisible(chromedp.CSS("#reply-body[disabled]")),
 	)
 	style := func(css, prop string) string {
