@@ -201,6 +201,18 @@ func TestBrowserKeyboardNeverSendsByAccident(t *testing.T) {
 		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierShift)),
 	)
 	eventually(t, "the second reply to reach Twilio", func() bool { return sent() == 2 })
+
+	// Logging out forgets the drafts kept in this browser.
+	apptest.Step(t, agent, "a draft, then log out",
+		waitJS(`document.getElementById("reply-body").value === "" && !document.querySelector(".htmx-request")`),
+		chromedp.SendKeys(chromedp.CSS("#reply-body"), "Left behind"),
+		waitJS(`Object.keys(localStorage).some(function(k){return k.indexOf("parley:draft:")===0})`),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"]`)),
+	)
+	if n, _ := chromedp.Run(agent, chromedp.Evaluate[int](`Object.keys(localStorage).filter(function(k){return k.indexOf("parley:draft:")===0}).length`)); n != 0 {
+		t.Errorf("after logging out %d drafts are kept", n)
+	}
 }
 
 // jsDo runs statements in the page as a step.

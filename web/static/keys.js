@@ -66,6 +66,16 @@
     else restoreDraft();
   }
 
+  // Logging out forgets this browser's drafts (a shared computer).
+  document.addEventListener("submit", function (e) {
+    var ls = store();
+    if (!ls || !e.target.matches || !e.target.matches('form[action="/logout"]')) return;
+    for (var i = ls.length - 1; i >= 0; i--) {
+      var k = ls.key(i);
+      if (k && k.indexOf(DRAFT) === 0) ls.removeItem(k);
+    }
+  });
+
   // ---- Sending with Enter ------------------------------------------------
   function enterSends() {
     return document.body.getAttribute("data-enter") !== "newline";
