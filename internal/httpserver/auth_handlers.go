@@ -148,6 +148,30 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, a tenant.Agent) 
 
 // setAway records that the signed-in agent is away, or back, and returns
 // to the page they were on.
+// setEnterKey saves what Enter does in the agent's reply box ("send" or
+// "newline") and goes back to the page the agent was on.
+func (s *Server) setEnterKey(w http.ResponseWriter, r *http.Request) {
+	sg := signed(r)
+	var breaks bool
+	switch r.PostFormValue("enter") {
+	case "send":
+	case "newline":
+		breaks = true
+	default:
+		s.fail(w, r, problem.New(problem.Invalid, "Choose what Enter does: send, or break the line."))
+		return
+	}
+	if err := s.Tenants.SetEnterBreaksLine(r.Context(), sg.Tenant.ID, sg.Agent.ID, breaks); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	back := "/chats"
+	if u, err := url.Parse(r.Referer()); err == nil && u.Path != "" && strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(u.Path, "//") {
+		back = u.RequestURI()
+	}
+	redirect(w, r, back)
+}
+
 func (s *Server) setAway(w http.ResponseWriter, r *http.Request) {
 	sg := signed(r)
 	if err := s.Tenants.SetAway(r.Context(), sg.Tenant.ID, sg.Agent.ID, r.PostFormValue("away") == "true"); err != nil {

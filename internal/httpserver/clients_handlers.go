@@ -3,6 +3,7 @@ package httpserver
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,6 +78,22 @@ func (s *Server) renderClient(w http.ResponseWriter, r *http.Request, status int
 	if v.Merges, err = s.Clients.Merges(ctx, tid, id); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	// The merge offer stands as long as another profile shares a number
+	// with this one: on every load, not only right after a save.
+	nums := []string{deref(c.WhatsApp), deref(c.Phone)}
+	for _, n := range v.More {
+		nums = append(nums, n.Number)
+	}
+	dups, err := s.Clients.Duplicates(ctx, tid, id, nums...)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, d := range dups {
+		if !slices.ContainsFunc(v.Dups, func(x client.Client) bool { return x.ID == d.ID }) {
+			v.Dups = append(v.Dups, d)
+		}
 	}
 	if v.Query != "" {
 		cands, _, err := s.Clients.List(ctx, tid, v.Query, 0, 20)

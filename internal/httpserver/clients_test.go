@@ -184,3 +184,40 @@ func TestManualMerge(t *testing.T) {
 		t.Error("Casey's new message is not in the merged profile")
 	}
 }
+
+// The merge offer stands on the client's page whenever another profile
+// shares a number with it — on a plain load, after a reload — and the
+// merge speaks in words: field names, "1 case moved".
+func TestMergeOfferStandsAndSpeaksPlainly(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	d.customerWrites(t, "+15557654399", "Hi")
+	casey := d.liveChats(t)[0].ClientID
+	pat := d.newClient(t, "Pat", "+15557654399")
+	offer := "/clients/" + itoa(pat) + "/merge/" + itoa(casey)
+	for range 2 {
+		if _, page := d.env.Get(t, d.client, "/clients/"+itoa(pat)); !strings.Contains(page, "Another profile has the same number") || !strings.Contains(page, offer) {
+			t.Fatalf("Pat's page offers no merge with Casey:\n%s", page)
+		}
+	}
+	if _, page := d.env.Get(t, d.client, "/clients/"+itoa(casey)); !strings.Contains(page, "/clients/"+itoa(casey)+"/merge/"+itoa(pat)) {
+		t.Errorf("Casey's page offers no merge with Pat")
+	}
+	_, confirm := d.env.Get(t, d.client, offer)
+	if !strings.Contains(confirm, "Name: which one to keep?") || strings.Contains(confirm, "name: which") {
+		t.Errorf("the merge page names the field:\n%s", confirm)
+	}
+	if status, _, body := d.env.Post(t, d.client, offer, url.Values{"choose_name": {"merged"}}); status != http.StatusSeeOther {
+		t.Fatalf("merge: %d\n%s", status, body)
+	}
+	_, page := d.env.Get(t, d.client, "/clients/"+itoa(pat))
+	if !strings.Contains(page, "1 case moved") || strings.Contains(page, "1 cases") {
+		t.Errorf("after the merge the page says:\n%s", page)
+	}
+	if strings.Contains(page, "Another profile has the same number") {
+		t.Errorf("after the merge the offer is still there")
+	}
+	if strings.Contains(page, ">whatsapp ·") || !strings.Contains(page, "WhatsApp ·") {
+		t.Errorf("the history names the channel by its key:\n%s", page)
+	}
+}

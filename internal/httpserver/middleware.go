@@ -1,9 +1,9 @@
 package httpserver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"path"
@@ -21,6 +21,7 @@ import (
 
 	"parley/internal/problem"
 	"parley/internal/tenant"
+	"parley/web"
 )
 
 type ctxKey int
@@ -194,21 +195,54 @@ func securityHeaders(baseURL string) func(http.Handler) http.Handler {
 	}
 }
 
-// staticFiles serves the embedded files; a directory is not found, never
-// listed.
-func (s *Server) staticFiles(fsys fs.FS) http.Handler {
-	files := http.FileServerFS(fsys)
+// staticFiles serves the embedded files (web.LookupAsset): gzipped when the
+// browser takes it (compressed once, at start), by their content-hashed
+// names with immutable caching, by their plain names with an hour's; a
+// directory or an unknown name is not found, never listed.
+func (s *Server) staticFiles() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-		if name == "" {
-			name = "."
-		}
-		if st, err := fs.Stat(fsys, name); err != nil || st.IsDir() {
+		f, ok := web.LookupAsset(name)
+		if !ok {
 			s.notFound(w, r)
 			return
 		}
-		files.ServeHTTP(w, r)
+		h := w.Header()
+		if f.Immutable {
+			h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			h.Set("Cache-Control", "public, max-age=3600")
+		}
+		h.Set("Content-Type", f.Type)
+		body, etag := f.Raw, f.ETag
+		if f.Gzip != nil {
+			h.Add("Vary", "Accept-Encoding")
+			if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+				h.Set("Content-Encoding", "gzip")
+				// Each representation has its own strong ETag.
+				body, etag = f.Gzip, strings.TrimSuffix(f.ETag, `"`)+`-gzip"`
+			}
+		}
+		h.Set("ETag", etag)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 	})
+}
+
+// acceptsGzip: the Accept-Encoding header names gzip (or *) without q=0.
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		if q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000" {
+			return false
+		}
+		return true
+	}
+	return false
 }
 
 // sameOrigin refuses a state-changing request whose Origin is not this
@@ -235,13 +269,6 @@ func (s *Server) sameOrigin(next http.Handler) http.Handler {
 			s.errorPage(w, r, http.StatusForbidden, "Refused", "This request came from another site, or the same site over another scheme (http or https). Nothing was changed.")
 			return
 		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func cacheStatic(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -28,7 +28,7 @@ func TestClientsByHandWithSeveralNumbers(t *testing.T) {
 		t.Fatalf("add client: %d\n%.500s", status, body)
 	}
 	robin := regexp.MustCompile(`^/clients/(\d+)`).FindStringSubmatch(loc)[1]
-	if _, page := d.env.Get(t, d.client, loc); !strings.Contains(page, "Robin Hand") || !strings.Contains(page, "+15550101010") || !strings.Contains(page, "Created from manual") {
+	if _, page := d.env.Get(t, d.client, loc); !strings.Contains(page, "Robin Hand") || !strings.Contains(page, "+15550101010") || !strings.Contains(page, "Created from Parley (added by hand)") {
 		t.Fatalf("the new client's page:\n%.800s", page)
 	}
 	clients := d.count(t, `SELECT count(*) FROM clients`)

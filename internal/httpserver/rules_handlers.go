@@ -52,6 +52,10 @@ func (s *Server) renderRules(w http.ResponseWriter, r *http.Request, status int,
 		s.fail(w, r, err)
 		return
 	}
+	if v.Agents, err = s.Tenants.Agents(ctx, tid); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if v.Macros, err = s.Macros.List(ctx, tid, macro.General); err != nil {
 		s.fail(w, r, err)
 		return
@@ -82,7 +86,7 @@ func ruleValues(ru rule.Rule) map[string]string {
 	put := func(kind string, i int, what, value string) {
 		k := kind + "_" + strconv.Itoa(i)
 		vals[k] = what
-		if what == "text_contains" || what == "text_matches" || what == "add_note" || what == "tag" || what == "add_tag" || what == "remove_tag" || what == "assign_agent" ||
+		if what == "text_contains" || what == "text_matches" || what == "add_note" || what == "tag" || what == "add_tag" || what == "remove_tag" ||
 			what == "hours" || what == "outside_hours" || what == "weekdays" {
 			vals[k+"_text"] = value
 		} else {

@@ -4,7 +4,6 @@
 package httpserver
 
 import (
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -27,7 +26,6 @@ import (
 	"parley/internal/realtime"
 	"parley/internal/rule"
 	"parley/internal/tenant"
-	"parley/web"
 )
 
 // MaxFormBytes is the largest body a form route accepts.
@@ -95,8 +93,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.Config.MetricsAddr == "" {
 		r.Handle("/metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
 	}
-	static, _ := fs.Sub(web.Static, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(s.staticFiles(static))))
+	r.Handle("/static/*", http.StripPrefix("/static/", s.staticFiles()))
 
 	// Providers: the token in the URL finds the integration; signatures
 	// are checked per provider.
@@ -176,6 +173,7 @@ func New(d Deps) (http.Handler, error) {
 				r.Get("/files/{id}", s.file)
 				mine := macroPages{s: s, personal: true}
 				r.Post("/me/away", s.setAway)
+				r.Post("/me/enter", s.setEnterKey)
 				r.Get("/me/macros", mine.list)
 				r.Post("/me/macros", mine.create)
 				r.Post("/me/macros/{id}", mine.update)

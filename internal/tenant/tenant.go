@@ -52,7 +52,10 @@ type Agent struct {
 	SeenAt      *time.Time // last sign of an open page (see MarkOnline)
 	Away        bool       // said so: takes no round-robin chats
 	HasTOTP     bool       // signs in with a second factor
-	Online      bool       `db:"-"`
+	// EnterBreaksLine: in the reply box, Enter breaks the line and
+	// Shift+Enter sends (by default Enter sends).
+	EnterBreaksLine bool
+	Online          bool `db:"-"`
 }
 
 // OnlineFor is how long an agent counts as online after their open page
@@ -61,6 +64,18 @@ const OnlineFor = time.Minute
 
 // OnlineSince is the earliest sign of life of an agent online at now.
 func OnlineSince(now time.Time) time.Time { return now.Add(-OnlineFor) }
+
+// SetEnterBreaksLine records the agent's choice of what Enter does in the
+// reply box.
+func (s *Service) SetEnterBreaksLine(ctx context.Context, tid uuid.UUID, agentID int64, breaks bool) error {
+	return s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE agents SET enter_breaks_line = $2 WHERE id = $1`, agentID, breaks)
+		if err != nil {
+			return fmt.Errorf("set enter key of agent %d: %w", agentID, err)
+		}
+		return nil
+	})
+}
 
 // SetAway records that the agent is away (or back): round-robin rules
 // pass them over while they are.
@@ -191,7 +206,7 @@ func insertAgent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, email, name, rol
 	return a, nil
 }
 
-const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away, totp_secret IS NOT NULL AS has_totp`
+const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away, totp_secret IS NOT NULL AS has_totp, enter_breaks_line`
 
 // ErrBadCredentials is the one answer to a wrong email or password.
 var ErrBadCredentials = problem.New(problem.Unauthorized, "The email or password is wrong.")
