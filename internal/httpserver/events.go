@@ -22,6 +22,16 @@ import (
 // carries the fragment as it is now, so a browser that reconnects catches up
 // with its first events.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("view") == "case" || r.URL.Query().Get("client") != "" {
+		s.pageEvents(w, r)
+		return
+	}
+	s.liveEvents(w, r)
+}
+
+// pageEvents serves a case's or a client's page: on a change of theirs,
+// the fragments are sent again whole.
+func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
@@ -131,9 +141,9 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 			return err
 		}
 		if v.Open.Unread > 0 {
-			_ = s.Conversations.MarkRead(ctx, sg.Tenant.ID, caseID)
+			_ = s.Conversations.MarkRead(ctx, sg.Tenant.ID, sg.Agent.ID, caseID)
 		}
-		if err := writeEvent(ctx, w, "conversation", web.Messages(v.Now, *v.Open, ms)); err != nil {
+		if err := writeEvent(ctx, w, "conversation", web.Messages(v.Now, *v.Open, ms, false)); err != nil {
 			return err
 		}
 		// A case's page (?view=case) shows the case's status, group,
