@@ -150,8 +150,8 @@ func (s *Service) ChangedChats(ctx context.Context, tid uuid.UUID, ids []int64, 
 	}
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		if len(senders) > 0 {
-			rows, _ := tx.Query(ctx, `SELECT c.id FROM unnest($1::bigint[], $2::text[]) AS s(ig, num),
-				LATERAL (SELECT id FROM clients WHERE whatsapp = s.num UNION SELECT id FROM clients WHERE whatsapp_user_id = s.num) cl
+			rows, _ := tx.Query(ctx, `SELECT c.id FROM unnest($1::bigint[], $2::text[]) AS s(ig, num)
+				CROSS JOIN LATERAL (SELECT id FROM clients WHERE whatsapp = s.num UNION SELECT id FROM clients WHERE whatsapp_user_id = s.num) cl
 				JOIN cases c ON c.client_id = cl.id AND c.integration_id = s.ig AND c.state = 'live'`, igs, nums)
 			more, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 			if err != nil {
