@@ -258,9 +258,9 @@ const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS 
 	c.integration_id, c.channel, c.group_id, g.name AS group_name, c.assignee_id, a.name AS assignee_name,
 	c.state, c.status, c.preview, c.unread, c.previous_case_id, c.created_at, c.last_activity_at,
 	c.last_client_message_at, w.last_client_message_at AS window_from, c.ended_at, c.ended_by, c.tags, c.referral,
-	i.sender AS integration_sender, lm.direction AS last_direction, lm.agent_id AS last_agent_id, la.name AS last_agent_name
+	ig.sender AS integration_sender, lm.direction AS last_direction, lm.agent_id AS last_agent_id, la.name AS last_agent_name
 	FROM cases c
-	LEFT JOIN integrations i ON i.tenant_id = c.tenant_id AND i.id = c.integration_id
+	LEFT JOIN integrations ig ON ig.tenant_id = c.tenant_id AND ig.id = c.integration_id
 	LEFT JOIN LATERAL (SELECT m.direction, m.agent_id FROM messages m
 		WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id AND m.kind NOT IN ('event', 'note') ORDER BY m.id DESC LIMIT 1) lm ON true
 	LEFT JOIN agents la ON la.tenant_id = c.tenant_id AND la.id = lm.agent_id

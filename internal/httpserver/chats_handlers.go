@@ -1,9 +1,11 @@
 package httpserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"mime"
 	"net/http"
@@ -58,14 +60,21 @@ func (s *Server) renderChats(w http.ResponseWriter, r *http.Request, openID int6
 		}
 	}
 	p := s.page(r, "Chats", "chats")
-	p.Events = "/events?list=1"
+	// The stream's first event sends the list again only if it differs
+	// from the one this page draws (something changed meanwhile).
+	lh, err := listHash(ctx, v)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.Events = "/events?list=1&lh=" + lh
 	if v.Open != nil {
 		p.Title = v.Open.ClientName + " · Chats"
 		var last int64
 		if len(v.Messages) > 0 {
 			last = v.Messages[len(v.Messages)-1].ID
 		}
-		p.Events = "/events?list=1&case=" + strconv.FormatInt(openID, 10) + "&composer=" + composerStateOf(*v.Open, v.Now) +
+		p.Events = "/events?list=1&lh=" + lh + "&case=" + strconv.FormatInt(openID, 10) + "&composer=" + composerStateOf(*v.Open, v.Now) +
 			"&last=" + strconv.FormatInt(last, 10)
 	}
 	s.render(w, r, http.StatusOK, web.ChatsPage(p, v))
@@ -103,6 +112,16 @@ func (s *Server) chatsView(r *http.Request, openID int64) (web.ChatsView, error)
 	}
 	v.Composer, err = s.composerFor(r, c, web.Form{})
 	return v, err
+}
+
+// listHash names the chat list's markup, its times to the minute.
+func listHash(ctx context.Context, v web.ChatsView) (string, error) {
+	v.Now = v.Now.Truncate(time.Minute)
+	h := fnv.New64a()
+	if err := web.ChatList(v).Render(ctx, h); err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(h.Sum64(), 36), nil
 }
 
 // olderMessages answers the conversation's loader: the messages before

@@ -150,8 +150,25 @@ func (ls *liveStream) sync(ctx context.Context, first bool) error {
 	}
 	if ls.list {
 		v := web.ChatsView{Now: s.Clock.Now(), Chats: chats, Open: open, Me: ls.me}
-		if err := ls.send(ctx, "chats", web.ChatList(v)); err != nil {
-			return err
+		if open != nil {
+			for i := range v.Chats {
+				if v.Chats[i].ID == open.ID {
+					v.Chats[i].Unread = 0 // read as the page opened
+				}
+			}
+		}
+		var same bool
+		if first {
+			h, err := listHash(ctx, v)
+			if err != nil {
+				return err
+			}
+			same = h == ls.r.URL.Query().Get("lh")
+		}
+		if !same {
+			if err := ls.send(ctx, "chats", web.ChatList(v)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := ls.sendIndicator(ctx); err != nil {
