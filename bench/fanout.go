@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,8 +59,17 @@ func init() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// PARLEY_BENCH_SERVER_CPUPROFILE: the server's CPU profile, from the
+	// moment it serves until the benchmark ends.
+	if path := os.Getenv("PARLEY_BENCH_SERVER_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer f.Close()
+		}
+	}
 	fmt.Println(p.baseURL + " " + p.webhookURL + " " + p.tenantID.String())
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	pprof.StopCPUProfile()
 	p.stop()
 	os.Exit(0)
 }

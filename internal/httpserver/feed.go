@@ -3,6 +3,7 @@ package httpserver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -78,8 +79,9 @@ type batch struct {
 	rows    []conversation.ChatRow
 	at      time.Time
 
-	mu   sync.Mutex
-	html map[rowKey][]byte
+	mu     sync.Mutex
+	html   map[rowKey][]byte // whole "row" events
+	alerts map[int64][]byte  // whole "alert" events, by chat
 }
 
 type rowKey struct {
@@ -89,7 +91,8 @@ type rowKey struct {
 	current bool
 }
 
-// row renders chat row r as agent me sees it, once per look.
+// row renders chat row r as agent me sees it, once per look, as a whole
+// "row" event.
 func (b *batch) row(ctx context.Context, r conversation.ChatRow, me int64, unread int, current bool) []byte {
 	k := rowKey{r.ID, me, unread, current}
 	if r.LastAgentID == nil || *r.LastAgentID != me {
@@ -105,8 +108,43 @@ func (b *batch) row(ctx context.Context, r conversation.ChatRow, me int64, unrea
 	if b.html == nil {
 		b.html = map[rowKey][]byte{}
 	}
-	b.html[k] = buf.Bytes()
+	b.html[k] = appendEvent(nil, "row", buf.Bytes())
 	return b.html[k]
+}
+
+// alert is the "alert" event of chat row r (see liveStream.alert).
+func (b *batch) alert(r conversation.ChatRow) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if a, ok := b.alerts[r.ID]; ok {
+		return a
+	}
+	data, _ := json.Marshal(map[string]any{"case": r.ID, "name": r.ClientName, "preview": r.Preview})
+	if b.alerts == nil {
+		b.alerts = map[int64][]byte{}
+	}
+	b.alerts[r.ID] = appendEvent(nil, "alert", data)
+	return b.alerts[r.ID]
+}
+
+// appendEvent appends a server-sent event to out; each line of data is a
+// data line.
+func appendEvent(out []byte, name string, data []byte) []byte {
+	out = append(out, "event: "...)
+	out = append(out, name...)
+	out = append(out, '\n')
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		out = append(out, "data: "...)
+		out = append(out, line...)
+		out = append(out, '\n')
+	}
+	return append(out, '\n')
 }
 
 func newFeeds(hub *realtime.Hub, conv *conversation.Service, log *slog.Logger) *feeds {
@@ -145,14 +183,29 @@ func (fs *feeds) leave(f *feed, q *streamQueue) {
 	}
 }
 
+// batchEvery is the least time between two batches of a tenant: a lone
+// change goes out at once, a busy tenant's changes in one batch per
+// interval, so that each stream writes (and flushes) at most ten times a
+// second however fast clients write.
+const batchEvery = 100 * time.Millisecond
+
 func (fs *feeds) run(f *feed) {
 	ctx := context.Background()
+	var last time.Time
 	for {
 		select {
 		case <-f.done:
 			return
 		case <-f.sub.C:
 		}
+		if wait := batchEvery - time.Since(last); wait > 0 {
+			select {
+			case <-f.done:
+				return
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
 		ch := f.sub.Changes()
 		b := &batch{changes: ch, at: time.Now()}
 		if !ch.Resync && (len(ch.Cases) > 0 || len(ch.Senders) > 0) {

@@ -3,7 +3,6 @@ package httpserver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -44,6 +43,22 @@ type liveStream struct {
 	composer  string
 	tail      []int64 // ids of the open chat's last messages sent
 	sent      map[int64]uint64
+	out       []byte // events not yet written
+}
+
+// flush writes the events gathered, in one write.
+func (ls *liveStream) flush(f http.Flusher) error {
+	if len(ls.out) == 0 {
+		return nil
+	}
+	_, err := ls.w.Write(ls.out)
+	if cap(ls.out) > 16<<10 {
+		ls.out = nil // a whole list: not kept for the small events to come
+	} else {
+		ls.out = ls.out[:0]
+	}
+	f.Flush()
+	return err
 }
 
 // chatState is what a stream keeps of a chat the agent sees, for the
@@ -84,6 +99,9 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	if err := ls.sync(ctx, true); err != nil {
 		return
 	}
+	if err := ls.flush(flusher); err != nil {
+		return
+	}
 	flusher.Flush()
 	keepAlive := time.NewTicker(25 * time.Second)
 	defer keepAlive.Stop()
@@ -111,6 +129,10 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return
 			}
+			if err := ls.flush(flusher); err != nil {
+				return
+			}
+			continue
 		}
 		flusher.Flush()
 	}
@@ -250,14 +272,12 @@ func (ls *liveStream) apply(ctx context.Context, b *batch) error {
 		}
 		ls.chats[row.ID] = st
 		if st.unread > prev.unread && (assignee == ls.me || assignee == 0) {
-			if err := ls.alert(row.Case, st.unread); err != nil {
-				return err
-			}
+			// A client wrote in a chat of the agent's: live.js shows a
+			// desktop notification and plays a sound if the agent chose so.
+			ls.out = append(ls.out, b.alert(row)...)
 		}
 		if ls.list {
-			if err := ls.sendRaw("row", b.row(ctx, row, ls.me, st.unread, row.ID == ls.open)); err != nil {
-				return err
-			}
+			ls.out = append(ls.out, b.row(ctx, row, ls.me, st.unread, row.ID == ls.open)...)
 		}
 	}
 	if err := ls.sendIndicator(ctx); err != nil {
@@ -376,16 +396,6 @@ func (ls *liveStream) sendIndicator(ctx context.Context) error {
 	return ls.send(ctx, "indicator", web.ChatIndicator(n))
 }
 
-// alert tells the page a client wrote in a chat of the agent's: live.js
-// shows a desktop notification and plays a sound if the agent chose so.
-func (ls *liveStream) alert(c conversation.Case, unread int) error {
-	b, err := json.Marshal(map[string]any{"case": c.ID, "name": c.ClientName, "preview": c.Preview, "unread": unread})
-	if err != nil {
-		return err
-	}
-	return ls.sendRaw("alert", b)
-}
-
 func (ls *liveStream) send(ctx context.Context, name string, c templ.Component) error {
 	var buf bytes.Buffer
 	if err := c.Render(ctx, &buf); err != nil {
@@ -394,26 +404,10 @@ func (ls *liveStream) send(ctx context.Context, name string, c templ.Component) 
 	return ls.sendRaw(name, buf.Bytes())
 }
 
-// sendRaw writes one event; each line of data is a data line.
+// sendRaw adds one event to those the stream writes next.
 func (ls *liveStream) sendRaw(name string, data []byte) error {
-	out := make([]byte, 0, len(data)+64)
-	out = append(out, "event: "...)
-	out = append(out, name...)
-	out = append(out, '\n')
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		out = append(out, "data: "...)
-		out = append(out, line...)
-		out = append(out, '\n')
-	}
-	out = append(out, '\n')
-	_, err := ls.w.Write(out)
-	return err
+	ls.out = appendEvent(ls.out, name, data)
+	return nil
 }
 
 func deref64(p *int64) int64 {
