@@ -192,3 +192,58 @@ func TestBrowserOlderMessagesOnScroll(t *testing.T) {
 		t.Fatal("the oldest message is not at the top")
 	}
 }
+
+// Issue 21, deliver 2: an agent who turned on desktop notifications and
+// the sound on their own alerts page is alerted when a client writes in a
+// chat of theirs, but not for the chat they are looking at; an agent who
+// did not is not.
+func TestBrowserAlertsArePerAgentAndSilentForTheOpenChat(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	d.addAgent(t, "Bob Agent", "bob@demo.test", "bobs long password")
+	d.customerWrites(t, "+15557654321", "Open chat")
+	d.customerWrites(t, "+15557650000", "Other chat")
+	var open int64
+	for _, c := range d.liveChats(t) {
+		if *c.ClientWhatsApp == "+15557654321" {
+			open = c.ID
+		}
+	}
+	dana, bob := func() (context.Context, context.Context) { bs := apptest.Browsers(t, 2); return bs[0], bs[1] }()
+	// The browser's notification and sound, recorded.
+	record := chromedp.Evaluate[chromedp.Void](`window.__alerts=[];window.Notification=function(title,o){window.__alerts.push("notify "+title+" "+o.body)};window.Notification.permission="granted";window.AudioContext=function(){window.__alerts.push("sound");return {createOscillator:function(){return {frequency:{},connect:function(){},start:function(){},stop:function(){}}},createGain:function(){return {gain:{},connect:function(){}}},currentTime:0,destination:{}}}`)
+	apptest.Step(t, dana, "Dana turns on her alerts and opens a chat",
+		append(signIn(d.env, sandbox.DemoEmail, sandbox.DemoPassword),
+			chromedp.Navigate(d.env.URL+"/me/alerts"),
+			chromedp.Click(chromedp.CSS(`input[name=desktop]`)),
+			chromedp.Click(chromedp.CSS(`input[name=sound]`)),
+			chromedp.Click(chromedp.CSS(`form.card button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.form-ok`)),
+			chromedp.Navigate(d.env.URL+"/chats/"+itoa(open)),
+			chromedp.WaitVisible(chromedp.CSS("#conv-who")),
+			record)...,
+	)
+	apptest.Step(t, bob, "Bob (alerts off) opens the chats page",
+		append(signIn(d.env, "bob@demo.test", "bobs long password"),
+			chromedp.Navigate(d.env.URL+"/chats"),
+			chromedp.WaitVisible(chromedp.CSS(".chat-row")),
+			record)...,
+	)
+	if got := apptest.TextOf(t, dana, "body"); got == "" {
+		t.Fatal("empty page")
+	}
+	if !evalBool(t, dana, `document.body.getAttribute("data-alert-desktop") === "1" && document.body.getAttribute("data-alert-sound") === "1"`) {
+		t.Fatal("Dana's alerts are not on")
+	}
+	d.customerWrites(t, "+15557654321", "In the open chat")
+	apptest.WaitText(t, dana, "#messages .message-list", "In the open chat")
+	d.customerWrites(t, "+15557650000", "Other chat again")
+	waitJS(t, dana, "Dana is alerted for the other chat", `window.__alerts.indexOf("notify Casey Customer Other chat again") >= 0 && window.__alerts.indexOf("sound") >= 0`)
+	if evalBool(t, dana, `window.__alerts.some(function(a){return a.indexOf("In the open chat") >= 0})`) {
+		t.Fatal("Dana was alerted for the chat she is looking at")
+	}
+	apptest.WaitText(t, bob, ".chat-list", "Other chat again")
+	if evalBool(t, bob, `window.__alerts.length > 0`) {
+		t.Fatal("Bob, whose alerts are off, was alerted")
+	}
+}
