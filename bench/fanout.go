@@ -214,7 +214,7 @@ func runFanout(ctx context.Context, e *env) error {
 	w := e.Out
 	fmt.Fprintf(w, "### fanout: %d open event streams, %d client messages/s for %s\n\n", fanoutStreams, fanoutRate, fanoutDuration)
 	fmt.Fprintf(w, "Parley in a process of its own (sandbox mode, demo tenant, %d live chats from %d customers); the demo admin's "+
-		"Chats page event stream (`GET /events?case=0`) opened %d times; signed Twilio inbound webhooks sent open-loop at %d/s. "+
+		"Chats page event stream (the `sse-connect` URL of `GET /chats`) opened %d times; signed Twilio inbound webhooks sent open-loop at %d/s. "+
 		"Server CPU is the process's user+system time over the load and 2 s after (/proc/pid/stat). Load average at the end: %s.\n\n",
 		fanoutCustomers, fanoutCustomers, fanoutStreams, fanoutRate, strings.TrimSpace(string(load)))
 	fmt.Fprintln(w, "| figure | value | goal |")
