@@ -55,6 +55,7 @@ func TestBrowserLiveTakeAndAppend(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#conv-who #take-chat")))...,
 	)
 	apptest.WaitText(t, bob, "#conv-who", "Unassigned")
+	waitJS(t, bob, "the page's stream is up to date", `document.body.getAttribute("data-synced") !== null`)
 	// Marks on what is on the page now.
 	if !evalBool(t, bob, `(function(){var m=document.querySelector("#messages .msg-in");var r=document.querySelector("#chat-list .chat-row:not(#row-`+id+`)");if(!m||!r)return false;m.setAttribute("data-mark","1");r.setAttribute("data-mark","1");return true})()`) {
 		t.Fatal("no message or other row to mark")

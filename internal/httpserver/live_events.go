@@ -139,8 +139,16 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // sync reads everything the page shows and sends it: the whole list, the
-// indicator, the open chat's header, its messages the page lacks.
+// indicator, the open chat's header, its messages the page lacks; then a
+// "synced" event (the page is up to date).
 func (ls *liveStream) sync(ctx context.Context, first bool) error {
+	if err := ls.syncAll(ctx, first); err != nil {
+		return err
+	}
+	return ls.sendRaw("synced", []byte("1"))
+}
+
+func (ls *liveStream) syncAll(ctx context.Context, first bool) error {
 	s := ls.s
 	groups, err := s.Tenants.Groups(ctx, ls.tid)
 	if err != nil {

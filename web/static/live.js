@@ -203,6 +203,11 @@
       var li = document.getElementById(d.trim());
       if (li) li.remove();
     },
+    // The stream's first events (after a reconnect too) are all in.
+    synced: function () {
+      var b = document.body;
+      b.setAttribute("data-synced", String((parseInt(b.getAttribute("data-synced"), 10) || 0) + 1));
+    },
     alert: function (d) {
       try { alertFor(JSON.parse(d)); } catch (_) {}
     }
