@@ -64,6 +64,7 @@ var benchmarks = []benchmark{
 	{name: "lists", what: "Chats list and All cases pages at 1,000,000 cases and 10,000,000 messages in one tenant", run: runLists},
 	{name: "rules", what: "Twilio inbound webhook with 50 enabled rules against none, and the rule jobs' queue", run: runRules},
 	{name: "drain", what: "Outbound drain: 10,000 replies across 200 chats against the Twilio simulator losing 5 % of answers", run: runDrain},
+	{name: "fanout", what: "200 open event streams, 50 client messages/s: webhook p99, server CPU per message, bytes per stream; RSS idle and with 1,000 streams", run: runFanout},
 	{name: "realtime", what: "Webhook on one instance → SSE event on another: latency p50/p95", run: runRealtime},
 	{name: "upload", what: "A 100 MB and a 1 GB file streamed over HTTP into the attachment store (directory, S3): throughput and peak RSS", run: runUpload},
 }

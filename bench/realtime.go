@@ -233,7 +233,7 @@ func openEvents(ctx context.Context, base string) (*eventStream, error) {
 		return nil, fmt.Errorf("sign in on %s: %s to %q", base, resp.Status, resp.Header.Get("Location"))
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	req, err := http.NewRequestWithContext(sctx, http.MethodGet, base+"/events", nil)
+	req, err := http.NewRequestWithContext(sctx, http.MethodGet, base+"/events?list=1", nil)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -304,7 +304,7 @@ func (s *eventStream) await(marker string, deadline time.Time) (ev sseEvent, ok 
 	for {
 		select {
 		case ev = <-s.events:
-			if ev.name == "chats" && strings.Contains(ev.data, marker) {
+			if (ev.name == "chats" || ev.name == "row") && strings.Contains(ev.data, marker) {
 				return ev, true, nil
 			}
 		case err := <-s.done:

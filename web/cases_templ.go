@@ -507,7 +507,7 @@ func CasePage(p Page, v CaseView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = Messages(v.Now, v.Case, v.Messages).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Messages(v.Now, v.Case, v.Messages, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -29,6 +29,8 @@ type Page struct {
 	// Events is the server-sent-events stream this page listens to
 	// ("/events", or "/events?case=12" on a chat).
 	Events string
+	// Alerts are the agent's choice of desktop notification and sound.
+	Alerts tenant.Alerts
 }
 
 // Invite is what became of an invitation an admin just created: mailed to

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -180,6 +181,7 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	debug.FreeOSMemory() // starting's garbage (migrations, seeding) goes back to the system now
 	return nil
 }
 

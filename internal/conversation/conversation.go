@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,7 +72,18 @@ type Case struct {
 	Tags                []string
 	// Referral is the click-to-WhatsApp ad the chat came from.
 	Referral *channel.Referral
+	// IntegrationSender is the business number the chat is on.
+	IntegrationSender *string
+	// LastDirection and LastAgent say who wrote the chat's last message
+	// (events and notes aside): "in" the client, "out" an agent (nil:
+	// sent outside Parley) or an automation.
+	LastDirection *string
+	LastAgentID   *int64
+	LastAgentName *string
 }
+
+// ClientWaits says the client wrote last: they wait for an answer.
+func (c Case) ClientWaits() bool { return c.LastDirection != nil && *c.LastDirection == "in" }
 
 // ClientAddress is where WhatsApp messages to the client go: their number,
 // else their business-scoped user id.
@@ -245,8 +257,13 @@ const selectCase = `SELECT c.tenant_id, c.id, c.number, c.client_id, cl.name AS 
 	cl.phone AS client_phone, cl.email AS client_email,
 	c.integration_id, c.channel, c.group_id, g.name AS group_name, c.assignee_id, a.name AS assignee_name,
 	c.state, c.status, c.preview, c.unread, c.previous_case_id, c.created_at, c.last_activity_at,
-	c.last_client_message_at, w.last_client_message_at AS window_from, c.ended_at, c.ended_by, c.tags, c.referral
+	c.last_client_message_at, w.last_client_message_at AS window_from, c.ended_at, c.ended_by, c.tags, c.referral,
+	ig.sender AS integration_sender, lm.direction AS last_direction, lm.agent_id AS last_agent_id, la.name AS last_agent_name
 	FROM cases c
+	LEFT JOIN integrations ig ON ig.tenant_id = c.tenant_id AND ig.id = c.integration_id
+	LEFT JOIN LATERAL (SELECT m.direction, m.agent_id FROM messages m
+		WHERE m.tenant_id = c.tenant_id AND m.case_id = c.id AND m.kind NOT IN ('event', 'note') ORDER BY m.id DESC LIMIT 1) lm ON true
+	LEFT JOIN agents la ON la.tenant_id = c.tenant_id AND la.id = lm.agent_id
 	LEFT JOIN LATERAL client_window(c.tenant_id, c.client_id, c.integration_id) w ON true
 	JOIN clients cl ON cl.tenant_id = c.tenant_id AND cl.id = c.client_id
 	JOIN groups g ON g.tenant_id = c.tenant_id AND g.id = c.group_id
@@ -300,8 +317,47 @@ func (s *Service) CasesByID(ctx context.Context, tid uuid.UUID, ids []int64) (ma
 
 // Messages returns a conversation's entries, oldest first, with attachments.
 func (s *Service) Messages(ctx context.Context, tid uuid.UUID, caseID int64) ([]Message, error) {
+	return s.messages(ctx, tid, caseID, "", nil, false, 0)
+}
+
+// MessagePage is the conversation's last limit entries before the entry
+// with id before (0: its end), oldest first, and whether older ones exist.
+func (s *Service) MessagePage(ctx context.Context, tid uuid.UUID, caseID, before int64, limit int) ([]Message, bool, error) {
+	cond, args := "", []any(nil)
+	if before != 0 {
+		cond = ` AND (m.created_at, m.id) < (SELECT b.created_at, b.id FROM messages b WHERE b.id = $2 AND b.case_id = $1)`
+		args = []any{before}
+	}
+	ms, err := s.messages(ctx, tid, caseID, cond, args, true, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(ms) > limit
+	if more {
+		ms = ms[1:]
+	}
+	return ms, more, nil
+}
+
+// MessagesAfter is the conversation's entries with ids over after (new
+// ones, or the last few again for their delivery status), oldest first, at
+// most 200.
+func (s *Service) MessagesAfter(ctx context.Context, tid uuid.UUID, caseID, after int64) ([]Message, error) {
+	return s.messages(ctx, tid, caseID, ` AND m.id > $2`, []any{after}, false, 200)
+}
+
+// messages reads entries of the case matching cond (on m, with args from
+// $2), in conversation order; last takes the last limit of them.
+func (s *Service) messages(ctx context.Context, tid uuid.UUID, caseID int64, cond string, args []any, last bool, limit int) ([]Message, error) {
 	var ms []Message
 	err := s.db.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		order := ` ORDER BY m.created_at, m.id`
+		if last {
+			order = ` ORDER BY m.created_at DESC, m.id DESC`
+		}
+		if limit > 0 {
+			order += fmt.Sprintf(" LIMIT %d", limit)
+		}
 		// Messages are in the order they were written (a client's message
 		// keeps its own time; see insertMessagesSQL); a quoted message is
 		// found by its provider id on the same integration.
@@ -311,14 +367,23 @@ func (s *Service) Messages(ctx context.Context, tid uuid.UUID, caseID int64) ([]
 			FROM messages m LEFT JOIN agents a ON a.tenant_id = m.tenant_id AND a.id = m.agent_id
 			LEFT JOIN LATERAL (SELECT q.body, q.direction FROM messages q
 				WHERE m.meta ? 'quoted_id' AND q.integration_id = m.integration_id AND q.provider_message_id = m.meta->>'quoted_id') q ON true
-			WHERE m.case_id = $1 ORDER BY m.created_at, m.id`, caseID)
+			WHERE m.case_id = $1`+cond+order, append([]any{caseID}, args...)...)
 		var err error
 		if ms, err = pgx.CollectRows(rows, pgx.RowToStructByName[Message]); err != nil {
 			return err
 		}
+		if last {
+			slices.Reverse(ms)
+		}
+		if len(ms) == 0 {
+			return nil
+		}
+		ids := make([]int64, len(ms))
+		for i, m := range ms {
+			ids[i] = m.ID
+		}
 		rows, _ = tx.Query(ctx, `SELECT t.id, t.message_id, t.filename, t.content_type, t.size, t.state, t.error, t.storage_key, t.public_token
-			FROM attachments t JOIN messages m ON m.tenant_id = t.tenant_id AND m.id = t.message_id
-			WHERE m.case_id = $1 ORDER BY t.id`, caseID)
+			FROM attachments t WHERE t.message_id = ANY($1) ORDER BY t.id`, ids)
 		atts, err := pgx.CollectRows(rows, pgx.RowToStructByName[Attachment])
 		if err != nil {
 			return err

@@ -398,5 +398,10 @@ func (s *Service) storeOutgoing(ctx context.Context, tx pgx.Tx, tid uuid.UUID, a
 	if err := s.events.Fire(ctx, tx, tid, ruleevent.AgentMessage, c.ID, msgID); err != nil {
 		return 0, err
 	}
+	if agentID != 0 { // an agent who answers has read the chat
+		if err := markReadTx(ctx, tx, tid, agentID, c.ID); err != nil {
+			return 0, err
+		}
+	}
 	return msgID, realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: "message", CaseID: c.ID})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"mime"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"parley/internal/conversation"
 	"parley/internal/integration"
 	"parley/internal/problem"
+	"parley/internal/tenant"
 	"parley/web"
 )
 
@@ -47,15 +49,33 @@ func (s *Server) renderChats(w http.ResponseWriter, r *http.Request, openID int6
 		return
 	}
 	if v.Open != nil && v.Open.Unread > 0 {
-		if err := s.Conversations.MarkRead(ctx, sg.Tenant.ID, openID); err != nil {
+		if err := s.Conversations.MarkRead(ctx, sg.Tenant.ID, sg.Agent.ID, openID); err != nil {
 			s.fail(w, r, err)
 			return
 		}
+		for i := range v.Chats {
+			if v.Chats[i].ID == openID {
+				v.Chats[i].Unread = 0
+			}
+		}
 	}
 	p := s.page(r, "Chats", "chats")
+	// The stream's first event sends the list again only if it differs
+	// from the one this page draws (something changed meanwhile).
+	lh, err := listHash(ctx, v)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.Events = "/events?list=1&lh=" + lh
 	if v.Open != nil {
 		p.Title = v.Open.ClientName + " · Chats"
-		p.Events = "/events?case=" + strconv.FormatInt(openID, 10) + "&composer=" + composerStateOf(*v.Open, v.Now)
+		var last int64
+		if len(v.Messages) > 0 {
+			last = v.Messages[len(v.Messages)-1].ID
+		}
+		p.Events = "/events?list=1&lh=" + lh + "&case=" + strconv.FormatInt(openID, 10) + "&composer=" + composerStateOf(*v.Open, v.Now) +
+			"&last=" + strconv.FormatInt(last, 10)
 	}
 	s.render(w, r, http.StatusOK, web.ChatsPage(p, v))
 }
@@ -65,7 +85,7 @@ func (s *Server) renderChats(w http.ResponseWriter, r *http.Request, openID int6
 func (s *Server) chatsView(r *http.Request, openID int64) (web.ChatsView, error) {
 	ctx := r.Context()
 	sg := signed(r)
-	v := web.ChatsView{Now: s.Clock.Now()}
+	v := web.ChatsView{Now: s.Clock.Now(), Me: sg.Agent.ID}
 	var err error
 	if v.Chats, err = s.Conversations.LiveChats(ctx, sg.Tenant.ID, sg.Agent.ID); err != nil {
 		return v, err
@@ -73,13 +93,12 @@ func (s *Server) chatsView(r *http.Request, openID int64) (web.ChatsView, error)
 	if openID == 0 {
 		return v, nil
 	}
-	c, err := s.Conversations.Case(ctx, sg.Tenant.ID, openID)
+	c, err := s.Conversations.CaseFor(ctx, sg.Tenant.ID, sg.Agent.ID, openID)
 	if err != nil {
 		return v, err
 	}
 	v.Open = &c
-	v.Me = sg.Agent.ID
-	if v.Messages, err = s.Conversations.Messages(ctx, sg.Tenant.ID, openID); err != nil {
+	if v.Messages, v.MoreBefore, err = s.Conversations.MessagePage(ctx, sg.Tenant.ID, openID, 0, web.MessagesShown); err != nil {
 		return v, err
 	}
 	if v.ClientCases, err = s.Conversations.ClientCases(ctx, sg.Tenant.ID, c.ClientID, c.ID); err != nil {
@@ -93,6 +112,43 @@ func (s *Server) chatsView(r *http.Request, openID int64) (web.ChatsView, error)
 	}
 	v.Composer, err = s.composerFor(r, c, web.Form{})
 	return v, err
+}
+
+// listHash names the chat list's markup, its times to the minute.
+func listHash(ctx context.Context, v web.ChatsView) (string, error) {
+	v.Now = v.Now.Truncate(time.Minute)
+	h := fnv.New64a()
+	if err := web.ChatList(v).Render(ctx, h); err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(h.Sum64(), 36), nil
+}
+
+// olderMessages answers the conversation's loader: the messages before
+// ?before= (a message id), a page of them.
+func (s *Server) olderMessages(w http.ResponseWriter, r *http.Request) {
+	id, err := idParam(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	before, err := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	if err != nil || before <= 0 {
+		s.fail(w, r, problem.New(problem.Invalid, "Say which message to load the messages before."))
+		return
+	}
+	sg := signed(r)
+	c, err := s.Conversations.Case(r.Context(), sg.Tenant.ID, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ms, more, err := s.Conversations.MessagePage(r.Context(), sg.Tenant.ID, id, before, web.MessagesShown)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, web.OlderMessages(s.Clock.Now(), c, ms, more))
 }
 
 // composerFor is the composer of c with the tenant's default end status.
@@ -387,4 +443,20 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/chats/"+strconv.FormatInt(id, 10))
+}
+
+// alertsPage shows the agent's own alerts.
+func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, web.AlertsPage(s.page(r, "Alerts", ""), r.URL.Query().Get("saved") == "1"))
+}
+
+// setAlerts records the agent's alerts.
+func (s *Server) setAlerts(w http.ResponseWriter, r *http.Request) {
+	sg := signed(r)
+	a := tenant.Alerts{Desktop: r.PostFormValue("desktop") == "1", Sound: r.PostFormValue("sound") == "1"}
+	if err := s.Tenants.SetAlerts(r.Context(), sg.Tenant.ID, sg.Agent.ID, a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/me/alerts?saved=1")
 }

@@ -31,7 +31,7 @@ func TestTwoInstancesShareEventsAndSweeps(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, two.URL+"/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, two.URL+"/events?list=1", nil) // the chats page's stream
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -16,12 +16,22 @@ import (
 	"parley/web"
 )
 
-// events streams server-sent events to an agent's page: the indicator
-// count, the chat list, and (with ?case=) the open conversation (and with
-// ?view=case, the case page's header). Each event
-// carries the fragment as it is now, so a browser that reconnects catches up
-// with its first events.
+// events streams server-sent events to an agent's page. Pages other than
+// a case's or a client's get liveEvents: the indicator, and on the chats
+// page the changes of the list and the open chat, by difference. A case's
+// page (?view=case) and a client's (?client=) get pageEvents, which sends
+// their fragments whole as they are now on a change of theirs.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("view") == "case" || r.URL.Query().Get("client") != "" {
+		s.pageEvents(w, r)
+		return
+	}
+	s.liveEvents(w, r)
+}
+
+// pageEvents serves a case's or a client's page: on a change of theirs,
+// the fragments are sent again whole.
+func (s *Server) pageEvents(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
@@ -101,7 +111,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// pushFragments writes the indicator and chat list, the conversation when
+// pushFragments writes the indicator, the conversation when
 // it is among what changed, and the composer when its state differs from
 // *composer (which it then updates).
 func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *http.Request, caseID int64, changed realtime.Changes, composer *string) error {
@@ -110,10 +120,8 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 	if err != nil {
 		return err
 	}
-	v, err := s.chatsView(r, 0)
-	if err != nil {
-		return err
-	}
+	// These pages show no chat list: the indicator, and the case.
+	v := web.ChatsView{Now: s.Clock.Now(), Me: sg.Agent.ID}
 	if caseID != 0 {
 		if c, err := s.Conversations.Case(ctx, sg.Tenant.ID, caseID); err == nil {
 			v.Open = &c
@@ -122,18 +130,15 @@ func (s *Server) pushFragments(ctx context.Context, w http.ResponseWriter, r *ht
 	if err := writeEvent(ctx, w, "indicator", web.ChatIndicator(n)); err != nil {
 		return err
 	}
-	if err := writeEvent(ctx, w, "chats", web.ChatList(v)); err != nil {
-		return err
-	}
 	if v.Open != nil && (changed.Chat(v.Open.ID, senderOf(*v.Open)) || changed.Chat(v.Open.ID, senderByUserID(*v.Open))) {
 		ms, err := s.Conversations.Messages(ctx, sg.Tenant.ID, caseID)
 		if err != nil {
 			return err
 		}
 		if v.Open.Unread > 0 {
-			_ = s.Conversations.MarkRead(ctx, sg.Tenant.ID, caseID)
+			_ = s.Conversations.MarkRead(ctx, sg.Tenant.ID, sg.Agent.ID, caseID)
 		}
-		if err := writeEvent(ctx, w, "conversation", web.Messages(v.Now, *v.Open, ms)); err != nil {
+		if err := writeEvent(ctx, w, "conversation", web.Messages(v.Now, *v.Open, ms, false)); err != nil {
 			return err
 		}
 		// A case's page (?view=case) shows the case's status, group,

@@ -339,6 +339,7 @@ func TestOtherTenantsIDsAreNotFound(t *testing.T) {
 		"POST /settings/integrations/{id}/enabled": {"/settings/integrations/" + bIg + "/enabled", url.Values{"enabled": {"false"}}},
 		"POST /settings/integrations/{id}/delete":  {"/settings/integrations/" + bIg + "/delete", nil},
 		"GET /chats/{id}/macros":                   {"/chats/" + bChat + "/macros", nil},
+		"GET /chats/{id}/messages":                 {"/chats/" + bChat + "/messages?before=1", nil},
 		"POST /settings/macros/{id}":               {"/settings/macros/" + bGeneral, url.Values{"title": {"Taken over"}, "body": {"x"}}},
 		"POST /settings/macros/{id}/delete":        {"/settings/macros/" + bGeneral + "/delete", nil},
 		"POST /me/macros/{id}":                     {"/me/macros/" + bPersonal, url.Values{"title": {"Taken over"}, "body": {"x"}}},

@@ -41,7 +41,7 @@ func TestDeletingAFailedMessageKeepsPreviewsTrue(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.env.URL+"/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.env.URL+"/events?list=1", nil) // the chats page's stream
 	resp, err := d.client.Do(req)
 	if err != nil {
 		t.Fatal(err)

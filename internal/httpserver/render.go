@@ -40,6 +40,7 @@ func (s *Server) page(r *http.Request, title, nav string) web.Page {
 		// The indicator's first number; a failure only shows 0 until the
 		// first live update.
 		p.ChatCount, _ = s.Conversations.WaitingCount(r.Context(), sg.Tenant.ID, sg.Agent.ID)
+		p.Alerts, _ = s.Tenants.AlertsOf(r.Context(), sg.Tenant.ID, sg.Agent.ID)
 	}
 	return p
 }

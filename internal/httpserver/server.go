@@ -60,6 +60,7 @@ type Server struct {
 	Deps
 	httpMetrics *httpMetrics
 	logins      *loginThrottle
+	feeds       *feeds
 }
 
 // MetricsHandler serves /metrics alone, for the private listener of
@@ -80,6 +81,7 @@ func New(d Deps) (http.Handler, error) {
 		d.Clock = clock.Real{}
 	}
 	s := &Server{Deps: d, httpMetrics: hm, logins: newLoginThrottle(d.Clock)}
+	s.feeds = newFeeds(d.Hub, d.Conversations, d.Log)
 
 	r := chi.NewRouter()
 	clientIP := middleware.ClientIPFromRemoteAddr
@@ -149,6 +151,7 @@ func New(d Deps) (http.Handler, error) {
 				r.Get("/chats/new", s.startPage)
 				r.Get("/chats/{id}", s.chatPage)
 				r.Get("/chats/{id}/macros", s.macrosPanel)
+				r.Get("/chats/{id}/messages", s.olderMessages)
 				r.Get("/templates", s.templates)
 				r.Post("/chats/{id}/messages/{msg}/delete", s.deleteMessage)
 				r.Post("/chats/{id}/end", s.endChat)
@@ -174,6 +177,8 @@ func New(d Deps) (http.Handler, error) {
 				mine := macroPages{s: s, personal: true}
 				r.Post("/me/away", s.setAway)
 				r.Post("/me/enter", s.setEnterKey)
+				r.Get("/me/alerts", s.alertsPage)
+				r.Post("/me/alerts", s.setAlerts)
 				r.Get("/me/macros", mine.list)
 				r.Post("/me/macros", mine.create)
 				r.Post("/me/macros/{id}", mine.update)

@@ -228,6 +228,11 @@ func seedTenant(t *testing.T, db *postgres.DB, name string) uuid.UUID {
 		if err != nil {
 			return err
 		}
+		// The admin's read state of the first chat.
+		if _, err := tx.Exec(ctx, `INSERT INTO chat_reads (tenant_id, agent_id, case_id, last_read_id)
+			VALUES ($1, $2, (SELECT min(id) FROM cases), (SELECT max(id) FROM messages))`, admin.TenantID, admin.ID); err != nil {
+			return err
+		}
 		// A password reset link of the admin's.
 		_, err = tx.Exec(ctx, `INSERT INTO account_tokens (tenant_id, agent_id, purpose, token_hash, expires_at)
 			VALUES ($1, $2, 'reset', decode(md5(random()::text), 'hex'), now() + interval '1 hour')`, admin.TenantID, admin.ID)

@@ -39,8 +39,12 @@ type Changes struct {
 	Cases   map[int64]bool  // chats by id
 	Senders map[Sender]bool // chats by their client's number on their integration
 	Clients bool            // a client profile changed
+	Reads   []Read          // agents read chats
 	Resync  bool            // everything must be re-read: the hub reconnected and may have missed events
 }
+
+// Read is an agent's read of a chat up to a message.
+type Read struct{ Agent, Case, Message int64 }
 
 // Chat says whether the chat with this id, whose client has this number on
 // its integration, changed.
@@ -60,12 +64,6 @@ func (s *Sub) Changes() Changes {
 func (s *Sub) add(ev Event, resync bool) {
 	s.mu.Lock()
 	c := &s.changes
-	if ev.CaseID != 0 {
-		if c.Cases == nil {
-			c.Cases = map[int64]bool{}
-		}
-		c.Cases[ev.CaseID] = true
-	}
 	for _, from := range ev.Senders {
 		if c.Senders == nil {
 			c.Senders = map[Sender]bool{}
@@ -73,6 +71,14 @@ func (s *Sub) add(ev Event, resync bool) {
 		c.Senders[from] = true
 	}
 	c.Clients = c.Clients || ev.Kind == "client"
+	if ev.Kind == KindRead {
+		c.Reads = append(c.Reads, Read{Agent: ev.Agent, Case: ev.CaseID, Message: ev.Message})
+	} else if ev.CaseID != 0 {
+		if c.Cases == nil {
+			c.Cases = map[int64]bool{}
+		}
+		c.Cases[ev.CaseID] = true
+	}
 	c.Resync = c.Resync || resync
 	s.mu.Unlock()
 	select {

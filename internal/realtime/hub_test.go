@@ -41,3 +41,19 @@ func TestAnEventOfSeveralSendersReachesEachOfTheirChats(t *testing.T) {
 		t.Error("changes were reported twice")
 	}
 }
+
+// An agent's read reaches the tenant's streams as a read (for that agent's
+// other pages), not as a change of the chat that every page re-reads.
+func TestAReadIsAReadNotAChange(t *testing.T) {
+	h := NewHub("", nil)
+	tenant := uuid.New()
+	s := h.Subscribe(tenant)
+	h.publish(Event{TenantID: tenant, Kind: KindRead, CaseID: 7, Agent: 3, Message: 42})
+	c := s.Changes()
+	if c.Chat(7, Sender{}) {
+		t.Error("a read counts as a change of the chat")
+	}
+	if len(c.Reads) != 1 || c.Reads[0] != (Read{Agent: 3, Case: 7, Message: 42}) {
+		t.Errorf("reads = %+v", c.Reads)
+	}
+}

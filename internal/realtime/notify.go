@@ -28,7 +28,14 @@ type Event struct {
 	// statement has found the chats (every listening backend reads every
 	// notification, and each replica's hub decodes it).
 	Senders []Sender `json:"s,omitempty"`
+	// Agent and Message: for KindRead, the agent who read the chat up to
+	// this message.
+	Agent   int64 `json:"a,omitempty"`
+	Message int64 `json:"m,omitempty"`
 }
+
+// KindRead says an agent read a chat: their other pages update its unread.
+const KindRead = "read"
 
 // Sender is a client's WhatsApp number on an integration.
 type Sender struct {
