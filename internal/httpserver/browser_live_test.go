@@ -24,10 +24,10 @@ func evalBool(t *testing.T, b context.Context, js string) bool {
 	return v
 }
 
-// waitJS waits until a JavaScript expression is true.
-func waitJS(t *testing.T, b context.Context, what, js string) {
+// waitUntil is the step of waiting until a JavaScript condition holds.
+func waitUntil(t *testing.T, b context.Context, what, js string) {
 	t.Helper()
-	apptest.Step(t, b, what, chromedp.Poll[chromedp.Void](js))
+	apptest.Step(t, b, what, waitJS(js))
 }
 
 // Issue 21, findings 4 and 12: Bob has a chat open when Dana takes it in
@@ -55,7 +55,7 @@ func TestBrowserLiveTakeAndAppend(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#conv-who #take-chat")))...,
 	)
 	apptest.WaitText(t, bob, "#conv-who", "Unassigned")
-	waitJS(t, bob, "the page's stream is up to date", `document.body.getAttribute("data-synced") !== null`)
+	waitUntil(t, bob, "the page's stream is up to date", `document.body.getAttribute("data-synced") !== null`)
 	// Marks on what is on the page now.
 	if !evalBool(t, bob, `(function(){var m=document.querySelector("#messages .msg-in");var r=document.querySelector("#chat-list .chat-row:not(#row-`+id+`)");if(!m||!r)return false;m.setAttribute("data-mark","1");r.setAttribute("data-mark","1");return true})()`) {
 		t.Fatal("no message or other row to mark")
@@ -160,10 +160,10 @@ func TestBrowserListTabsSearchAndDensity(t *testing.T) {
 		t.Fatal("fewer than 10 rows fit at 1280×800")
 	}
 	apptest.Click(t, b, `.list-tab[data-tab="mine"]`)
-	waitJS(t, b, "Mine shows Dana's chat alone", `document.querySelectorAll(".chat-row:not([hidden])").length === 1 && !document.querySelector("#row-`+itoa(chats[0].ID)+`").hidden`)
+	waitUntil(t, b, "Mine shows Dana's chat alone", `document.querySelectorAll(".chat-row:not([hidden])").length === 1 && !document.querySelector("#row-`+itoa(chats[0].ID)+`").hidden`)
 	apptest.Click(t, b, `.list-tab[data-tab="all"]`)
 	apptest.Step(t, b, "search", chromedp.SendKeys(chromedp.CSS("#chat-search"), "Question 7"))
-	waitJS(t, b, "the search keeps the one chat", `document.querySelectorAll(".chat-row:not([hidden])").length === 1`)
+	waitUntil(t, b, "the search keeps the one chat", `document.querySelectorAll(".chat-row:not([hidden])").length === 1`)
 }
 
 // Issue 21, deliver 5: a conversation of 60 messages shows the last 50;
@@ -188,7 +188,7 @@ func TestBrowserOlderMessagesOnScroll(t *testing.T) {
 		t.Fatal("the conversation does not show its last 50 entries")
 	}
 	apptest.Step(t, b, "scroll to the top", chromedp.Evaluate[chromedp.Void](`document.getElementById("messages").scrollTop = 0`))
-	waitJS(t, b, "the older entries load", `document.querySelectorAll("#messages .message-list > li").length === 61`)
+	waitUntil(t, b, "the older entries load", `document.querySelectorAll("#messages .message-list > li").length === 61`)
 	if !evalBool(t, b, `document.querySelector("#messages .message-list > li:nth-child(2)").textContent.indexOf("Line 00") >= 0`) {
 		t.Fatal("the oldest message is not at the top")
 	}
@@ -239,7 +239,7 @@ func TestBrowserAlertsArePerAgentAndSilentForTheOpenChat(t *testing.T) {
 	d.customerWrites(t, "+15557654321", "In the open chat")
 	apptest.WaitText(t, dana, "#messages .message-list", "In the open chat")
 	d.customerWrites(t, "+15557650000", "Other chat again")
-	waitJS(t, dana, "Dana is alerted for the other chat", `window.__alerts.indexOf("notify Casey Customer Other chat again") >= 0 && window.__alerts.indexOf("sound") >= 0`)
+	waitUntil(t, dana, "Dana is alerted for the other chat", `window.__alerts.indexOf("notify Casey Customer Other chat again") >= 0 && window.__alerts.indexOf("sound") >= 0`)
 	if evalBool(t, dana, `window.__alerts.some(function(a){return a.indexOf("In the open chat") >= 0})`) {
 		t.Fatal("Dana was alerted for the chat she is looking at")
 	}
