@@ -16,7 +16,8 @@ func FuzzNormalize(f *testing.F) {
 		f.Add(s, "DE")
 		f.Add(s, "")
 	}
-	f.Add("0049000000", "0") // found by R7: "+4900000", read again "+490000"
+	f.Add("0049000000", "0")      // found by R7: "+4900000", read again "+490000"
+	f.Add("10000000000000", "DE") // found by R7: "+4910000000000000", 16 digits
 	f.Fuzz(func(t *testing.T, s, region string) {
 		got, err := phone.Normalize(s, region)
 		if err != nil {

@@ -40,6 +40,12 @@ func Normalize(s, defaultRegion string) (string, error) {
 		return "", ErrInvalid
 	}
 	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	// E.164 has at most 15 digits; the parser's "possible" length check
+	// lets a long national number through ("10000000000000" in DE gave
+	// "+4910000000000000", found by the fault suite's R7).
+	if len(e164) > 16 {
+		return "", ErrInvalid
+	}
 	// A number whose E.164 form reads back as another number (a trunk 0
 	// after the country code, "+49 0…", is dropped once more on every
 	// reading) is no real number: one person would be stored under two.
