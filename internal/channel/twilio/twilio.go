@@ -214,8 +214,14 @@ func sendError(err error, status int) *channel.SendError {
 }
 
 // lookupLimit bounds how many of the recipient's latest messages Lookup
-// reads; more than that since the send means Parley cannot tell.
-const lookupLimit = 200
+// reads, in pages of Twilio's largest size (1,000); more than that since
+// the send means Parley cannot tell. 200 was too few: the fault suite's
+// R3 and R4 send hundreds of replies to one client within minutes, and
+// replies whose lookup could not tell waited out River's backoff.
+const (
+	lookupLimit    = 2000
+	lookupPageSize = 1000
+)
 
 // clockSkew is how far Twilio's clock may be behind Parley's.
 const clockSkew = time.Minute
@@ -230,7 +236,7 @@ func (c *Client) Lookup(ctx context.Context, m channel.Outgoing, since time.Time
 	p := &api.ListMessageParams{}
 	p.SetTo("whatsapp:" + m.To)
 	p.SetFrom("whatsapp:" + c.sender)
-	p.SetPageSize(50)
+	p.SetPageSize(lookupPageSize)
 	p.SetLimit(lookupLimit)
 	list, err := c.rest(ctx).Api.ListMessage(p)
 	if err != nil {
