@@ -248,3 +248,37 @@ func TestBrowserAlertsArePerAgentAndSilentForTheOpenChat(t *testing.T) {
 		t.Fatal("Bob, whose alerts are off, was alerted")
 	}
 }
+
+// Issue 21, deliver 5: a browser whose event stream was cut catches up
+// when it reconnects. Bob has a chat open; while his stream is down, its
+// client writes again and a new client writes. Once the browser
+// reconnects, his conversation shows the new message once, and his list
+// the new chat, without a reload.
+func TestBrowserReconnectCatchesUp(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	d.addAgent(t, "Bob Agent", "bob@demo.test", "bobs long password")
+	d.customerWrites(t, "+15557654321", "Before the outage")
+	chat := d.liveChats(t)[0]
+	bob := apptest.Browser(t)
+	apptest.Step(t, bob, "Bob opens the chat",
+		append(signIn(d.env, "bob@demo.test", "bobs long password"),
+			chromedp.Navigate(d.env.URL+"/chats/"+itoa(chat.ID)),
+			chromedp.WaitVisible(chromedp.CSS("#messages .message-list")))...,
+	)
+	waitUntil(t, bob, "the page's stream is up to date", `document.body.getAttribute("data-synced") === "1"`)
+	d.env.CutStreams(func() {
+		d.customerWrites(t, "+15557654321", "During the outage")
+		d.customerWrites(t, "+15557650000", "A new client")
+		if evalBool(t, bob, `document.body.textContent.indexOf("During the outage") >= 0`) {
+			t.Fatal("the message reached the page while its stream was cut")
+		}
+	})
+	waitUntil(t, bob, "the browser reconnects and catches up", `document.body.getAttribute("data-synced") === "2"`)
+	apptest.WaitText(t, bob, "#messages .message-list", "During the outage")
+	if !evalBool(t, bob, `Array.from(document.querySelectorAll("#messages .msg-in")).filter(function(m){return m.textContent.indexOf("During the outage")>=0}).length === 1`) {
+		t.Fatal("the message caught up is not shown exactly once")
+	}
+	apptest.WaitText(t, bob, "#chat-list", "A new client")
+	apptest.WaitText(t, bob, "#row-"+itoa(chat.ID)+" .chat-preview", "During the outage")
+}

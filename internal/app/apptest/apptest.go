@@ -37,6 +37,8 @@ type Env struct {
 	DBURL string
 	Clock clock.Clock
 	Mail  *mailpit.Server // the mails Parley sent (see mail.go)
+
+	streams *streamCut
 }
 
 // Options tune Start.
@@ -80,7 +82,12 @@ func Start(t testing.TB, opts Options) *Env {
 		opts.MediaURL = config.DirURL(t.TempDir())
 	}
 	var handler atomic.Value
+	streams := &streamCut{open: map[*context.CancelFunc]bool{}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/events" {
+			r = streams.hold(r)
+			defer streams.release(r)
+		}
 		handler.Load().(http.Handler).ServeHTTP(w, r)
 	}))
 	base := "http://" + srv.Listener.Addr().String()
@@ -128,7 +135,57 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock, Mail: mails}
+	return &Env{URL: base, App: a, DBURL: opts.DBURL, Clock: opts.Clock, Mail: mails, streams: streams}
+}
+
+// CutStreams cuts the pages' event streams and refuses new ones while
+// during runs, as a network outage would: what happens meanwhile reaches
+// a page only by its stream's catch-up once the browser reconnects.
+func (e *Env) CutStreams(during func()) {
+	e.streams.cut(true)
+	defer e.streams.cut(false)
+	during()
+}
+
+// streamCut tracks the open event streams of an Env to cut them.
+type streamCut struct {
+	mu   sync.Mutex
+	down bool
+	open map[*context.CancelFunc]bool
+}
+
+type streamKey struct{}
+
+// hold registers an event stream; while the streams are cut it drops the
+// connection unanswered, which the browser takes for a network error.
+func (c *streamCut) hold(r *http.Request) *http.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		panic(http.ErrAbortHandler)
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	c.open[&cancel] = true
+	return r.WithContext(context.WithValue(ctx, streamKey{}, &cancel))
+}
+
+func (c *streamCut) release(r *http.Request) {
+	cancel := r.Context().Value(streamKey{}).(*context.CancelFunc)
+	c.mu.Lock()
+	delete(c.open, cancel)
+	c.mu.Unlock()
+	(*cancel)()
+}
+
+func (c *streamCut) cut(down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.down = down
+	if down {
+		for cancel := range c.open {
+			(*cancel)()
+		}
+	}
 }
 
 // testWriter sends the app's log lines to the test's log while the test
