@@ -82,7 +82,7 @@ func (s *Service) store(ctx context.Context, tid uuid.UUID, msgs []*inbound) err
 	note := realtime.Event{TenantID: tid, Kind: "message"}
 	for _, m := range msgs {
 		// A client is named by their number and by their WhatsApp user id:
-		// an open chat is found by either (httpserver's senderOf).
+		// a chat is found by either (ChangedChats).
 		for _, key := range []string{m.in.From, m.in.UserID} {
 			if from := (realtime.Sender{IntegrationID: m.ig.ID, Number: key}); key != "" && !slices.Contains(note.Senders, from) {
 				note.Senders = append(note.Senders, from)

@@ -282,3 +282,59 @@ func TestBrowserReconnectCatchesUp(t *testing.T) {
 	apptest.WaitText(t, bob, "#chat-list", "A new client")
 	apptest.WaitText(t, bob, "#row-"+itoa(chat.ID)+" .chat-preview", "During the outage")
 }
+
+// Issue 21, finding 12, on a case's page and a client's: Bob has an
+// ended case open when Dana sets its status and adds a note. His header
+// shows the new status, the note is appended, and the messages already
+// there are not replaced (a mark set on them survives). Bob's page of the
+// client is drawn again when Dana renames the client.
+func TestBrowserCaseAndClientPagesFollowChanges(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	d.addAgent(t, "Bob Agent", "bob@demo.test", "bobs long password")
+	d.customerWrites(t, "+15557654321", "Where is my parcel?")
+	chat := d.liveChats(t)[0]
+	if status, _, body := d.env.Post(t, d.client, "/chats/"+itoa(chat.ID)+"/end", url.Values{"status": {"solved"}}); status != http.StatusSeeOther {
+		t.Fatalf("end the chat: %d %s", status, body)
+	}
+	bs := apptest.Browsers(t, 2)
+	onCase, onClient := bs[0], bs[1]
+	apptest.Step(t, onCase, "Bob opens the case",
+		append(signIn(d.env, "bob@demo.test", "bobs long password"),
+			chromedp.Navigate(d.env.URL+"/cases/"+itoa(chat.ID)),
+			chromedp.WaitVisible(chromedp.CSS("#case-head")))...,
+	)
+	apptest.Step(t, onClient, "Bob opens the client",
+		append(signIn(d.env, "bob@demo.test", "bobs long password"),
+			chromedp.Navigate(d.env.URL+"/clients/"+itoa(chat.ClientID)),
+			chromedp.WaitVisible(chromedp.CSS("h1")))...,
+	)
+	for _, b := range bs {
+		waitUntil(t, b, "the page's stream is up to date", `document.body.getAttribute("data-synced") === "1"`)
+	}
+	apptest.WaitText(t, onCase, "#case-status-pill", "solved")
+	if !evalBool(t, onCase, `(function(){var m=document.querySelector("#messages .msg-in");if(!m)return false;m.setAttribute("data-mark","1");document.getElementById("case-status").setAttribute("data-mark","1");return true})()`) {
+		t.Fatal("no message to mark")
+	}
+	if status, _, body := d.env.Post(t, d.client, "/cases/"+itoa(chat.ID)+"/status", url.Values{"status": {"pending"}}); status != http.StatusSeeOther {
+		t.Fatalf("Dana sets the status: %d %s", status, body)
+	}
+	if status, _, body := d.env.Post(t, d.client, "/cases/"+itoa(chat.ID)+"/note", url.Values{"note": {"Parcel found at the depot"}}); status != http.StatusSeeOther {
+		t.Fatalf("Dana adds a note: %d %s", status, body)
+	}
+	apptest.WaitText(t, onCase, "#case-status-pill", "pending")
+	apptest.WaitText(t, onCase, "#messages .message-list", "Parcel found at the depot")
+	waitUntil(t, onCase, "the status control shows pending", `document.getElementById("case-status").value === "pending"`)
+	if !evalBool(t, onCase, `document.querySelector("#messages .msg-in[data-mark]") !== null`) {
+		t.Fatal("the conversation was re-rendered: the marked message was replaced")
+	}
+	if evalBool(t, onCase, `document.querySelector("#case-status[data-mark]") !== null`) {
+		t.Fatal("the case's controls were not replaced after its status changed")
+	}
+
+	form := url.Values{"name": {"Casey Renamed"}, "whatsapp": {"+15557654321"}, "phone": {""}, "email": {""}, "notes": {""}}
+	if status, _, body := d.env.Post(t, d.client, "/clients/"+itoa(chat.ClientID), form); status != http.StatusSeeOther {
+		t.Fatalf("Dana renames the client: %d %s", status, body)
+	}
+	apptest.WaitText(t, onClient, "h1", "Casey Renamed")
+}

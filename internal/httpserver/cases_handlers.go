@@ -1,11 +1,14 @@
 package httpserver
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/google/uuid"
 
 	"parley/internal/conversation"
 	"parley/internal/problem"
@@ -83,7 +86,12 @@ func (s *Server) renderCase(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	p := s.page(r, "Case #"+strconv.FormatInt(c.Number, 10), "cases")
-	p.Events = "/events?view=case&case=" + strconv.FormatInt(id, 10) + "&composer=" + composerStateOf(c, v.Now)
+	q := url.Values{"view": {"case"}}
+	if err := openStreamQuery(r.Context(), q, c, v.Now, v.Messages, caseFragments(v.Now, v)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p.Events = "/events?" + q.Encode()
 	s.render(w, r, status, web.CasePage(p, v))
 }
 
@@ -93,23 +101,31 @@ func (s *Server) caseView(r *http.Request, c conversation.Case, f web.Form) (web
 	tid := signed(r).Tenant.ID
 	v := web.CaseView{Now: s.Clock.Now(), Case: c, Form: f}
 	var err error
-	if v.Messages, err = s.Conversations.Messages(ctx, tid, c.ID); err != nil {
+	if v.Messages, v.MoreBefore, err = s.Conversations.MessagePage(ctx, tid, c.ID, 0, web.MessagesShown); err != nil {
 		return v, err
 	}
 	if v.Others, err = s.Conversations.ClientCases(ctx, tid, c.ClientID, c.ID); err != nil {
 		return v, err
 	}
-	if v.Groups, err = s.Tenants.Groups(ctx, tid); err != nil {
-		return v, err
-	}
-	if v.Agents, err = s.Tenants.Agents(ctx, tid); err != nil {
-		return v, err
-	}
-	if v.Statuses, err = s.Tenants.Statuses(ctx, tid); err != nil {
+	if err := s.caseChoices(ctx, tid, &v); err != nil {
 		return v, err
 	}
 	v.Composer, err = s.composerFor(r, c, web.Form{})
 	return v, err
+}
+
+// caseChoices fills in what a case's controls offer: the tenant's groups,
+// agents and statuses.
+func (s *Server) caseChoices(ctx context.Context, tid uuid.UUID, v *web.CaseView) error {
+	var err error
+	if v.Groups, err = s.Tenants.Groups(ctx, tid); err != nil {
+		return err
+	}
+	if v.Agents, err = s.Tenants.Agents(ctx, tid); err != nil {
+		return err
+	}
+	v.Statuses, err = s.Tenants.Statuses(ctx, tid)
+	return err
 }
 
 // caseChange runs one change an agent makes on a case's page, then shows

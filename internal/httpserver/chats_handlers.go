@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -67,16 +68,15 @@ func (s *Server) renderChats(w http.ResponseWriter, r *http.Request, openID int6
 		s.fail(w, r, err)
 		return
 	}
-	p.Events = "/events?list=1&lh=" + lh
+	q := url.Values{"list": {"1"}, "lh": {lh}}
 	if v.Open != nil {
 		p.Title = v.Open.ClientName + " · Chats"
-		var last int64
-		if len(v.Messages) > 0 {
-			last = v.Messages[len(v.Messages)-1].ID
+		if err := openStreamQuery(ctx, q, *v.Open, v.Now, v.Messages, chatFragments(*v.Open, v.Me)); err != nil {
+			s.fail(w, r, err)
+			return
 		}
-		p.Events = "/events?list=1&lh=" + lh + "&case=" + strconv.FormatInt(openID, 10) + "&composer=" + composerStateOf(*v.Open, v.Now) +
-			"&last=" + strconv.FormatInt(last, 10)
 	}
+	p.Events = "/events?" + q.Encode()
 	s.render(w, r, http.StatusOK, web.ChatsPage(p, v))
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -22,24 +24,29 @@ import (
 const tailSize = 20
 
 // liveStream is one page's event stream: the indicator on every page; on
-// the chats page (?list=1) the rows of the live list and, for the open
-// chat (?case=), its header, new and changed messages and the composer.
-// Its first events bring the page up to date (after a reconnect too);
-// later ones carry only what changed.
+// the chats page (?list=1) the rows of the live list; for the open chat
+// or case (?case=, on the chats page or a case's page ?view=case) its
+// header, new and changed messages and the composer; on a client's page
+// (?client=) word that another agent changed the profile. Its first
+// events bring the page up to date (after a reconnect too); later ones
+// carry only what changed.
 type liveStream struct {
-	s       *Server
-	w       http.ResponseWriter
-	r       *http.Request
-	tid     uuid.UUID
-	me      int64
-	list    bool
-	open    int64
-	pageTop int64 // the open chat's last message the page drew
+	s        *Server
+	w        http.ResponseWriter
+	r        *http.Request
+	tid      uuid.UUID
+	me       int64
+	list     bool
+	casePage bool
+	open     int64
+	pageTop  int64 // the open chat's last message the page drew
+	client   int64
+	clientV  string // the client's profile version last drawn
 
 	groups    map[int64]bool
 	chats     map[int64]chatState
 	indicator int
-	head      string
+	frags     map[string]string // the open chat's fragments as sent, by event
 	composer  string
 	tail      []int64 // ids of the open chat's last messages sent
 	sent      map[int64]uint64
@@ -68,7 +75,8 @@ type chatState struct {
 	unread                    int
 }
 
-func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
+// events streams server-sent events to an agent's page (see liveStream).
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
@@ -77,10 +85,11 @@ func (s *Server) liveEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sg := signed(r)
 	q := r.URL.Query()
-	ls := &liveStream{s: s, w: w, r: r, tid: sg.Tenant.ID, me: sg.Agent.ID, list: q.Get("list") == "1", indicator: -1,
-		composer: q.Get("composer")}
+	ls := &liveStream{s: s, w: w, r: r, tid: sg.Tenant.ID, me: sg.Agent.ID, indicator: -1,
+		list: q.Get("list") == "1", casePage: q.Get("view") == "case", composer: q.Get("composer"), clientV: q.Get("clientv")}
 	ls.open, _ = strconv.ParseInt(q.Get("case"), 10, 64)
 	ls.pageTop, _ = strconv.ParseInt(q.Get("last"), 10, 64)
+	ls.client, _ = strconv.ParseInt(q.Get("client"), 10, 64)
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -204,25 +213,47 @@ func (ls *liveStream) syncAll(ctx context.Context, first bool) error {
 	if err := ls.sendIndicator(ctx); err != nil {
 		return err
 	}
+	if err := ls.clientChanged(ctx); err != nil {
+		return err
+	}
 	if open == nil {
 		return nil
 	}
 	if first {
-		// The page drew the messages up to pageTop: they count as sent.
+		// The page drew the messages up to pageTop: as they are now, they
+		// count as sent, unless one changed since (the hash the page gives
+		// of its last ones differs) and they are all sent again. (So are
+		// they when new messages came meanwhile: the last ones are others.)
 		ms, _, err := s.Conversations.MessagePage(ctx, ls.tid, ls.open, 0, tailSize)
 		if err != nil {
 			return err
 		}
+		ms = slices.DeleteFunc(ms, func(m conversation.Message) bool { return m.ID > ls.pageTop })
 		ls.sent = map[int64]uint64{}
 		ls.tail = nil
+		same := messagesHash(ms) == ls.r.URL.Query().Get("mh")
 		for _, m := range ms {
-			if m.ID <= ls.pageTop {
-				ls.sent[m.ID] = 0 // drawn by the page: sent again only if it changes
-				ls.tail = append(ls.tail, m.ID)
+			ls.tail = append(ls.tail, m.ID)
+			if same {
+				ls.sent[m.ID] = messageHash(m)
 			}
 		}
 	}
-	return ls.openChanged(ctx, *open)
+	return ls.openChanged(ctx, *open, ls.r.URL.Query().Get("fh"))
+}
+
+// clientChanged tells a client's page that its profile changed since it
+// was drawn (another agent edited or merged it): the page draws it again.
+func (ls *liveStream) clientChanged(ctx context.Context) error {
+	if ls.client == 0 {
+		return nil
+	}
+	v, err := ls.s.Clients.Version(ctx, ls.tid, ls.client)
+	if err != nil || v == ls.clientV {
+		return err
+	}
+	ls.clientV = v
+	return ls.sendRaw("client", []byte("changed"))
 }
 
 // apply sends what a batch changed.
@@ -291,6 +322,11 @@ func (ls *liveStream) apply(ctx context.Context, b *batch) error {
 	if err := ls.sendIndicator(ctx); err != nil {
 		return err
 	}
+	if b.changes.Clients {
+		if err := ls.clientChanged(ctx); err != nil {
+			return err
+		}
+	}
 	if open == nil && ls.open != 0 && b.changes.Cases[ls.open] {
 		c, err := ls.s.Conversations.CaseFor(ctx, ls.tid, ls.me, ls.open)
 		if err != nil {
@@ -299,27 +335,58 @@ func (ls *liveStream) apply(ctx context.Context, b *batch) error {
 		open = &c
 	}
 	if open != nil {
-		return ls.openChanged(ctx, *open)
+		return ls.openChanged(ctx, *open, "")
 	}
 	return nil
 }
 
-// openChanged sends the open chat's header if it changed, its new and
-// changed messages, and the composer when its state changed.
-func (ls *liveStream) openChanged(ctx context.Context, c conversation.Case) error {
-	s := ls.s
-	var buf bytes.Buffer
-	if err := web.ConvHead(web.HeadView{Case: c, Me: ls.me}).Render(ctx, &buf); err != nil {
+// fragmentsChanged sends those of the open chat's fragments (its header;
+// a case page's controls) that changed since last sent. On the stream's
+// first sync, pageHash names the fragments the page drew: when they are
+// the same, none is sent.
+func (ls *liveStream) fragmentsChanged(ctx context.Context, c conversation.Case, pageHash string) error {
+	var frs []fragment
+	if ls.casePage {
+		v := web.CaseView{Case: c}
+		if err := ls.s.caseChoices(ctx, ls.tid, &v); err != nil {
+			return err
+		}
+		frs = caseFragments(ls.s.Clock.Now(), v)
+	} else {
+		frs = chatFragments(c, ls.me)
+	}
+	html, err := renderFragments(ctx, frs)
+	if err != nil {
 		return err
 	}
-	if h := buf.String(); h != ls.head {
-		if ls.head != "" || ls.list {
-			if err := ls.sendRaw("head", buf.Bytes()); err != nil {
+	first := ls.frags == nil
+	if first && pageHash != "" && fragmentsHash(html) == pageHash {
+		ls.frags = html
+		return nil
+	}
+	if first {
+		ls.frags = map[string]string{}
+	}
+	for _, f := range frs {
+		if h := html[f.event]; h != ls.frags[f.event] {
+			ls.frags[f.event] = h
+			if err := ls.sendRaw(f.event, []byte(h)); err != nil {
 				return err
 			}
 		}
-		ls.head = h
 	}
+	return nil
+}
+
+// openChanged sends the open chat's changed fragments (pageHash: see
+// fragmentsChanged), its new and changed messages, and the composer when
+// its state changed.
+func (ls *liveStream) openChanged(ctx context.Context, c conversation.Case, pageHash string) error {
+	s := ls.s
+	if err := ls.fragmentsChanged(ctx, c, pageHash); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
 	after := ls.pageTop
 	if len(ls.tail) > 0 {
 		after = ls.tail[0] - 1
@@ -337,9 +404,7 @@ func (ls *liveStream) openChanged(ctx context.Context, c conversation.Case) erro
 			return err
 		}
 		hash := messageHash(m)
-		// 0: drawn by the page, assumed as it is now.
-		if old, ok := ls.sent[m.ID]; ok && (old == hash || old == 0) {
-			ls.sent[m.ID] = hash
+		if old, ok := ls.sent[m.ID]; ok && old == hash {
 			continue
 		}
 		ls.sent[m.ID] = hash
@@ -384,7 +449,97 @@ func messageHash(m conversation.Message) uint64 {
 	for _, a := range m.Attachments {
 		fmt.Fprintf(h, "|%s", a.State)
 	}
-	return h.Sum64() | 1 // never 0, which marks a message the page drew
+	return h.Sum64()
+}
+
+// messagesHash names the messages a page drew last (up to tailSize): a
+// page gives it in its stream's URL (?mh=), and the stream's first sync
+// sends them again if they changed since.
+func messagesHash(ms []conversation.Message) string {
+	if len(ms) > tailSize {
+		ms = ms[len(ms)-tailSize:]
+	}
+	h := fnv.New64a()
+	for _, m := range ms {
+		fmt.Fprintf(h, "%d,", messageHash(m))
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// fragment is a part of a page an event replaces whole: the open chat's
+// header on the chats page; a case page's header and its controls.
+type fragment struct {
+	event string
+	c     templ.Component
+}
+
+func chatFragments(c conversation.Case, me int64) []fragment {
+	return []fragment{{"head", web.ConvHead(web.HeadView{Case: c, Me: me})}}
+}
+
+// caseFragments are a case page's header and controls, as drawn with no
+// form's problem, their times to the minute.
+func caseFragments(now time.Time, v web.CaseView) []fragment {
+	v.Form = web.Form{}
+	return []fragment{{"casehead", web.CaseHead(now.Truncate(time.Minute), v.Case)}, {"casecontrols", web.CaseControls(v)}}
+}
+
+func renderFragments(ctx context.Context, frs []fragment) (map[string]string, error) {
+	html := make(map[string]string, len(frs))
+	var buf bytes.Buffer
+	for _, f := range frs {
+		buf.Reset()
+		if err := f.c.Render(ctx, &buf); err != nil {
+			return nil, err
+		}
+		html[f.event] = buf.String()
+	}
+	return html, nil
+}
+
+// fragmentsHash names the fragments a page drew: a page gives it in its
+// stream's URL (?fh=), and the stream's first sync sends them only if
+// they differ now.
+func fragmentsHash(html map[string]string) string {
+	h := fnv.New64a()
+	for _, k := range slices.Sorted(maps.Keys(html)) {
+		fmt.Fprintf(h, "%s\n%s\n", k, html[k])
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// openStreamQuery adds to q what a page showing chat or case c drew (its
+// messages ms, its fragments frs): the stream's first sync sends what
+// changed since.
+func openStreamQuery(ctx context.Context, q url.Values, c conversation.Case, now time.Time, ms []conversation.Message, frs []fragment) error {
+	html, err := renderFragments(ctx, frs)
+	if err != nil {
+		return err
+	}
+	var last int64
+	if len(ms) > 0 {
+		last = ms[len(ms)-1].ID
+	}
+	q.Set("case", strconv.FormatInt(c.ID, 10))
+	q.Set("composer", composerStateOf(c, now))
+	q.Set("last", strconv.FormatInt(last, 10))
+	q.Set("mh", messagesHash(ms))
+	q.Set("fh", fragmentsHash(html))
+	return nil
+}
+
+// composerStateOf names what decides the composer's look.
+func composerStateOf(c conversation.Case, now time.Time) string {
+	if c.State != conversation.StateLive {
+		return "ended"
+	}
+	if c.WindowOpen(now) {
+		return "open"
+	}
+	if c.AwaitingClient() {
+		return "waiting"
+	}
+	return "closed"
 }
 
 func (ls *liveStream) sendIndicator(ctx context.Context) error {

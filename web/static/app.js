@@ -362,7 +362,6 @@
   document.addEventListener("htmx:afterSwap", refresh);
   document.addEventListener("htmx:sseMessage", function (e) {
     refresh();
-    if (e.detail && e.detail.type === "conversation") scrollMessages();
     if (e.detail && e.detail.type === "composer") carry();
     // Another agent changed the profile on this page (an edit, a merge, an
     // undo): draw it again, unless this agent is typing in its form.
