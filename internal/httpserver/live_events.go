@@ -151,6 +151,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // indicator, the open chat's header, its messages the page lacks; then a
 // "synced" event (the page is up to date).
 func (ls *liveStream) sync(ctx context.Context, first bool) error {
+	if !first {
+		// Who sees what may have changed: a deactivated agent's stream
+		// ends (their session no longer opens another).
+		if _, err := ls.s.Tenants.SignedIn(ctx, ls.tid, ls.me); err != nil {
+			return err
+		}
+	}
 	if err := ls.syncAll(ctx, first); err != nil {
 		return err
 	}

@@ -190,3 +190,55 @@ func TestChatPageStreamSendsStatusChangedBeforeConnecting(t *testing.T) {
 		t.Fatalf("the reply was delivered after the page was drawn (%s); its stream sent %v, want the reply again", drawn, names(got))
 	}
 }
+
+// A change of who sees what reaches open pages at once: Bob, taken out of
+// the group whose chat he has in his list, no longer has it there nor in
+// his indicator; deactivated, his open page's stream ends.
+func TestStreamFollowsGroupsAndDeactivation(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	bob := d.addAgent(t, "Bob Agent", "bob@demo.test", "bobs long password")
+	d.customerWrites(t, "+15557654321", "Hello?")
+	chat := d.liveChats(t)[0]
+	bobs := &demo{env: d.env, client: d.env.Client()}
+	if status, _, _ := d.env.Post(t, bobs.client, "/login", url.Values{"email": {"bob@demo.test"}, "password": {"bobs long password"}}); status != http.StatusSeeOther {
+		t.Fatalf("Bob signs in: %d", status)
+	}
+	events := bobs.connect(t, bobs.pageStream(t, "/chats"))
+	until(t, events, "synced")
+
+	ctx := context.Background()
+	g, err := d.env.App.Tenants.Group(ctx, d.admin.TenantID, chat.GroupID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.env.App.Tenants.UpdateGroup(ctx, d.admin.TenantID, g.ID, g.Name, []int64{d.admin.ID}); err != nil {
+		t.Fatal(err)
+	}
+	got := until(t, events, "synced")
+	list, indicator := named(got, "chats"), named(got, "indicator")
+	if len(list) != 1 || strings.Contains(list[0].data, `id="row-`+itoa(chat.ID)+`"`) {
+		t.Fatalf("out of the group, Bob's stream sent %v; want the list without the group's chat", names(got))
+	}
+	if len(indicator) != 1 || !strings.Contains(indicator[0].data, `data-count="0"`) {
+		t.Fatalf("out of the group, Bob's indicator: %v", indicator)
+	}
+
+	if err := d.env.App.Tenants.SetAgentActive(ctx, d.admin.TenantID, d.admin.ID, bob.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev, open := <-events:
+			if !open {
+				return
+			}
+			if ev.name == "row" || ev.name == "msg" {
+				t.Fatalf("deactivated, Bob's stream sent %s", ev.name)
+			}
+		case <-timeout:
+			t.Fatal("deactivated, Bob's stream is still open")
+		}
+	}
+}

@@ -40,7 +40,7 @@ type Changes struct {
 	Senders map[Sender]bool // chats by their client's number on their integration
 	Clients bool            // a client profile changed
 	Reads   []Read          // agents read chats
-	Resync  bool            // everything must be re-read: the hub reconnected and may have missed events
+	Resync  bool            // everything must be re-read: the hub reconnected and may have missed events, or who sees what changed (KindTeam)
 }
 
 // Read is an agent's read of a chat up to a message.
@@ -79,7 +79,7 @@ func (s *Sub) add(ev Event, resync bool) {
 		}
 		c.Cases[ev.CaseID] = true
 	}
-	c.Resync = c.Resync || resync
+	c.Resync = c.Resync || resync || ev.Kind == KindTeam
 	s.mu.Unlock()
 	select {
 	case s.C <- struct{}{}:

@@ -51,6 +51,11 @@ const KindIntegration = "integration"
 // the rules they cached.
 const KindRules = "rules"
 
+// KindTeam says who sees what changed (a group's members, an agent
+// deactivated): open pages read again all their agent sees, as after a
+// lost connection.
+const KindTeam = "team"
+
 // Notify queues ev for delivery when tx commits.
 func Notify(ctx context.Context, tx pgx.Tx, ev Event) error {
 	b := &pgx.Batch{}

@@ -11,6 +11,7 @@ import (
 
 	"parley/internal/postgres"
 	"parley/internal/problem"
+	"parley/internal/realtime"
 )
 
 // Groups lists the tenant's groups with their members, by name.
@@ -83,9 +84,12 @@ func (s *Service) UpdateGroup(ctx context.Context, tid uuid.UUID, id int64, name
 		}
 		// Only agents of this tenant exist in the tenant's view, so a
 		// foreign id inserts nothing.
-		_, err = tx.Exec(ctx, `INSERT INTO group_members (tenant_id, group_id, agent_id)
-			SELECT $1, $2, a.id FROM agents a WHERE a.id = ANY($3) ON CONFLICT DO NOTHING`, tid, id, memberIDs)
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO group_members (tenant_id, group_id, agent_id)
+			SELECT $1, $2, a.id FROM agents a WHERE a.id = ANY($3) ON CONFLICT DO NOTHING`, tid, id, memberIDs); err != nil {
+			return err
+		}
+		// Agents' open pages now show the group's chats, or stop showing them.
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: realtime.KindTeam})
 	})
 	var pe *problem.Error
 	switch {

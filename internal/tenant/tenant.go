@@ -21,6 +21,7 @@ import (
 	"parley/internal/clock"
 	"parley/internal/postgres"
 	"parley/internal/problem"
+	"parley/internal/realtime"
 )
 
 // Roles an agent can have.
@@ -377,7 +378,8 @@ func (s *Service) SetAgentActive(ctx context.Context, tid uuid.UUID, by, id int6
 		if tag.RowsAffected() == 0 {
 			return problem.New(problem.NotFound, "No such agent.")
 		}
-		return nil
+		// A deactivated agent's open pages stop receiving live updates.
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: realtime.KindTeam})
 	})
 }
 
