@@ -97,6 +97,25 @@ func TestBrowserConversationKeepsItsRoom(t *testing.T) {
 			t.Errorf("the drawer does not show %s", css)
 		}
 	}
+	// The focus stays in the drawer: Tab from its last control goes to its
+	// first, Shift+Tab back to its last.
+	inDrawer := `document.getElementById("client-panel").contains(document.activeElement)`
+	for i := 1; ; i++ {
+		apptest.Step(t, agent, "Tab", chromedp.KeyEvent(kb.Tab))
+		if !evalBool(t, agent, inDrawer) {
+			t.Fatalf("after %d Tabs the focus left the open drawer", i)
+		}
+		if evalBool(t, agent, `document.activeElement.hasAttribute("data-drawer-close")`) {
+			break // round to the first
+		}
+		if i == 100 {
+			t.Fatal("100 Tabs did not go round the drawer")
+		}
+	}
+	apptest.Step(t, agent, "Shift+Tab", chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift)))
+	if !evalBool(t, agent, inDrawer+` && !document.activeElement.hasAttribute("data-drawer-close")`) {
+		t.Error("Shift+Tab from the drawer's first control does not go round to its last")
+	}
 	apptest.Step(t, agent, "Escape closes it, back on its button",
 		chromedp.KeyEvent(kb.Escape),
 		waitJS(`!`+shown),

@@ -281,9 +281,25 @@
       drawer(false);
     }
   });
+  // While the drawer is open, Tab and Shift+Tab go round inside it; Escape
+  // closes it.
+  function focusables(el) {
+    return Array.prototype.filter.call(
+      el.querySelectorAll('a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])'),
+      function (x) { return x.getClientRects().length > 0; });
+  }
   window.addEventListener("keydown", function (e) {
     var panel = document.getElementById("client-panel");
-    if (e.key === "Escape" && panel && panel.classList.contains("drawer-open")) drawer(false);
+    if (!panel || !panel.classList.contains("drawer-open")) return;
+    if (e.key === "Escape") { drawer(false); return; }
+    if (e.key !== "Tab") return;
+    var items = focusables(panel);
+    if (!items.length) return;
+    var first = items[0], last = items[items.length - 1], at = document.activeElement;
+    if (!panel.contains(at) || (e.shiftKey ? at === first : at === last)) {
+      e.preventDefault();
+      (e.shiftKey ? last : first).focus();
+    }
   });
 
   // ---- New client messages, read out by screen readers -------------------
