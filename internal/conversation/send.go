@@ -102,8 +102,9 @@ type SendArgs struct {
 // Kind names the job.
 func (SendArgs) Kind() string { return "send_message" }
 
-// InsertOpts: transient failures are retried with backoff for about an hour.
-func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 8} }
+// InsertOpts: transient failures are retried for about 20 minutes
+// (jobs.SendWorker's backoff: 1 s, 16 s, 81 s, then every 2 minutes).
+func (SendArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 12} }
 
 // SendReply stores an agent's reply as queued together with its send job,
 // in one transaction, so that a crash loses neither. It refuses free text

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -19,6 +21,25 @@ type SendWorker struct {
 	river.WorkerDefaults[conversation.SendArgs]
 	Conversations *conversation.Service
 	timeout       time.Duration
+	// maxWait caps the wait between two attempts; 0 leaves the client's
+	// retry policy (tests' quick retries).
+	maxWait time.Duration
+}
+
+// sendMaxWait: a reply waits at most 2 minutes for its next attempt once
+// a provider recovers, instead of River's attempt⁴ seconds (43 minutes
+// before the 8th).
+const sendMaxWait = 2 * time.Minute
+
+// NextRetry waits attempt⁴ seconds, at most maxWait, give or take a tenth
+// so that the replies an outage held back do not all come back at once.
+func (w *SendWorker) NextRetry(job *river.Job[conversation.SendArgs]) time.Time {
+	if w.maxWait == 0 {
+		return time.Time{}
+	}
+	wait := min(time.Duration(math.Pow(float64(job.Attempt), 4))*time.Second, w.maxWait)
+	jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(wait))
+	return time.Now().Add(wait + jitter)
 }
 
 // Work sends; retryable provider failures and unknown outcomes return an

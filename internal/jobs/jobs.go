@@ -99,7 +99,11 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, RuleChains: svc.Rules, Log: opts.Logger})
-	river.AddWorker(workers, &SendWorker{Conversations: svc.Conversations, timeout: min(defaultSendTimeout, opts.JobTimeout)})
+	send := &SendWorker{Conversations: svc.Conversations, timeout: min(defaultSendTimeout, opts.JobTimeout), maxWait: sendMaxWait}
+	if opts.TestOnly {
+		send.maxWait = 0 // quickRetries
+	}
+	river.AddWorker(workers, send)
 	river.AddWorker(workers, &FetchMediaWorker{Conversations: svc.Conversations})
 	river.AddWorker(workers, &StatusWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
 	river.AddWorker(workers, &EchoWorker{Conversations: svc.Conversations, Integrations: svc.Integrations})
