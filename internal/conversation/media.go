@@ -167,9 +167,11 @@ const orphanAge = time.Hour
 // SweepOrphanFiles deletes stored files whose attachment row never
 // committed (a crash between writing the file and committing its row, a
 // send refused after the file was written), once they are orphanAge old.
-// The periodic media sweep calls it; it returns how many it deleted.
-func (s *Service) SweepOrphanFiles(ctx context.Context) (int, error) {
-	return s.media.Sweep(ctx, s.clock.Now().Add(-orphanAge), s.knownKeys)
+// The periodic media sweep calls it, in parts: it starts at page token
+// from (nil: the first) and stops once until has passed, returning how
+// many it deleted and where to go on from (nil: done).
+func (s *Service) SweepOrphanFiles(ctx context.Context, from []byte, until time.Time) (int, []byte, error) {
+	return s.media.SweepFrom(ctx, s.clock.Now().Add(-orphanAge), s.knownKeys, from, until)
 }
 
 // knownKeys says which keys an attachment row points to; a key starts

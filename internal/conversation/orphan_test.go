@@ -32,11 +32,11 @@ func TestTheSweepDeletesFilesNoMessagePointsTo(t *testing.T) {
 	}
 	// Within the hour the row may still be on its way.
 	f.clock.Set(time.Now())
-	if n, err := f.Conv.SweepOrphanFiles(ctx); err != nil || n != 0 {
+	if n, _, err := f.Conv.SweepOrphanFiles(ctx, nil, time.Time{}); err != nil || n != 0 {
 		t.Fatalf("sweep of a new file deleted %d (%v), want none", n, err)
 	}
 	f.clock.Set(time.Now().Add(2 * time.Hour))
-	if n, err := f.Conv.SweepOrphanFiles(ctx); err != nil || n != 1 {
+	if n, _, err := f.Conv.SweepOrphanFiles(ctx, nil, time.Time{}); err != nil || n != 1 {
 		t.Fatalf("sweep deleted %d (%v), want the orphan", n, err)
 	}
 	if got := storedFiles(t, f.MediaDir); len(got) != 1 || got[0] != sent[0] {

@@ -111,7 +111,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	river.AddWorker(workers, &WaitingRulesWorker{Rules: svc.Rules, Log: opts.Logger})
 	river.AddWorker(workers, &EndIdleChatsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 	river.AddWorker(workers, &CloseWindowsWorker{Conversations: svc.Conversations, Log: opts.Logger})
-	river.AddWorker(workers, &SweepMediaWorker{Conversations: svc.Conversations, Log: opts.Logger})
+	river.AddWorker(workers, &SweepMediaWorker{Conversations: svc.Conversations, Log: opts.Logger, budget: opts.JobTimeout / 2})
 	river.AddWorker(workers, &CheckStatusesWorker{Conversations: svc.Conversations, Log: opts.Logger})
 
 	cfg := &river.Config{

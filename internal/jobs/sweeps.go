@@ -2,9 +2,11 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -69,8 +71,11 @@ func (w *CloseWindowsWorker) Work(ctx context.Context, _ *river.Job[CloseWindows
 }
 
 // SweepMediaArgs is the periodic sweep that deletes stored files whose
-// attachment row never committed.
-type SweepMediaArgs struct{}
+// attachment row never committed. A store too large to list within one
+// job goes on in another from where it stopped (From: a page token).
+type SweepMediaArgs struct {
+	From []byte `json:"from,omitempty"`
+}
 
 // Kind names the job.
 func (SweepMediaArgs) Kind() string { return "sweep_media" }
@@ -83,19 +88,26 @@ type SweepMediaWorker struct {
 	river.WorkerDefaults[SweepMediaArgs]
 	Conversations *conversation.Service
 	Log           *slog.Logger
+	// budget is how long one job lists: well within its timeout, which is
+	// itself within the time after which River takes a running job for
+	// stuck and runs it again.
+	budget time.Duration
 }
 
-// Work sweeps.
-func (w *SweepMediaWorker) Work(ctx context.Context, _ *river.Job[SweepMediaArgs]) error {
-	n, err := w.Conversations.SweepOrphanFiles(ctx)
+// Work sweeps for its budget, then queues the rest of the sweep.
+func (w *SweepMediaWorker) Work(ctx context.Context, job *river.Job[SweepMediaArgs]) error {
+	n, next, err := w.Conversations.SweepOrphanFiles(ctx, job.Args.From, time.Now().Add(w.budget))
 	if n > 0 {
 		w.Log.InfoContext(ctx, "deleted orphaned files", "count", n)
 	}
-	return err
+	if err != nil || next == nil {
+		return err
+	}
+	if _, err := river.ClientFromContext[pgx.Tx](ctx).Insert(ctx, SweepMediaArgs{From: next}, nil); err != nil {
+		return fmt.Errorf("queue the rest of the media sweep: %w", err)
+	}
+	return nil
 }
-
-// Timeout: listing a large bucket takes longer than a send.
-func (w *SweepMediaWorker) Timeout(*river.Job[SweepMediaArgs]) time.Duration { return 30 * time.Minute }
 
 // CheckStatusesArgs is the periodic sweep that asks providers about
 // replies whose status callbacks stopped coming.

@@ -192,58 +192,63 @@ func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound
 // Known says which of keys an attachment row points to.
 type Known func(ctx context.Context, keys []string) (map[string]bool, error)
 
-// sweepBatch is how many keys one Known call checks.
-const sweepBatch = 500
+// sweepPage is how many keys a sweep lists at a time, and one Known call
+// checks.
+const sweepPage = 500
 
 // Sweep deletes the files last written before cutoff that no row points
 // to: files whose row never committed. Files written after cutoff are
 // left alone (their row may be about to commit). It returns how many it
 // deleted.
 func (s *Store) Sweep(ctx context.Context, cutoff time.Time, known Known) (int, error) {
-	var (
-		deleted int
-		batch   []string
-	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		k, err := known(ctx, batch)
-		if err != nil {
-			return err
-		}
-		for _, key := range batch {
-			if k[key] {
-				continue
-			}
-			if err := s.Delete(ctx, key); err != nil {
-				return err
-			}
-			deleted++
-		}
-		batch = batch[:0]
-		return nil
+	n, _, err := s.SweepFrom(ctx, cutoff, known, nil, time.Time{})
+	return n, err
+}
+
+// SweepFrom is Sweep in parts, for a store too large to list within a
+// job's time: it lists from page token from (nil: the first page), stops
+// after the page during which until passed (zero: never), and returns the
+// token to go on from (nil: the whole store is swept).
+func (s *Store) SweepFrom(ctx context.Context, cutoff time.Time, known Known, from []byte, until time.Time) (int, []byte, error) {
+	deleted := 0
+	token := from
+	if token == nil {
+		token = blob.FirstPageToken
 	}
-	it := s.b.List(nil)
 	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
+		objs, next, err := s.b.ListPage(ctx, token, sweepPage, nil)
 		if err != nil {
-			return deleted, fmt.Errorf("list %s: %w", s, err)
+			return deleted, token, fmt.Errorf("list %s: %w", s, err)
 		}
-		if obj.IsDir || !obj.ModTime.Before(cutoff) {
-			continue
-		}
-		batch = append(batch, obj.Key)
-		if len(batch) == sweepBatch {
-			if err := flush(); err != nil {
-				return deleted, err
+		var old []string
+		for _, obj := range objs {
+			if !obj.IsDir && obj.ModTime.Before(cutoff) {
+				old = append(old, obj.Key)
 			}
 		}
+		if len(old) > 0 {
+			k, err := known(ctx, old)
+			if err != nil {
+				return deleted, token, err
+			}
+			for _, key := range old {
+				if k[key] {
+					continue
+				}
+				if err := s.Delete(ctx, key); err != nil {
+					return deleted, token, err
+				}
+				deleted++
+			}
+		}
+		if len(next) == 0 {
+			return deleted, nil, nil
+		}
+		token = next
+		if !until.IsZero() && time.Now().After(until) {
+			return deleted, token, nil
+		}
 	}
-	return deleted, flush()
 }
 
 // Keys lists every file in the store (for checks and tests; the sweep

@@ -154,3 +154,54 @@ func TestBadKeysAndURLsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// A store too large to sweep in one job's time is swept in parts, each
+// going on from where the last stopped, until every orphan is gone.
+func TestTheSweepGoesOnFromWhereItStopped(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			tid := uuid.New()
+			kept := media.NewKey(tid)
+			for i := range 1201 {
+				k := kept
+				if i > 0 {
+					k = media.NewKey(tid)
+				}
+				if _, err := s.PutBytes(ctx, k, "text/plain", []byte("hello")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			known := func(_ context.Context, keys []string) (map[string]bool, error) {
+				return map[string]bool{kept: true}, nil
+			}
+			var (
+				from    []byte
+				deleted int
+				parts   int
+			)
+			for {
+				// Its time is up at once: each part lists one page.
+				n, next, err := s.SweepFrom(ctx, time.Now().Add(time.Hour), known, from, time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				deleted += n
+				parts++
+				if next == nil {
+					break
+				}
+				if parts > 10 {
+					t.Fatal("the sweep does not end")
+				}
+				from = next
+			}
+			if deleted != 1200 || parts < 3 {
+				t.Fatalf("the sweep deleted %d in %d parts, want the 1,200 orphans in 3 or more", deleted, parts)
+			}
+			if _, err := s.Open(ctx, kept); err != nil {
+				t.Fatalf("the file a row points to is gone: %v", err)
+			}
+		})
+	}
+}
