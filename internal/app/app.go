@@ -122,6 +122,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	}
 	a.Tenants.SetAccounts(tenant.Accounts{Mail: mailer, BaseURL: cfg.BaseURL, Log: p.Log, Sealer: sealer})
 	a.Sessions = auth.NewSessions(db, p.Clock, cfg.SecureCookies())
+	throttle := auth.NewThrottle(db, p.Clock)
 	a.Integrations = integration.NewService(db, sealer, cfg.BaseURL, transport)
 	a.CloudStorage = cloudstorage.NewService(db, sealer, cfg.BaseURL, cfg.SecretKey)
 	a.Clients = client.NewService(db)
@@ -135,14 +136,14 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Hub.Watch(realtime.KindIntegration, a.Integrations.Forget)
 	a.Hub.Watch(realtime.KindRules, rules.Forget)
 	a.Jobs, err = jobs.New(db, jobs.Services{
-		Sessions: a.Sessions, Invitations: a.Tenants, Conversations: a.Conversations, Integrations: a.Integrations,
+		Sessions: a.Sessions, Invitations: a.Tenants, Throttle: throttle, Conversations: a.Conversations, Integrations: a.Integrations,
 		Rules: a.Rules,
 	}, jobs.Options{Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly, JobTimeout: p.JobTimeout, RescueAfter: p.RescueAfter})
 	if err != nil {
 		return nil, err
 	}
 	deps := httpserver.Deps{
-		Config: cfg, Log: p.Log, DB: db, Sessions: a.Sessions, Tenants: a.Tenants, Metrics: a.Metrics,
+		Config: cfg, Log: p.Log, DB: db, Sessions: a.Sessions, Throttle: throttle, Tenants: a.Tenants, Metrics: a.Metrics,
 		Integrations: a.Integrations, CloudStorage: a.CloudStorage, Conversations: a.Conversations, Clients: a.Clients, Macros: macro.NewService(db), Rules: a.Rules, Hub: a.Hub, Clock: p.Clock,
 		Ready: func() error {
 			if !a.started.Load() {

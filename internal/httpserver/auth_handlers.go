@@ -57,13 +57,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := loginKey(r)
-	if d := s.logins.wait(key); d > 0 {
-		s.loginWait(w, r, d)
+	if d, err := s.Throttle.LoginWait(r.Context(), key); err != nil || d > 0 {
+		if err != nil {
+			s.fail(w, r, err)
+		} else {
+			s.loginWait(w, r, d)
+		}
 		return
 	}
 	a, err := s.Tenants.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
 	if errors.Is(err, tenant.ErrBadCredentials) {
-		s.logins.failed(key)
+		if _, ferr := s.Throttle.LoginFailed(r.Context(), key); ferr != nil {
+			s.fail(w, r, ferr)
+			return
+		}
 	}
 	if p, ok := problem.As(err); ok {
 		s.render(w, r, statusOf(p.Kind), web.Login(s.page(r, "Log in", ""), formOf(r, err, "email")))
@@ -73,7 +80,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.logins.succeeded(key)
+	if err := s.Throttle.LoginSucceeded(r.Context(), key); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if a.HasTOTP {
 		if err := s.Sessions.BeginSecondFactor(r.Context(), a); err != nil {
 			s.fail(w, r, err)

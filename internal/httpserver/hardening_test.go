@@ -90,6 +90,52 @@ func TestLoginSlowsGuessesWithoutLockingOut(t *testing.T) {
 	}
 }
 
+// Two replicas behind one load balancer count the same guesses: five
+// wrong passwords on one make the next attempt on the other wait, and
+// sign-ups from one address count on both.
+func TestReplicasShareTheThrottles(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Now())
+	one := apptest.Start(t, apptest.Options{Clock: clk, Configure: behindProxy})
+	two := apptest.Start(t, apptest.Options{Clock: clk, Configure: behindProxy, DBURL: one.DBURL})
+	one.SignUp(t, "Acme", "ada@acme.test")
+	const attacker = "203.0.113.5"
+	wrong := url.Values{"email": {"ada@acme.test"}, "password": {"guess guess guess"}}
+	right := url.Values{"email": {"ada@acme.test"}, "password": {"long enough password"}}
+	for i := range 5 {
+		if status, _, _ := postFrom(t, one, one.Client(), attacker, "/login", wrong); status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d on replica one: %d", i+1, status)
+		}
+	}
+	if status, retry, _ := postFrom(t, two, two.Client(), attacker, "/login", right); status != http.StatusTooManyRequests || retry != "1" {
+		t.Fatalf("replica two after five wrong passwords on replica one: %d, Retry-After %q; want 429 and 1 s", status, retry)
+	}
+	clk.Advance(time.Second)
+	if status, _, _ := postFrom(t, two, two.Client(), attacker, "/login", right); status != http.StatusSeeOther {
+		t.Fatalf("replica two after the wait: %d", status)
+	}
+
+	signUp := func(env *apptest.Env, i int) int {
+		status, _, _ := postFrom(t, env, env.Client(), "203.0.113.9", "/signup", url.Values{
+			"company": {fmt.Sprintf("Spam %d", i)}, "name": {"Spam"}, "email": {fmt.Sprintf("spam%d@spam.test", i)}, "password": {"long enough password"}})
+		return status
+	}
+	for i := range 10 { // 10 an hour from one address
+		env := one
+		if i%2 == 1 {
+			env = two
+		}
+		if status := signUp(env, i); status != http.StatusOK {
+			t.Fatalf("sign-up %d: %d", i+1, status)
+		}
+	}
+	for _, env := range []*apptest.Env{one, two} {
+		if status := signUp(env, 99); status != http.StatusTooManyRequests {
+			t.Fatalf("the 11th sign-up from one address, on %s: %d, want 429", env.URL, status)
+		}
+	}
+}
+
 // 1,000 sign-ups from one address in a minute create 10 companies; the
 // rest are told to wait and create nothing. Another address signs up.
 func TestSignUpIsLimitedPerAddress(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/go-chi/httprate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -37,6 +36,7 @@ type Deps struct {
 	Log      *slog.Logger
 	DB       *postgres.DB
 	Sessions *auth.Sessions
+	Throttle *auth.Throttle
 	Tenants  *tenant.Service
 	Metrics  *prometheus.Registry
 
@@ -59,7 +59,6 @@ type Deps struct {
 type Server struct {
 	Deps
 	httpMetrics *httpMetrics
-	logins      *loginThrottle
 	feeds       *feeds
 }
 
@@ -80,7 +79,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
-	s := &Server{Deps: d, httpMetrics: hm, logins: newLoginThrottle(d.Clock)}
+	s := &Server{Deps: d, httpMetrics: hm}
 	s.feeds = newFeeds(d.Hub, d.Conversations, d.Log)
 
 	r := chi.NewRouter()
@@ -120,25 +119,25 @@ func New(d Deps) (http.Handler, error) {
 			r.Use(s.limitBody(MaxFormBytes))
 
 			r.Get("/signup", s.signUpPage)
-			r.With(httprate.LimitBy(signUpsPerAddress, time.Hour, ipKey, httprate.WithLimitHandler(s.tooManySignUps))).Post("/signup", s.signUp)
+			r.With(s.limit("signup", signUpsPerAddress, time.Hour, ipKey, s.tooManySignUps)).Post("/signup", s.signUp)
 			r.Get("/login", s.loginPage)
 			// Per address, whatever the emails; per (address, email) the
 			// login handler slows guessing (throttle.go).
-			r.With(httprate.LimitBy(30, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins))).Post("/login", s.login)
+			r.With(s.limit("login", 30, time.Minute, ipKey, s.tooManyLogins)).Post("/login", s.login)
 			r.Post("/logout", s.logout)
 			r.Get("/invite/{token}", s.invitationPage)
 			r.Post("/invite/{token}", s.acceptInvitation)
 			// Each reset request mails someone: a few per address and IP.
 			r.Get("/forgot", s.forgotPage)
 			r.With(
-				httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyResets)),
-				httprate.LimitBy(5, time.Minute, emailKey, httprate.WithLimitHandler(s.tooManyResets)),
+				s.limit("reset", 20, time.Minute, ipKey, s.tooManyResets),
+				s.limit("reset-email", 5, time.Minute, emailKey, s.tooManyResets),
 			).Post("/forgot", s.forgot)
 			r.Get("/reset/{token}", s.resetPage)
 			r.Post("/reset/{token}", s.reset)
 			r.Get("/verify/{token}", s.verify)
 			r.Get("/login/code", s.codePage)
-			r.With(httprate.LimitBy(20, time.Minute, ipKey, httprate.WithLimitHandler(s.tooManyLogins))).Post("/login/code", s.code)
+			r.With(s.limit("code", 20, time.Minute, ipKey, s.tooManyLogins)).Post("/login/code", s.code)
 
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAgent)

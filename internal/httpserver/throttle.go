@@ -4,121 +4,28 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/go-chi/httprate"
 
-	"parley/internal/clock"
 	"parley/internal/problem"
 	"parley/web"
 )
 
-// Login throttling is by (client address, email): after loginFreeFailures
-// wrong passwords in a row, each further attempt from that address for that
-// email waits a delay that doubles with every failure (1 s, 2 s, 4 s … up
-// to loginMaxDelay), and an attempt during the wait is refused before the
-// password is checked. Nothing is locked: the same email from another
-// address is not slowed, so an attacker can slow only their own guesses,
-// never keep an agent out. A correct password clears the count; a count
-// with no failure for loginForgetAfter is forgotten.
-const (
-	loginFreeFailures = 5
-	loginMaxDelay     = 15 * time.Minute
-	loginForgetAfter  = time.Hour
-	// loginMaxEntries bounds the memory: past it, forgotten counts are
-	// swept out, then the oldest go.
-	loginMaxEntries = 100_000
-)
-
-type loginThrottle struct {
-	clock   clock.Clock
-	mu      sync.Mutex
-	entries map[string]*loginFailures
-}
-
-type loginFailures struct {
-	n     int       // wrong passwords in a row
-	last  time.Time // the last one
-	until time.Time // no attempt before this
-}
-
-func newLoginThrottle(c clock.Clock) *loginThrottle {
-	return &loginThrottle{clock: c, entries: map[string]*loginFailures{}}
-}
-
-// loginKey is the (client address, email) pair a throttle counts for.
+// loginKey is the (client address, email) pair the login throttle counts
+// wrong passwords for (auth.Throttle).
 func loginKey(r *http.Request) string {
 	return httprate.CanonicalizeIP(middleware.GetClientIP(r.Context())) + "\x00" + strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 }
 
-// wait is how long the key must still wait before its next attempt (0: none).
-func (t *loginThrottle) wait(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := t.entries[key]
-	if f == nil {
-		return 0
-	}
-	return max(f.until.Sub(t.clock.Now()), 0)
-}
-
-// failed counts a wrong password for the key and returns the wait it now has.
-func (t *loginThrottle) failed(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.clock.Now()
-	f := t.entries[key]
-	if f == nil || now.Sub(f.last) > loginForgetAfter {
-		if f == nil && len(t.entries) >= loginMaxEntries {
-			t.sweep(now)
-		}
-		f = &loginFailures{}
-		t.entries[key] = f
-	}
-	f.n++
-	f.last = now
-	if f.n >= loginFreeFailures {
-		f.until = now.Add(loginDelay(f.n))
-	}
-	return max(f.until.Sub(now), 0)
-}
-
-// loginDelay is the wait after n wrong passwords in a row (n ≥ loginFreeFailures).
-func loginDelay(n int) time.Duration {
-	if e := n - loginFreeFailures; e < 20 {
-		return min(time.Second<<e, loginMaxDelay)
-	}
-	return loginMaxDelay
-}
-
-// succeeded clears the key's count.
-func (t *loginThrottle) succeeded(key string) {
-	t.mu.Lock()
-	delete(t.entries, key)
-	t.mu.Unlock()
-}
-
-// sweep drops forgotten counts and, if that is not enough, the oldest half.
-func (t *loginThrottle) sweep(now time.Time) {
-	var oldest time.Time
-	for k, f := range t.entries {
-		if now.Sub(f.last) > loginForgetAfter && !now.Before(f.until) {
-			delete(t.entries, k)
-		} else if oldest.IsZero() || f.last.Before(oldest) {
-			oldest = f.last
-		}
-	}
-	if len(t.entries) < loginMaxEntries {
-		return
-	}
-	cut := oldest.Add(now.Sub(oldest) / 2)
-	for k, f := range t.entries {
-		if f.last.Before(cut) {
-			delete(t.entries, k)
-		}
-	}
+// limit is httprate's limit of n requests per window by key, counted in
+// Postgres for every replica (name tells the limits apart); over it,
+// tooMany answers.
+func (s *Server) limit(name string, n int, window time.Duration, key httprate.KeyFunc, tooMany http.HandlerFunc) func(http.Handler) http.Handler {
+	return httprate.Limit(n, window, httprate.WithKeyFuncs(key), httprate.WithLimitHandler(tooMany),
+		httprate.WithLimitCounter(s.Throttle.Counter(name)),
+		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, err) }))
 }
 
 // loginWait answers an attempt that comes before its wait is over: 429,

@@ -44,6 +44,7 @@ type Services struct {
 	Rules         *rule.Service
 	Sessions      Purger // expired sessions
 	Invitations   Purger // expired invitations
+	Throttle      Purger // forgotten login failures and rate counts
 }
 
 // Options tune the client; zero values are production defaults.
@@ -98,7 +99,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 		opts.RescueAfter = defaultRescueAfter
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, RuleChains: svc.Rules, Log: opts.Logger})
+	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, Throttle: svc.Throttle, RuleChains: svc.Rules, Log: opts.Logger})
 	send := &SendWorker{Conversations: svc.Conversations, timeout: min(defaultSendTimeout, opts.JobTimeout), maxWait: sendMaxWait}
 	if opts.TestOnly {
 		send.maxWait = 0 // quickRetries

@@ -28,6 +28,7 @@ type PurgeWorker struct {
 	river.WorkerDefaults[PurgeArgs]
 	Sessions    Purger
 	Invitations Purger
+	Throttle    Purger
 	RuleChains  Purger
 	Log         *slog.Logger
 }
@@ -46,6 +47,10 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 	if err != nil {
 		return err
 	}
-	w.Log.InfoContext(ctx, "purged expired", "sessions", s, "invitations", i, "rule_chains", c)
+	th, err := w.Throttle.PurgeExpired(ctx)
+	if err != nil {
+		return err
+	}
+	w.Log.InfoContext(ctx, "purged expired", "sessions", s, "invitations", i, "rule_chains", c, "throttle_counts", th)
 	return nil
 }
