@@ -102,7 +102,7 @@ func TestConnectProbesAndSeals(t *testing.T) {
 	if p, ok := problem.As(err); !ok || p.Kind != problem.Unavailable || !strings.Contains(p.Msg, "NoSuchBucket") {
 		t.Fatalf("missing bucket: %v", err)
 	}
-	s3test.DenyKey("wrong-key")
+	s3test.DenyKey(t, "wrong-key")
 	_, err = f.svc.Connect(ctx, f.a, form(s3test.Bucket(t), "wrong-key"))
 	if p, ok := problem.As(err); !ok || !strings.Contains(p.Msg, "InvalidAccessKeyId") {
 		t.Fatalf("wrong key: %v", err)
@@ -221,7 +221,7 @@ func TestUploadGivesALink(t *testing.T) {
 		t.Fatalf("bucket holds %v, want only the first file", keys)
 	}
 
-	s3test.DenyKey("k-upload")
+	s3test.DenyKey(t, "k-upload")
 	_, err = f.svc.Upload(ctx, f.a, "late.bin", "", -1, bytes.NewReader(data), now)
 	if p, ok := problem.As(err); !ok || p.Kind != problem.Unavailable || !strings.Contains(p.Msg, "InvalidAccessKeyId") {
 		t.Fatalf("revoked key: %v", err)

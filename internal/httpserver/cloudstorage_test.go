@@ -132,7 +132,7 @@ func TestLargeFileIsSentAsALinkThroughCloudStorage(t *testing.T) {
 		t.Fatalf("over the admin's limit: %d\n%.2000s", status, page)
 	}
 
-	s3test.DenyKey(key)
+	s3test.DenyKey(t, key)
 	status, page = d.reply(t, chat.ID, "", "k-revoked", video, "party2.mp4")
 	if status != http.StatusBadGateway || !strings.Contains(html.UnescapeString(page), "InvalidAccessKeyId") {
 		t.Fatalf("revoked key: %d\n%.2000s", status, page)

@@ -89,9 +89,13 @@ func BucketURL(name string) string {
 var denied sync.Map
 
 // DenyKey has the server refuse every request signed with accessKey from
-// now on (403 InvalidAccessKeyId, S3's answer to an unknown key): a wrong
-// key, or one revoked after the bucket was connected.
-func DenyKey(accessKey string) { Endpoint(); denied.Store(accessKey, true) }
+// now on until the test ends (403 InvalidAccessKeyId, S3's answer to an
+// unknown key): a wrong key, or one revoked after the bucket was connected.
+func DenyKey(t testing.TB, accessKey string) {
+	Endpoint()
+	denied.Store(accessKey, true)
+	t.Cleanup(func() { denied.Delete(accessKey) })
+}
 
 // accessKeyOf is the access key a request was signed with (SigV4, in the
 // Authorization header or a presigned URL's X-Amz-Credential).
