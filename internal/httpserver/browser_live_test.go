@@ -292,11 +292,7 @@ func TestBrowserCaseAndClientPagesFollowChanges(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t)
 	d.addAgent(t, "Bob Agent", "bob@demo.test", "bobs long password")
-	d.customerWrites(t, "+15557654321", "Where is my parcel?")
-	chat := d.liveChats(t)[0]
-	if status, _, body := d.env.Post(t, d.client, "/chats/"+itoa(chat.ID)+"/end", url.Values{"status": {"solved"}}); status != http.StatusSeeOther {
-		t.Fatalf("end the chat: %d %s", status, body)
-	}
+	chat := d.endedCase(t)
 	bs := apptest.Browsers(t, 2)
 	onCase, onClient := bs[0], bs[1]
 	apptest.Step(t, onCase, "Bob opens the case",

@@ -115,11 +115,7 @@ func named(evs []sseEvent, name string) []sseEvent {
 func TestCasePageStreamSendsOnlyWhatChanged(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t)
-	d.customerWrites(t, "+15557654321", "Where is my parcel?")
-	chat := d.liveChats(t)[0]
-	if status, _, body := d.env.Post(t, d.client, "/chats/"+itoa(chat.ID)+"/end", url.Values{"status": {"solved"}}); status != http.StatusSeeOther {
-		t.Fatalf("end the chat: %d %s", status, body)
-	}
+	chat := d.endedCase(t)
 	page := "/cases/" + itoa(chat.ID)
 	if got := until(t, d.connect(t, d.pageStream(t, page)), "synced"); len(got) != 2 || got[0].name != "indicator" {
 		t.Fatalf("a page drawn just now got %v before synced, want the indicator alone", names(got))
@@ -138,7 +134,7 @@ func TestCasePageStreamSendsOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("the stream sent %v, want the controls", names(got))
 	}
 	for _, m := range named(got, "msg") {
-		if strings.Contains(m.data, "Where is my parcel?") {
+		if strings.Contains(m.data, "Where is my order?") {
 			t.Fatalf("the stream sent the message the page drew again: %s", m.data)
 		}
 	}
@@ -147,7 +143,7 @@ func TestCasePageStreamSendsOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("add a note: %d %s", status, body)
 	}
 	got = until(t, events, "msg")
-	if msg := got[len(got)-1].data; !strings.Contains(msg, "Parcel found at the depot") || strings.Contains(msg, "Where is my parcel?") {
+	if msg := got[len(got)-1].data; !strings.Contains(msg, "Parcel found at the depot") || strings.Contains(msg, "Where is my order?") {
 		t.Fatalf("the note's event: %s", msg)
 	}
 }
