@@ -16,6 +16,7 @@ import (
 
 	"parley/internal/clock"
 	"parley/internal/postgres"
+	"parley/internal/realtime"
 	"parley/internal/tenant"
 )
 
@@ -107,12 +108,34 @@ func (s *Sessions) WrongCode(ctx context.Context) bool {
 	return true
 }
 
-// SignOut ends the session.
+// SignOut ends the session; the agent's pages that held it stop their
+// live updates (realtime.KindSignedOut).
 func (s *Sessions) SignOut(ctx context.Context) error {
+	tid, agent, signedIn := s.Current(ctx)
 	if err := s.Destroy(ctx); err != nil {
 		return fmt.Errorf("destroy session: %w", err)
 	}
-	return nil
+	if !signedIn {
+		return nil
+	}
+	return s.db.InSystem(ctx, func(tx pgx.Tx) error {
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: realtime.KindSignedOut, Agent: agent})
+	})
+}
+
+// Alive says whether the request's session still holds (not signed out,
+// not expired): a request as long as an event stream checks it now and
+// then.
+func (s *Sessions) Alive(ctx context.Context) (bool, error) {
+	token := s.Token(ctx)
+	if token == "" {
+		return false, nil
+	}
+	_, found, err := s.Store.Find(token)
+	if err != nil {
+		return false, fmt.Errorf("find session: %w", err)
+	}
+	return found, nil
 }
 
 // Current returns who the session belongs to, if anyone.

@@ -3,6 +3,7 @@ package httpserver
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -119,6 +120,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		case <-keepAlive.C:
+			if !ls.sessionAlive(ctx) {
+				return
+			}
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}
@@ -263,8 +267,25 @@ func (ls *liveStream) clientChanged(ctx context.Context) error {
 	return ls.sendRaw("client", []byte("changed"))
 }
 
+// sessionAlive says whether the stream's session still holds: a stream
+// whose agent signed out, or whose session expired, ends.
+func (ls *liveStream) sessionAlive(ctx context.Context) bool {
+	alive, err := ls.s.Sessions.Alive(ctx)
+	if err != nil && ctx.Err() == nil {
+		ls.s.Log.WarnContext(ctx, "session not checked", "agent_id", ls.me, "err", err)
+		return true // the next check decides
+	}
+	return alive
+}
+
+// errSessionEnded ends a stream whose session ended.
+var errSessionEnded = errors.New("session ended")
+
 // apply sends what a batch changed.
 func (ls *liveStream) apply(ctx context.Context, b *batch) error {
+	if b.changes.SignedOut[ls.me] && !ls.sessionAlive(ctx) {
+		return errSessionEnded
+	}
 	if b.changes.Resync {
 		return ls.sync(ctx, false)
 	}

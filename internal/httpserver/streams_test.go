@@ -238,3 +238,41 @@ func TestStreamFollowsGroupsAndDeactivation(t *testing.T) {
 		}
 	}
 }
+
+// An agent who signs out in one browser stops that browser's other pages
+// at once: their streams end. Their session in another browser goes on.
+func TestSigningOutEndsTheSessionsStreams(t *testing.T) {
+	t.Parallel()
+	d := startDemo(t)
+	d.addAgent(t, "Bob Agent", "bob@demo.test", "bobs long password")
+	signIn := func() *demo {
+		b := &demo{env: d.env, client: d.env.Client()}
+		if status, _, _ := d.env.Post(t, b.client, "/login", url.Values{"email": {"bob@demo.test"}, "password": {"bobs long password"}}); status != http.StatusSeeOther {
+			t.Fatalf("Bob signs in: %d", status)
+		}
+		return b
+	}
+	office, home := signIn(), signIn()
+	officeTab, homeTab := office.connect(t, office.pageStream(t, "/chats")), home.connect(t, home.pageStream(t, "/chats"))
+	until(t, officeTab, "synced")
+	until(t, homeTab, "synced")
+	if status, _, _ := d.env.Post(t, office.client, "/logout", nil); status != http.StatusSeeOther {
+		t.Fatalf("Bob signs out at the office: %d", status)
+	}
+	timeout := time.After(20 * time.Second)
+	for ended := false; !ended; {
+		select {
+		case ev, open := <-officeTab:
+			if open && (ev.name == "row" || ev.name == "msg") {
+				t.Fatalf("signed out, the office tab's stream sent %s", ev.name)
+			}
+			ended = !open
+		case <-timeout:
+			t.Fatal("signed out, the office tab's stream is still open")
+		}
+	}
+	d.customerWrites(t, "+15557654321", "Hello?")
+	if got := until(t, homeTab, "row"); !strings.Contains(got[len(got)-1].data, "Hello?") {
+		t.Fatalf("the home session's stream: %v", names(got))
+	}
+}

@@ -36,11 +36,14 @@ type Sub struct {
 
 // Changes is what changed since a stream last looked.
 type Changes struct {
-	Cases   map[int64]bool  // chats by id
-	Senders map[Sender]bool // chats by their client's number on their integration
-	Clients bool            // a client profile changed
-	Reads   []Read          // agents read chats
-	Resync  bool            // everything must be re-read: the hub reconnected and may have missed events, or who sees what changed (KindTeam)
+	Cases     map[int64]bool  // chats by id
+	Senders   map[Sender]bool // chats by their client's number on their integration
+	Clients   bool            // a client profile changed
+	Reads     []Read          // agents read chats
+	SignedOut map[int64]bool  // agents who signed out of a session (KindSignedOut)
+	// Resync: everything must be re-read: the hub reconnected and may have
+	// missed events, or who sees what changed (KindTeam).
+	Resync bool
 }
 
 // Read is an agent's read of a chat up to a message.
@@ -71,9 +74,15 @@ func (s *Sub) add(ev Event, resync bool) {
 		c.Senders[from] = true
 	}
 	c.Clients = c.Clients || ev.Kind == "client"
-	if ev.Kind == KindRead {
+	switch {
+	case ev.Kind == KindRead:
 		c.Reads = append(c.Reads, Read{Agent: ev.Agent, Case: ev.CaseID, Message: ev.Message})
-	} else if ev.CaseID != 0 {
+	case ev.Kind == KindSignedOut:
+		if c.SignedOut == nil {
+			c.SignedOut = map[int64]bool{}
+		}
+		c.SignedOut[ev.Agent] = true
+	case ev.CaseID != 0:
 		if c.Cases == nil {
 			c.Cases = map[int64]bool{}
 		}

@@ -29,7 +29,7 @@ type Event struct {
 	// notification, and each replica's hub decodes it).
 	Senders []Sender `json:"s,omitempty"`
 	// Agent and Message: for KindRead, the agent who read the chat up to
-	// this message.
+	// this message; for KindSignedOut, the agent who signed out.
 	Agent   int64 `json:"a,omitempty"`
 	Message int64 `json:"m,omitempty"`
 }
@@ -50,6 +50,10 @@ const KindIntegration = "integration"
 // KindRules says a tenant's rules or time zone changed: replicas forget
 // the rules they cached.
 const KindRules = "rules"
+
+// KindSignedOut says an agent signed out of one of their sessions: their
+// open pages check that theirs still holds, and stop if not.
+const KindSignedOut = "signed_out"
 
 // KindTeam says who sees what changed (a group's members, an agent
 // deactivated): open pages read again all their agent sees, as after a
