@@ -23,6 +23,7 @@ import (
 const (
 	keyTenant = "tenant_id"
 	keyAgent  = "agent_id"
+	keyEpoch  = "session_epoch" // the agent's SessionEpoch at sign-in
 )
 
 // Sessions manages agents' sign-in sessions.
@@ -58,6 +59,7 @@ func (s *Sessions) SignIn(ctx context.Context, a tenant.Agent) error {
 	s.Remove(ctx, keyPendingTries)
 	s.Put(ctx, keyTenant, a.TenantID.String())
 	s.Put(ctx, keyAgent, a.ID)
+	s.Put(ctx, keyEpoch, a.SessionEpoch)
 	return nil
 }
 
@@ -146,6 +148,12 @@ func (s *Sessions) Current(ctx context.Context) (uuid.UUID, int64, bool) {
 		return uuid.Nil, 0, false
 	}
 	return tid, id, true
+}
+
+// Holds says whether the session, signed in as agent a, still holds: it
+// was signed in after a's last password reset.
+func (s *Sessions) Holds(ctx context.Context, a tenant.Agent) bool {
+	return s.GetInt(ctx, keyEpoch) == a.SessionEpoch
 }
 
 // PurgeExpired deletes expired sessions; the periodic purge job calls it.

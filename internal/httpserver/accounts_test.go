@@ -267,3 +267,44 @@ func tenantOf(t *testing.T, env *apptest.Env, email string) uuid.UUID {
 	}
 	return tid
 }
+
+// A password reset ends the agent's other sessions: a browser signed in
+// with the old password has its open page's stream ended at once and is
+// sent to log in at its next request; the new password signs in.
+func TestPasswordResetEndsOtherSessions(t *testing.T) {
+	t.Parallel()
+	env := apptest.Start(t, apptest.Options{})
+	env.SignUp(t, "Acme", "ada@acme.test")
+	before := &demo{env: env, client: env.Client()}
+	if status, _, _ := env.Post(t, before.client, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"long enough password"}}); status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", status)
+	}
+	tab := before.connect(t, before.pageStream(t, "/chats"))
+	until(t, tab, "synced")
+
+	c := env.Client()
+	env.Post(t, c, "/forgot", url.Values{"email": {"ada@acme.test"}})
+	link := env.LinkIn(t, "ada@acme.test", 2, "/reset/")
+	if status, _, body := env.Post(t, c, link, url.Values{"password": {"a brand new password"}}); status != http.StatusOK {
+		t.Fatalf("reset: %d\n%s", status, body)
+	}
+	timeout := time.After(20 * time.Second)
+	for ended := false; !ended; {
+		select {
+		case _, open := <-tab:
+			ended = !open
+		case <-timeout:
+			t.Fatal("after the reset, the old session's open page still streams")
+		}
+	}
+	if status, loc, _ := env.Post(t, before.client, "/me/alerts", url.Values{"desktop": {"on"}}); status != http.StatusSeeOther || loc != "/login" {
+		t.Fatalf("the old session after the reset: %d %s, want 303 to /login", status, loc)
+	}
+	after := env.Client()
+	if status, _, _ := env.Post(t, after, "/login", url.Values{"email": {"ada@acme.test"}, "password": {"a brand new password"}}); status != http.StatusSeeOther {
+		t.Fatalf("log in with the new password: %d", status)
+	}
+	if status, _ := env.Get(t, after, "/chats"); status != http.StatusOK {
+		t.Fatalf("the new session: %d", status)
+	}
+}

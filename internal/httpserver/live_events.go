@@ -120,7 +120,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		case <-keepAlive.C:
-			if !ls.sessionAlive(ctx) {
+			if !ls.sessionHolds(ctx) {
 				return
 			}
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
@@ -155,12 +155,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // indicator, the open chat's header, its messages the page lacks; then a
 // "synced" event (the page is up to date).
 func (ls *liveStream) sync(ctx context.Context, first bool) error {
-	if !first {
+	if !first && !ls.sessionHolds(ctx) {
 		// Who sees what may have changed: a deactivated agent's stream
 		// ends (their session no longer opens another).
-		if _, err := ls.s.Tenants.SignedIn(ctx, ls.tid, ls.me); err != nil {
-			return err
-		}
+		return errSessionEnded
 	}
 	if err := ls.syncAll(ctx, first); err != nil {
 		return err
@@ -267,15 +265,20 @@ func (ls *liveStream) clientChanged(ctx context.Context) error {
 	return ls.sendRaw("client", []byte("changed"))
 }
 
-// sessionAlive says whether the stream's session still holds: a stream
-// whose agent signed out, or whose session expired, ends.
-func (ls *liveStream) sessionAlive(ctx context.Context) bool {
+// sessionHolds says whether the stream's session still holds: a stream
+// whose agent signed out of it, was deactivated or reset their password,
+// or whose session expired, ends.
+func (ls *liveStream) sessionHolds(ctx context.Context) bool {
 	alive, err := ls.s.Sessions.Alive(ctx)
+	holds := false
+	if err == nil && alive {
+		_, holds, err = ls.s.signedIn(ctx)
+	}
 	if err != nil && ctx.Err() == nil {
 		ls.s.Log.WarnContext(ctx, "session not checked", "agent_id", ls.me, "err", err)
 		return true // the next check decides
 	}
-	return alive
+	return holds
 }
 
 // errSessionEnded ends a stream whose session ended.
@@ -283,7 +286,7 @@ var errSessionEnded = errors.New("session ended")
 
 // apply sends what a batch changed.
 func (ls *liveStream) apply(ctx context.Context, b *batch) error {
-	if b.changes.SignedOut[ls.me] && !ls.sessionAlive(ctx) {
+	if b.changes.SignedOut[ls.me] && !ls.sessionHolds(ctx) {
 		return errSessionEnded
 	}
 	if b.changes.Resync {

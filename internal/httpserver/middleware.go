@@ -290,26 +290,24 @@ func (s *Server) limitBody(n int64) func(http.Handler) http.Handler {
 
 // requireAgent lets signed-in, active agents through and sends everyone
 // else to the login page. The agent is loaded on every request, so a
-// deactivated agent's sessions stop working at once.
+// deactivated agent's sessions, and those signed in before a password
+// reset, stop working at once.
 func (s *Server) requireAgent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		tid, agentID, ok := s.Sessions.Current(ctx)
-		if !ok {
-			redirect(w, r, "/login")
-			return
-		}
-		sg, err := s.Tenants.SignedIn(ctx, tid, agentID)
-		if problem.Is(err, problem.NotFound) {
-			_ = s.Sessions.SignOut(ctx)
-			redirect(w, r, "/login")
-			return
-		}
+		sg, ok, err := s.signedIn(ctx)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		logAttrs(ctx, slog.String("tenant_id", tid.String()), slog.Int64("agent_id", agentID))
+		if !ok {
+			if _, _, had := s.Sessions.Current(ctx); had {
+				_ = s.Sessions.SignOut(ctx)
+			}
+			redirect(w, r, "/login")
+			return
+		}
+		logAttrs(ctx, slog.String("tenant_id", sg.Tenant.ID.String()), slog.Int64("agent_id", sg.Agent.ID))
 		// A tenant that requires a second factor: an agent without one
 		// sets it up before anything else.
 		if sg.Tenant.RequireTOTP && !sg.Agent.HasTOTP && r.URL.Path != "/me/2fa" {
@@ -318,6 +316,24 @@ func (s *Server) requireAgent(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxSigned, sg)))
 	})
+}
+
+// signedIn is whom the request's session is signed in as, and whether
+// the session holds: the agent exists, is active, and has not reset their
+// password since it signed in.
+func (s *Server) signedIn(ctx context.Context) (tenant.Signed, bool, error) {
+	tid, agentID, ok := s.Sessions.Current(ctx)
+	if !ok {
+		return tenant.Signed{}, false, nil
+	}
+	sg, err := s.Tenants.SignedIn(ctx, tid, agentID)
+	if problem.Is(err, problem.NotFound) {
+		return sg, false, nil
+	}
+	if err != nil {
+		return sg, false, err
+	}
+	return sg, s.Sessions.Holds(ctx, sg.Agent), nil
 }
 
 func (s *Server) requireAdmin(next http.Handler) http.Handler {

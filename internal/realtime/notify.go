@@ -51,8 +51,9 @@ const KindIntegration = "integration"
 // the rules they cached.
 const KindRules = "rules"
 
-// KindSignedOut says an agent signed out of one of their sessions: their
-// open pages check that theirs still holds, and stop if not.
+// KindSignedOut says one or all of an agent's sessions ended (signed out,
+// password reset): their open pages check that theirs still holds, and
+// stop if not.
 const KindSignedOut = "signed_out"
 
 // KindTeam says who sees what changed (a group's members, an agent

@@ -13,6 +13,7 @@ import (
 	"parley/internal/credential"
 	"parley/internal/mail"
 	"parley/internal/problem"
+	"parley/internal/realtime"
 )
 
 // How long the links Parley mails work.
@@ -186,11 +187,15 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Ag
 		if !used {
 			return ErrResetLink
 		}
-		if _, err := tx.Exec(ctx, `UPDATE agents SET password_hash = $2, email_verified = true WHERE id = $1`, agentID, hash); err != nil {
+		// The agent's other sessions end: whoever knew the old password
+		// is out, with the pages they have open.
+		if _, err := tx.Exec(ctx, `UPDATE agents SET password_hash = $2, email_verified = true, session_epoch = session_epoch + 1 WHERE id = $1`, agentID, hash); err != nil {
 			return fmt.Errorf("set password: %w", err)
 		}
-		a, err = AgentTx(ctx, tx, agentID)
-		return err
+		if a, err = AgentTx(ctx, tx, agentID); err != nil {
+			return err
+		}
+		return realtime.Notify(ctx, tx, realtime.Event{TenantID: tid, Kind: realtime.KindSignedOut, Agent: agentID})
 	})
 	if err != nil {
 		return Agent{}, fmt.Errorf("reset password: %w", err)

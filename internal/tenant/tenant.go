@@ -56,7 +56,10 @@ type Agent struct {
 	// EnterBreaksLine: in the reply box, Enter breaks the line and
 	// Shift+Enter sends (by default Enter sends).
 	EnterBreaksLine bool
-	Online          bool `db:"-"`
+	// SessionEpoch grows when the password is reset: sessions signed in
+	// under an earlier one are over.
+	SessionEpoch int
+	Online       bool `db:"-"`
 }
 
 // OnlineFor is how long an agent counts as online after their open page
@@ -207,7 +210,7 @@ func insertAgent(ctx context.Context, tx pgx.Tx, tid uuid.UUID, email, name, rol
 	return a, nil
 }
 
-const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away, totp_secret IS NOT NULL AS has_totp, enter_breaks_line`
+const agentColumns = `tenant_id, id, email, name, role, active, password_hash IS NOT NULL AS has_password, created_at, seen_at, away, totp_secret IS NOT NULL AS has_totp, enter_breaks_line, session_epoch`
 
 // ErrBadCredentials is the one answer to a wrong email or password.
 var ErrBadCredentials = problem.New(problem.Unauthorized, "The email or password is wrong.")
