@@ -125,9 +125,9 @@ func (s *Sessions) SignOut(ctx context.Context) error {
 	})
 }
 
-// Alive says whether the request's session still holds (not signed out,
-// not expired): a request as long as an event stream checks it now and
-// then.
+// Alive says whether the request's session is still stored (not signed
+// out, not expired): a request as long as an event stream checks it now
+// and then.
 func (s *Sessions) Alive(ctx context.Context) (bool, error) {
 	token := s.Token(ctx)
 	if token == "" {

@@ -20,7 +20,7 @@ func TestSendRetriesWaitAtMostTwoMinutes(t *testing.T) {
 	for attempt := 1; attempt < attempts; attempt++ {
 		job := &river.Job[conversation.SendArgs]{JobRow: &rivertype.JobRow{Attempt: attempt}}
 		wait := time.Until(w.NextRetry(job))
-		if wait > sendMaxWait*11/10 || wait < time.Second*9/10-time.Millisecond*100 {
+		if wait > sendMaxWait*11/10 || wait < time.Second*8/10 { // 1 s at first, less a tenth and the time this takes
 			t.Fatalf("attempt %d waits %s", attempt, wait)
 		}
 		total += wait
