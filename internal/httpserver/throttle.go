@@ -23,7 +23,7 @@ func loginKey(r *http.Request) string {
 // Postgres for every replica (name tells the limits apart); over it,
 // tooMany answers.
 func (s *Server) limit(name string, n int, window time.Duration, key httprate.KeyFunc, tooMany http.HandlerFunc) func(http.Handler) http.Handler {
-	return httprate.Limit(n, window, httprate.WithKeyFuncs(key), httprate.WithLimitHandler(tooMany),
+	return httprate.LimitBy(n, window, key, httprate.WithLimitHandler(tooMany),
 		httprate.WithLimitCounter(s.Throttle.Counter(name)),
 		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, err) }))
 }
