@@ -233,7 +233,8 @@ func TestCasePageBadInput(t *testing.T) {
 // TestBrowserCasePageFollowsAnotherAgent: Bob has an ended case open;
 // Dana sets its status, tags it, adds a note, gives it to Bob and then
 // reopens it with a reply. Bob's page shows each change without reload,
-// and his composer then answers the live chat.
+// by difference (issue 21, finding 12: the messages already there are not
+// replaced), and his composer then answers the live chat.
 func TestBrowserCasePageFollowsAnotherAgent(t *testing.T) {
 	t.Parallel()
 	d := startDemo(t)
@@ -252,6 +253,10 @@ func TestBrowserCasePageFollowsAnotherAgent(t *testing.T) {
 			t.Fatalf("POST %s: %d\n%s", path, status, body)
 		}
 	}
+	waitUntil(t, bob, "the page's stream is up to date", `document.body.getAttribute("data-synced") === "1"`)
+	if !evalBool(t, bob, `(function(){var m=document.querySelector("#messages .msg-in");if(!m)return false;m.setAttribute("data-mark","1");return true})()`) {
+		t.Fatal("no client message to mark")
+	}
 	post("/cases/"+id+"/status", url.Values{"status": {"pending"}})
 	apptest.WaitText(t, bob, "#case-status-pill", "pending")
 	apptest.WaitText(t, bob, ".message-list", "Status set to pending by Dana Demo")
@@ -262,6 +267,9 @@ func TestBrowserCasePageFollowsAnotherAgent(t *testing.T) {
 	apptest.WaitText(t, bob, "#case-head .case-tags", "refund")
 	post("/cases/"+id+"/note", url.Values{"note": {"Customer called twice."}})
 	apptest.WaitText(t, bob, ".message-list", "Customer called twice.")
+	if !evalBool(t, bob, `document.querySelector("#messages .msg-in[data-mark]") !== null`) {
+		t.Fatal("the conversation was drawn again: the marked message was replaced")
+	}
 	post("/cases/"+id+"/assign", url.Values{"to": {"g" + itoa(d.ig.DefaultGroupID) + "a" + itoa(bobAgent.ID)}})
 	apptest.WaitText(t, bob, "#case-assignee", "Bob Agent")
 	if got, err := chromedp.Run(bob, chromedp.Value(chromedp.CSS("#case-assign"))); err != nil || got != "g"+itoa(d.ig.DefaultGroupID)+"a"+itoa(bobAgent.ID) {
