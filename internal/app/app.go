@@ -50,6 +50,9 @@ type Params struct {
 	// JobTimeout and RescueAfter override the jobs' production timings
 	// (see jobs.Options).
 	JobTimeout, RescueAfter time.Duration
+	// SweepBudget overrides how long one media sweep job lists before it
+	// queues the rest (tests sweep a store in parts).
+	SweepBudget time.Duration
 }
 
 // App is a running Parley.
@@ -138,7 +141,7 @@ func build(db *postgres.DB, p Params) (*App, error) {
 	a.Jobs, err = jobs.New(db, jobs.Services{
 		Sessions: a.Sessions, Invitations: a.Tenants, Throttle: throttle, Conversations: a.Conversations, Integrations: a.Integrations,
 		Rules: a.Rules,
-	}, jobs.Options{Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly, JobTimeout: p.JobTimeout, RescueAfter: p.RescueAfter})
+	}, jobs.Options{Logger: p.Log, Metrics: a.Metrics, TestOnly: p.TestOnly, JobTimeout: p.JobTimeout, RescueAfter: p.RescueAfter, SweepBudget: p.SweepBudget})
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,9 @@ type Options struct {
 	// River's maintenance looks every 30 s, so a crashed send is back
 	// within two minutes). It must exceed every job's timeout.
 	RescueAfter time.Duration
+	// SweepBudget is how long one media sweep job lists the store before
+	// it queues the rest (default half of JobTimeout).
+	SweepBudget time.Duration
 	// Insecure for tests: no leader-election delay, fast polling.
 	TestOnly bool
 }
@@ -98,6 +101,9 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	if opts.RescueAfter == 0 {
 		opts.RescueAfter = defaultRescueAfter
 	}
+	if opts.SweepBudget == 0 {
+		opts.SweepBudget = opts.JobTimeout / 2
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &PurgeWorker{Sessions: svc.Sessions, Invitations: svc.Invitations, Throttle: svc.Throttle, RuleChains: svc.Rules, Log: opts.Logger})
 	send := &SendWorker{Conversations: svc.Conversations, timeout: min(defaultSendTimeout, opts.JobTimeout), maxWait: sendMaxWait}
@@ -112,7 +118,7 @@ func New(db *postgres.DB, svc Services, opts Options) (*Client, error) {
 	river.AddWorker(workers, &WaitingRulesWorker{Rules: svc.Rules, Log: opts.Logger})
 	river.AddWorker(workers, &EndIdleChatsWorker{Conversations: svc.Conversations, Log: opts.Logger})
 	river.AddWorker(workers, &CloseWindowsWorker{Conversations: svc.Conversations, Log: opts.Logger})
-	river.AddWorker(workers, &SweepMediaWorker{Conversations: svc.Conversations, Log: opts.Logger, budget: opts.JobTimeout / 2})
+	river.AddWorker(workers, &SweepMediaWorker{Conversations: svc.Conversations, Log: opts.Logger, budget: opts.SweepBudget})
 	river.AddWorker(workers, &CheckStatusesWorker{Conversations: svc.Conversations, Log: opts.Logger})
 
 	cfg := &river.Config{

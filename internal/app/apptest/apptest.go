@@ -52,6 +52,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// JobTimeout and RescueAfter shorten the jobs' timings (crash tests).
 	JobTimeout, RescueAfter time.Duration
+	// SweepBudget shortens how long one media sweep job lists (a store
+	// swept in parts).
+	SweepBudget time.Duration
 	// MediaURL is the attachment store (two replicas share one); empty
 	// makes a directory of the test's own.
 	MediaURL string
@@ -116,7 +119,7 @@ func Start(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	a, err := app.New(ctx, app.Params{Config: cfg, Log: log, Clock: opts.Clock, TestOnly: true,
-		Transport: opts.Transport, JobTimeout: opts.JobTimeout, RescueAfter: opts.RescueAfter})
+		Transport: opts.Transport, JobTimeout: opts.JobTimeout, RescueAfter: opts.RescueAfter, SweepBudget: opts.SweepBudget})
 	if err != nil {
 		t.Fatal(err)
 	}
