@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -33,6 +34,9 @@ func TestAChannelIsConnectedOnce(t *testing.T) {
 		body   string
 	}
 	answers := make([]answer, 2)
+	// 1msg answering slowly keeps both connects in flight together: each
+	// reads the channel's webhook list before the other writes it.
+	d.omsim.SetFaults(sandbox.OneMsgFaults{Latency: 50 * time.Millisecond})
 	var wg sync.WaitGroup
 	for i := range answers {
 		wg.Go(func() {
@@ -47,6 +51,7 @@ func TestAChannelIsConnectedOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	d.omsim.SetFaults(sandbox.OneMsgFaults{})
 	won, refused := 0, 0
 	for _, a := range answers {
 		switch {

@@ -67,22 +67,35 @@ func (s *Service) ConnectOneMsg(ctx context.Context, tid uuid.UUID, f OneMsgForm
 	if err := c.Verify(ctx); err != nil {
 		return Integration{}, oneMsgProblem(err)
 	}
-	// Before the channel's webhooks are touched: a channel another
-	// integration holds stays as it is.
-	if err := s.channelHeld(ctx, tid, OneMsg, api, number); err != nil {
-		return Integration{}, err
-	}
-	hook := s.webhookURL(OneMsg, token)
-	if err := s.setUpChannel(ctx, c, hook); err != nil {
-		return Integration{}, err
-	}
-	ig, err := s.insertWithToken(ctx, tid, OneMsg, token, api, f.Token, number, f.DefaultGroupID)
-	if err != nil && !s.tokenTaken(ctx, token) {
-		// Best effort: nothing was saved. A hook an integration holds
-		// (the same form sent twice, and the other one won) stays.
-		_ = s.unregisterWebhook(ctx, c, hook)
-	}
+	var ig Integration
+	err = s.channelChange(ctx, api, number, func() error {
+		// Before the channel's webhooks are touched: a channel another
+		// integration holds stays as it is.
+		if err := s.channelHeld(ctx, tid, OneMsg, api, number); err != nil {
+			return err
+		}
+		hook := s.webhookURL(OneMsg, token)
+		if err := s.setUpChannel(ctx, c, hook); err != nil {
+			return err
+		}
+		var err error
+		ig, err = s.insertWithToken(ctx, tid, OneMsg, token, api, f.Token, number, f.DefaultGroupID)
+		if err != nil && !s.tokenTaken(ctx, token) {
+			// Best effort: nothing was saved. A hook an integration holds
+			// (the same form sent twice, and the other one won) stays.
+			_ = s.unregisterWebhook(ctx, c, hook)
+		}
+		return err
+	})
 	return ig, err
+}
+
+// channelChange runs fn, a change of a 1msg channel's webhook URLs, as
+// the only one on that channel (across replicas and workspaces): 1msg
+// sets the whole list at once, so two changes that both read it and
+// each write their own would lose one's URL.
+func (s *Service) channelChange(ctx context.Context, api, number string, fn func() error) error {
+	return s.db.WithLock(ctx, "1msg channel "+api+" "+number, fn)
 }
 
 // UpdateOneMsg changes the phone number and default group and, when a new
@@ -216,7 +229,7 @@ func (s *Service) disconnect(ctx context.Context, i Integration) error {
 	}
 	c, err := onemsg.New(i.Account, token, i.Sender, s.Transport)
 	if err == nil {
-		err = s.unregisterWebhook(ctx, c, s.WebhookURL(i))
+		err = s.channelChange(ctx, i.Account, i.Sender, func() error { return s.unregisterWebhook(ctx, c, s.WebhookURL(i)) })
 	}
 	if err != nil {
 		var se *channel.SendError
@@ -242,7 +255,7 @@ func (s *Service) RegisterWebhook(ctx context.Context, i Integration) error {
 	if err != nil {
 		return err
 	}
-	return s.setUpChannel(ctx, c, s.WebhookURL(i))
+	return s.channelChange(ctx, i.Account, i.Sender, func() error { return s.setUpChannel(ctx, c, s.WebhookURL(i)) })
 }
 
 func (s *Service) oneMsgClient(i Integration) (*onemsg.Client, error) {

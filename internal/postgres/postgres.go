@@ -224,6 +224,28 @@ func (db *DB) InSystem(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, db.Pool, fn)
 }
 
+// WithLock runs fn holding the advisory lock named key, which every
+// replica's connections see: for work that spans calls outside the
+// database (a provider's settings) and must not run twice at once. The
+// lock is held on a connection of its own and let go when fn returns.
+func (db *DB) WithLock(ctx context.Context, key string, fn func() error) error {
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("lock %q: %w", key, err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key); err != nil {
+		return fmt.Errorf("lock %q: %w", key, err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+			// Closed, the connection lets the lock go with it.
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	return fn()
+}
+
 // IsUniqueViolation reports whether err is a unique-constraint violation,
 // optionally of the named constraint.
 func IsUniqueViolation(err error, constraint string) bool {
