@@ -288,15 +288,7 @@ func TestPasswordResetEndsOtherSessions(t *testing.T) {
 	if status, _, body := env.Post(t, c, link, url.Values{"password": {"a brand new password"}}); status != http.StatusOK {
 		t.Fatalf("reset: %d\n%s", status, body)
 	}
-	timeout := time.After(20 * time.Second)
-	for ended := false; !ended; {
-		select {
-		case _, open := <-tab:
-			ended = !open
-		case <-timeout:
-			t.Fatal("after the reset, the old session's open page still streams")
-		}
-	}
+	ends(t, tab, "after the reset, on the old session's page")
 	if status, loc, _ := env.Post(t, before.client, "/me/alerts", url.Values{"desktop": {"on"}}); status != http.StatusSeeOther || loc != "/login" {
 		t.Fatalf("the old session after the reset: %d %s, want 303 to /login", status, loc)
 	}

@@ -90,6 +90,26 @@ func until(t *testing.T, events <-chan sseEvent, name string) []sseEvent {
 	}
 }
 
+// ends waits for a stream to end (why: what ended it), failing if it
+// sends a chat row or a message first, or stays open.
+func ends(t *testing.T, events <-chan sseEvent, why string) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev, open := <-events:
+			if !open {
+				return
+			}
+			if ev.name == "row" || ev.name == "msg" {
+				t.Fatalf("%s, the stream sent %s", why, ev.name)
+			}
+		case <-timeout:
+			t.Fatalf("%s, the stream is still open", why)
+		}
+	}
+}
+
 func names(evs []sseEvent) []string {
 	var out []string
 	for _, ev := range evs {
@@ -223,20 +243,7 @@ func TestStreamFollowsGroupsAndDeactivation(t *testing.T) {
 	if err := d.env.App.Tenants.SetAgentActive(ctx, d.admin.TenantID, d.admin.ID, bob.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case ev, open := <-events:
-			if !open {
-				return
-			}
-			if ev.name == "row" || ev.name == "msg" {
-				t.Fatalf("deactivated, Bob's stream sent %s", ev.name)
-			}
-		case <-timeout:
-			t.Fatal("deactivated, Bob's stream is still open")
-		}
-	}
+	ends(t, events, "Bob deactivated")
 }
 
 // An agent who signs out in one browser stops that browser's other pages
@@ -259,18 +266,7 @@ func TestSigningOutEndsTheSessionsStreams(t *testing.T) {
 	if status, _, _ := d.env.Post(t, office.client, "/logout", nil); status != http.StatusSeeOther {
 		t.Fatalf("Bob signs out at the office: %d", status)
 	}
-	timeout := time.After(20 * time.Second)
-	for ended := false; !ended; {
-		select {
-		case ev, open := <-officeTab:
-			if open && (ev.name == "row" || ev.name == "msg") {
-				t.Fatalf("signed out, the office tab's stream sent %s", ev.name)
-			}
-			ended = !open
-		case <-timeout:
-			t.Fatal("signed out, the office tab's stream is still open")
-		}
-	}
+	ends(t, officeTab, "Bob signed out at the office")
 	d.customerWrites(t, "+15557654321", "Hello?")
 	if got := until(t, homeTab, "row"); !strings.Contains(got[len(got)-1].data, "Hello?") {
 		t.Fatalf("the home session's stream: %v", names(got))
